@@ -1,0 +1,39 @@
+# The project's commands; CI runs `make test` (through .ci/run) and nothing else.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+# Models and data come from installed packages only: nothing is fetched at run time.
+export HF_HUB_OFFLINE := 1
+
+.PHONY: demo test lint format services bench clean
+
+$(BIN)/minutes: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/minutes
+	$(BIN)/minutes demo
+
+services:
+	MINUTES_FAST_PG=1 scripts/services.sh start
+
+lint: $(BIN)/minutes
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+test: $(BIN)/minutes services lint
+	$(BIN)/pytest
+
+format: $(BIN)/minutes
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(BIN)/minutes
+	$(BIN)/python bench/transcribe.py
+
+clean:
+	rm -rf $(VENV) minutes.db

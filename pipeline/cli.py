@@ -1,0 +1,317 @@
+"""The `minutes` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from importlib.resources import as_file, files
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+from sqlalchemy.exc import OperationalError
+
+from integrations.errors import IntegrationError
+from pipeline import schema, stages
+from pipeline.config import get_settings
+from pipeline.intake import InvalidParticipantError, ParticipantInput, create_conversation
+from pipeline.presenters import (
+    conversation_document,
+    conversation_summary,
+    notes_markdown,
+    show_markdown,
+    subtitles,
+)
+from pipeline.runner import run_in_process
+from pipeline.runtime import Runtime
+from repositories.models import Conversation, ConversationStatus
+
+app = typer.Typer(
+    name="minutes",
+    help="Turn meeting recordings into transcripts and notes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+
+class UsageError(Exception):
+    """Bad input from the user: one line on stderr, exit status 2."""
+
+
+class ShowFormat(StrEnum):
+    MD = "md"
+    JSON = "json"
+    SRT = "srt"
+    VTT = "vtt"
+
+
+@app.callback()
+def configure(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log what each stage does, on stderr.")
+    ] = False,
+) -> None:
+    # The CLI reports failures itself, in one line; the stage logs are for operators.
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.ERROR,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+def _runtime(*, extra_audio_roots: tuple[Path, ...] = ()) -> Runtime:
+    runtime = Runtime(get_settings(), extra_audio_roots=extra_audio_roots)
+    if runtime.engine.dialect.name == "sqlite":
+        # The embedded database builds itself on first use; a server database is the
+        # operator's to migrate (`minutes db upgrade`), never behind their back.
+        schema.upgrade(runtime.engine)
+    elif not schema.is_current(runtime.engine):
+        raise UsageError("the database schema is not up to date: run `minutes db upgrade`")
+    return runtime
+
+
+def _parse_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise UsageError(f"{value!r} is not a conversation id") from None
+
+
+def _load(runtime: Runtime, conversation_id: uuid.UUID, *, full: bool = False) -> Conversation:
+    with runtime.unit_of_work() as uow:
+        conversations = uow.conversations
+        conversation = (
+            conversations.get_with_transcript(conversation_id)
+            if full
+            else conversations.get_by_id(conversation_id)
+        )
+    if conversation is None:
+        raise UsageError(f"no conversation has id {conversation_id}")
+    return conversation
+
+
+def _print_json(document: Any) -> None:
+    # Plain print, not rich: JSON goes to pipes and must not be wrapped or coloured.
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Any]:
+    """A spinner naming the running stage, on a terminal only: pipes get nothing extra."""
+    if not enabled or not stderr.is_terminal:
+        yield lambda stage: None
+        return
+    with stderr.status("starting") as status:
+        yield lambda stage: status.update(f"{stage}…")
+
+
+def _process(
+    path: Path,
+    *,
+    title: str | None,
+    participants: list[ParticipantInput],
+    as_json: bool,
+) -> None:
+    runtime = _runtime(extra_audio_roots=(path.parent,))
+    conversation_id = create_conversation(
+        runtime.unit_of_work(),
+        source_uri=str(path),
+        title=title,
+        participants=participants,
+    )
+    try:
+        with _progress(not as_json) as on_stage:
+            run_in_process(conversation_id, runtime, on_stage=on_stage)
+    except IntegrationError as error:
+        # Bad input found while processing (not audio, silent, malformed transcript): the
+        # user gets the error, and no half-made conversation stays behind.
+        with runtime.unit_of_work() as uow:
+            uow.conversations.delete(uow.conversations.get(conversation_id))
+        raise UsageError(str(error)) from None
+    conversation = _load(runtime, conversation_id, full=True)
+    if as_json:
+        _print_json(conversation_document(conversation))
+        return
+    stdout.print(f"conversation {conversation.id} {conversation.status.value}", highlight=False)
+    stdout.print(Markdown(show_markdown(conversation)))
+
+
+ParticipantOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--participant",
+        "-p",
+        help='A participant, "Name <email>"; repeat for each one.',
+        show_default=False,
+    ),
+]
+
+
+@app.command()
+def process(
+    file: Annotated[Path, typer.Argument(help="An audio file, or a .vtt, .srt, .json transcript.")],
+    title: Annotated[str | None, typer.Option("--title", "-t", help="The meeting's title.")] = None,
+    participant: ParticipantOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document, nothing else.")
+    ] = False,
+) -> None:
+    """Run the whole pipeline in this process on FILE and print its notes."""
+    if not file.exists():
+        raise UsageError(f"{file}: no such file")
+    if not file.is_file():
+        raise UsageError(f"{file}: not a file")
+    try:
+        people = [ParticipantInput.parse(value) for value in participant or ()]
+    except InvalidParticipantError as error:
+        raise UsageError(f"--participant {error}") from None
+    _process(file.resolve(), title=title or file.stem, participants=people, as_json=as_json)
+
+
+@app.command()
+def demo() -> None:
+    """Process the bundled sample meeting on the embedded defaults and print its notes."""
+    sample = files("pipeline") / "sample"
+    meeting = json.loads((sample / "standup.json").read_text(encoding="utf-8"))
+    people = [
+        ParticipantInput(name=p["name"], email=p.get("email"), organizer=p.get("organizer", False))
+        for p in meeting["participants"]
+    ]
+    with as_file(sample / "standup.ogg") as audio:
+        _process(audio, title=meeting["title"], participants=people, as_json=False)
+
+
+@app.command()
+def status(
+    conversation_id: Annotated[str, typer.Argument(metavar="ID")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """A conversation's lifecycle state, timings and error."""
+    conversation = _load(_runtime(), _parse_id(conversation_id))
+    summary = conversation_summary(conversation)
+    if as_json:
+        _print_json(summary)
+        return
+    table = Table(show_header=False, box=None)
+    for key, value in summary.items():
+        if value is not None:
+            table.add_row(key, str(value))
+    stdout.print(table)
+
+
+@app.command(name="list")
+def list_conversations(
+    status: Annotated[
+        ConversationStatus | None, typer.Option("--status", "-s", help="Only this state.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Recent conversations, newest first."""
+    with _runtime().unit_of_work() as uow:
+        rows = (
+            uow.conversations.list_by_status(status, limit=limit)
+            if status
+            else uow.conversations.list_recent(limit=limit)
+        )
+    summaries = [conversation_summary(row) for row in rows]
+    if as_json:
+        _print_json(summaries)
+        return
+    table = Table("id", "status", "title", "created", "error")
+    for summary in summaries:
+        table.add_row(
+            summary["id"],
+            summary["status"],
+            summary["title"] or "",
+            summary["created_at"],
+            summary["error_message"] or "",
+        )
+    stdout.print(table)
+
+
+@app.command()
+def show(
+    conversation_id: Annotated[str, typer.Argument(metavar="ID")],
+    format: Annotated[ShowFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        ShowFormat.MD
+    ),
+) -> None:
+    """A conversation's transcript and notes."""
+    conversation = _load(_runtime(), _parse_id(conversation_id), full=True)
+    if format is ShowFormat.JSON:
+        _print_json(conversation_document(conversation))
+    elif format is ShowFormat.MD:
+        print(show_markdown(conversation), end="")
+    else:
+        print(subtitles(conversation.segments, format=format.value), end="")
+
+
+@app.command()
+def retry(conversation_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Send a failed conversation through the pipeline again."""
+    runtime = _runtime()
+    parsed = _parse_id(conversation_id)
+    conversation = _load(runtime, parsed)
+    if not stages.reset_for_retry(parsed, uow=runtime.unit_of_work()):
+        raise UsageError(
+            f"conversation {parsed} is {conversation.status.value}; only failed ones are retried"
+        )
+    try:
+        with _progress(True) as on_stage:
+            run_in_process(parsed, runtime, on_stage=on_stage)
+    except IntegrationError as error:
+        raise UsageError(f"conversation {parsed} failed again: {error}") from None
+    conversation = _load(runtime, parsed, full=True)
+    stdout.print(f"conversation {parsed} {conversation.status.value}", highlight=False)
+    stdout.print(Markdown(notes_markdown(conversation)))
+
+
+@db_app.command()
+def upgrade() -> None:
+    """Migrate the database to the newest schema (alembic upgrade head)."""
+    runtime = Runtime(get_settings())
+    schema.upgrade(runtime.engine)
+    print("database schema is up to date")
+
+
+def _fail(message: str, status: int = 2) -> NoReturn:
+    stderr.print(f"error: {message}", highlight=False, markup=False, soft_wrap=True)
+    sys.exit(status)
+
+
+def _asked_for_nothing(error: typer.TyperException) -> bool:
+    # Typer has no public name for "no arguments given, so here is the help".
+    return type(error).__name__ == "NoArgsIsHelpError"
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except UsageError as error:
+        _fail(str(error))
+    except typer.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except typer.TyperException as error:
+        if _asked_for_nothing(error):
+            print(error.format_message())  # the help text, as `minutes --help` prints it
+            sys.exit(0)
+        _fail(" ".join(error.format_message().split()))
+    except OperationalError as error:
+        # Not the user's input but the environment: still one line, and no URL in it.
+        _fail(f"cannot use the database: {str(error.orig).strip().splitlines()[0]}", status=1)

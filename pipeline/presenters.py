@@ -1,0 +1,156 @@
+"""A stored conversation as the documents users read: JSON, Markdown, SRT, WebVTT."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from repositories.models import Conversation, Synthesis, TranscriptSegment
+
+
+def conversation_summary(conversation: Conversation) -> dict[str, Any]:
+    """The lifecycle view of a conversation: state, timings, error."""
+    return {
+        "id": str(conversation.id),
+        "title": conversation.title,
+        "status": conversation.status.value,
+        "source_uri": conversation.source_uri,
+        "error_message": conversation.error_message,
+        "attempts": conversation.attempts,
+        "language": conversation.language,
+        "duration_seconds": conversation.duration_seconds,
+        "word_count": conversation.word_count,
+        "transcription_provider": conversation.transcription_provider,
+        "created_at": _iso(conversation.created_at),
+        "transcribing_at": _iso(conversation.transcribing_at),
+        "synthesizing_at": _iso(conversation.synthesizing_at),
+        "completed_at": _iso(conversation.completed_at),
+        "failed_at": _iso(conversation.failed_at),
+        "transcription_seconds": _seconds_between(
+            conversation.transcribing_at, conversation.synthesizing_at
+        ),
+        "synthesis_seconds": _seconds_between(
+            conversation.synthesizing_at, conversation.completed_at
+        ),
+    }
+
+
+def notes_document(synthesis: Synthesis | None) -> dict[str, Any] | None:
+    if synthesis is None:
+        return None
+    return {
+        "summary": synthesis.summary,
+        "key_decisions": synthesis.key_decisions,
+        "action_items": synthesis.action_items,
+        "open_questions": synthesis.open_questions,
+        "key_topics": synthesis.key_topics,
+        "provider": synthesis.provider,
+        "model": synthesis.model,
+    }
+
+
+def conversation_document(conversation: Conversation) -> dict[str, Any]:
+    """Everything about a conversation; its participants, segments, notes must be loaded."""
+    return {
+        "conversation": conversation_summary(conversation),
+        "participants": [
+            {
+                "name": participant.name,
+                "email": participant.email,
+                "organizer": participant.is_organizer,
+                "spoken_seconds": participant.spoken_seconds,
+                "word_count": participant.word_count,
+            }
+            for participant in conversation.participants
+        ],
+        "segments": [
+            {
+                "start": segment.start,
+                "end": segment.end,
+                "speaker": segment.speaker,
+                "text": segment.text,
+                "words": segment.words,
+            }
+            for segment in conversation.segments
+        ],
+        "notes": notes_document(conversation.synthesis),
+    }
+
+
+def notes_markdown(conversation: Conversation) -> str:
+    notes = conversation.synthesis
+    lines = [f"# {conversation.title or 'Untitled meeting'}", ""]
+    if notes is None:
+        lines.append(f"_No notes yet: the conversation is {conversation.status.value}._")
+        return "\n".join(lines) + "\n"
+    lines += ["## Summary", "", notes.summary or "_Nothing to summarise._", ""]
+    lines += _bullets("Key decisions", notes.key_decisions)
+    lines += _bullets("Action items", [_action_item(item) for item in notes.action_items])
+    lines += _bullets("Open questions", notes.open_questions)
+    lines += _bullets("Key topics", notes.key_topics)
+    return "\n".join(lines)
+
+
+def transcript_markdown(segments: Sequence[TranscriptSegment]) -> str:
+    return "\n".join(
+        f"- [{_clock(segment.start)}] {f'**{segment.speaker}:** ' if segment.speaker else ''}"
+        f"{segment.text}"
+        for segment in segments
+    )
+
+
+def show_markdown(conversation: Conversation) -> str:
+    transcript = transcript_markdown(conversation.segments) or "_No transcript yet._"
+    return f"{notes_markdown(conversation)}\n## Transcript\n\n{transcript}\n"
+
+
+def subtitles(segments: Sequence[TranscriptSegment], *, format: str) -> str:
+    """The transcript as SRT or WebVTT, with speakers as SRT prefixes or VTT voice tags."""
+    if format == "srt":
+        blocks = [
+            f"{index}\n{_timestamp(s.start, ',')} --> {_timestamp(s.end, ',')}\n"
+            f"{f'{s.speaker}: ' if s.speaker else ''}{s.text}\n"
+            for index, s in enumerate(segments, start=1)
+        ]
+        return "\n".join(blocks)
+    blocks = [
+        f"{_timestamp(s.start, '.')} --> {_timestamp(s.end, '.')}\n"
+        f"{f'<v {s.speaker}>' if s.speaker else ''}{s.text}\n"
+        for s in segments
+    ]
+    return "WEBVTT\n\n" + "\n".join(blocks)
+
+
+def _action_item(item: dict[str, Any]) -> str:
+    details = [
+        part for part in (item.get("owner"), item.get("due") and f"due {item['due']}") if part
+    ]
+    return f"{item['text']} ({', '.join(details)})" if details else str(item["text"])
+
+
+def _bullets(heading: str, items: Sequence[str]) -> list[str]:
+    return [f"## {heading}", "", *([f"- {item}" for item in items] or ["_None._"]), ""]
+
+
+def _timestamp(seconds: float, separator: str) -> str:
+    milliseconds = round(seconds * 1000)
+    hours, milliseconds = divmod(milliseconds, 3_600_000)
+    minutes, milliseconds = divmod(milliseconds, 60_000)
+    whole, milliseconds = divmod(milliseconds, 1000)
+    return f"{hours:02d}:{minutes:02d}:{whole:02d}{separator}{milliseconds:03d}"
+
+
+def _clock(seconds: float) -> str:
+    minutes, whole = divmod(int(seconds), 60)
+    return f"{minutes:02d}:{whole:02d}"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _seconds_between(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start).total_seconds(), 3)

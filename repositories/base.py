@@ -1,0 +1,94 @@
+"""The generic repository every aggregate's repository builds on."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, Select, exists, func, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.interfaces import ORMOption
+
+from repositories.models import Model
+
+ModelT = TypeVar("ModelT", bound=Model)
+
+
+class NotFoundError(LookupError):
+    """No row has the id asked for."""
+
+
+class Repository(Generic[ModelT]):
+    model: type[ModelT]
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get_base_statement(self) -> Select[ModelT]:
+        return select(self.model)
+
+    def create(self, **values: Any) -> ModelT:
+        row = self.model(**values)
+        self.session.add(row)
+        # Flush so defaults and constraint errors surface here, at the call that caused them.
+        self.session.flush()
+        return row
+
+    def get_by_id(
+        self, id: uuid.UUID, *, options: Sequence[ORMOption] = (), for_update: bool = False
+    ) -> ModelT | None:
+        statement = self.get_base_statement().where(self.model.id == id).options(*options)
+        if for_update:
+            statement = statement.with_for_update()
+        return self.session.scalars(statement).one_or_none()
+
+    def get(self, id: uuid.UUID, *, options: Sequence[ORMOption] = ()) -> ModelT:
+        row = self.get_by_id(id, options=options)
+        if row is None:
+            raise NotFoundError(f"no {self.model.__tablename__} row has id {id}")
+        return row
+
+    def list(
+        self, *, limit: int = 100, offset: int = 0, options: Sequence[ORMOption] = ()
+    ) -> Sequence[ModelT]:
+        statement = (
+            self.get_base_statement()
+            .options(*options)
+            .order_by(self.model.created_at.desc(), self.model.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return self.session.scalars(statement).all()
+
+    def update(self, row: ModelT, **values: Any) -> ModelT:
+        mapper_columns = self.model.__mapper__.attrs.keys()
+        for name, value in values.items():
+            if name not in mapper_columns:
+                raise AttributeError(f"{self.model.__name__} has no attribute {name!r}")
+            setattr(row, name, value)
+        self.session.flush()  # constraint errors surface at the call, as in create()
+        return row
+
+    def delete(self, row: ModelT) -> None:
+        # The ORM cascade covers loaded children; ON DELETE CASCADE covers the rest without
+        # loading them (passive_deletes on every relationship).
+        self.session.delete(row)
+        self.session.flush()
+
+    def count(self, *criteria: ColumnElement[bool]) -> int:
+        statement = select(func.count()).select_from(self.model).where(*criteria)
+        return self.session.scalar(statement) or 0
+
+    def exists(self, id: uuid.UUID) -> bool:
+        return bool(self.session.scalar(select(exists().where(self.model.id == id))))
+
+    def update_where(self, *criteria: ColumnElement[bool], **values: Any) -> int:
+        """One UPDATE of every row matching `criteria`; returns how many rows it changed."""
+        statement = (
+            update(self.model)
+            .where(*criteria)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return self.session.execute(statement).rowcount  # type: ignore[attr-defined,no-any-return]

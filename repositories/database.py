@@ -1,0 +1,82 @@
+"""The one engine and session factory, and the unit of work that owns a transaction."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from repositories.conversations import ConversationRepository
+from repositories.outbox import GraphOutboxRepository
+from repositories.participants import ParticipantRepository
+from repositories.segments import TranscriptSegmentRepository
+from repositories.syntheses import SynthesisRepository
+
+
+def create_database_engine(url: str, **options: Any) -> Engine:
+    """Build the process's engine: called once, at start-up, with the configured URL."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, **options)
+        event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+        return engine
+    # pre_ping because workers hold connections across long transcriptions.
+    return create_engine(url, pool_pre_ping=True, **options)
+
+
+def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    # SQLite ignores ON DELETE CASCADE unless every connection asks for it.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_session_factory(engine: Engine) -> sessionmaker[Session]:
+    # expire_on_commit=False: stages hand loaded rows on after the transaction ends.
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+class UnitOfWork:
+    """One transaction: commits when the block ends cleanly, rolls back when it raises.
+
+    Reusable: every `with uow:` opens a new session, so a stage can keep a slow step (a
+    transcription) outside any transaction and hold no connection while it runs.
+    """
+
+    conversations: ConversationRepository
+    participants: ParticipantRepository
+    segments: TranscriptSegmentRepository
+    syntheses: SynthesisRepository
+    graph_outbox: GraphOutboxRepository
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+        self._session: Session | None = None
+
+    def __enter__(self) -> Self:
+        if self._session is not None:
+            raise RuntimeError("this unit of work is already open")
+        session = self._session = self._session_factory()
+        self.conversations = ConversationRepository(session)
+        self.participants = ParticipantRepository(session)
+        self.segments = TranscriptSegmentRepository(session)
+        self.syntheses = SynthesisRepository(session)
+        self.graph_outbox = GraphOutboxRepository(session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        session, self._session = self._session, None
+        assert session is not None
+        try:
+            if exc_type is None:
+                session.commit()
+            else:
+                session.rollback()
+        finally:
+            session.close()

@@ -1,0 +1,281 @@
+"""The tables minutes keeps, as SQLAlchemy 2.0 typed models."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    Uuid,
+    false,
+    func,
+)
+from sqlalchemy import (
+    text as sql_text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# Stable constraint names, so migrations can name what they drop on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp on every backend.
+
+    PostgreSQL keeps the zone; SQLite keeps none and hands back naive values, which are
+    UTC because that is all minutes writes.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+# JSONB on PostgreSQL so analysts can index and query inside the notes; JSON elsewhere.
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+uuid_pk = Annotated[uuid.UUID, mapped_column(Uuid, primary_key=True, default=uuid.uuid4)]
+timestamp = Annotated[datetime, mapped_column(UTCDateTime())]
+datetime_now = Annotated[
+    datetime,
+    mapped_column(UTCDateTime(), default=utc_now, server_default=func.now()),
+]
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSONDocument,
+        list[Any]: JSONDocument,
+    }
+
+
+class Model(Base):
+    """Every table: a UUID key and the time the row was written."""
+
+    __abstract__ = True
+
+    id: Mapped[uuid_pk]
+    created_at: Mapped[datetime_now]
+
+
+class ConversationStatus(enum.StrEnum):
+    PENDING = "pending"
+    TRANSCRIBING = "transcribing"
+    SYNTHESIZING = "synthesizing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class EmailStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+def _enum_column(enum_class: type[enum.StrEnum], name: str) -> Enum:
+    # VARCHAR plus a CHECK rather than a native ENUM type: adding a state later is then a
+    # plain constraint swap instead of an ALTER TYPE that cannot run inside a transaction.
+    return Enum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [member.value for member in members],
+    )
+
+
+class Conversation(Model):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("platform", "platform_meeting_id"),
+        Index("ix_conversations_status_created_at", "status", "created_at"),
+        Index("ix_conversations_created_at", "created_at"),
+    )
+
+    title: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[ConversationStatus] = mapped_column(
+        _enum_column(ConversationStatus, "conversation_status"),
+        default=ConversationStatus.PENDING,
+    )
+    source_uri: Mapped[str] = mapped_column(Text)
+    platform: Mapped[str | None] = mapped_column(String(64))
+    platform_meeting_id: Mapped[str | None] = mapped_column(String(255))
+    scheduled_at: Mapped[timestamp | None]
+    started_at: Mapped[timestamp | None]
+    ended_at: Mapped[timestamp | None]
+
+    language: Mapped[str | None] = mapped_column(String(16))
+    duration_seconds: Mapped[float | None]
+    transcription_provider: Mapped[str | None] = mapped_column(String(64))
+    word_count: Mapped[int | None]
+    error_message: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0, server_default=sql_text("0"))
+
+    transcribing_at: Mapped[timestamp | None]
+    synthesizing_at: Mapped[timestamp | None]
+    completed_at: Mapped[timestamp | None]
+    failed_at: Mapped[timestamp | None]
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(),
+        default=utc_now,
+        onupdate=utc_now,
+        server_default=func.now(),
+    )
+
+    participants: Mapped[list[Participant]] = relationship(
+        back_populates="conversation",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="raise",
+        order_by="Participant.name",
+    )
+    segments: Mapped[list[TranscriptSegment]] = relationship(
+        back_populates="conversation",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="raise",
+        order_by="TranscriptSegment.position",
+    )
+    synthesis: Mapped[Synthesis | None] = relationship(
+        back_populates="conversation",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="raise",
+    )
+    outbox_events: Mapped[list[GraphOutboxEvent]] = relationship(
+        back_populates="conversation",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="raise",
+    )
+
+
+class Participant(Model):
+    __tablename__ = "participants"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "name"),
+        Index("ix_participants_email", "email"),
+    )
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320))
+    is_organizer: Mapped[bool] = mapped_column(default=False, server_default=false())
+    spoken_seconds: Mapped[float | None]
+    word_count: Mapped[int | None]
+
+    conversation: Mapped[Conversation] = relationship(back_populates="participants", lazy="raise")
+
+
+class TranscriptSegment(Model):
+    __tablename__ = "transcript_segments"
+    __table_args__ = (
+        # The unique key doubles as the index that reads a transcript in order.
+        UniqueConstraint("conversation_id", "position"),
+        CheckConstraint('"end" >= start', name="end_after_start"),
+    )
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    position: Mapped[int]
+    start: Mapped[float]
+    end: Mapped[float]
+    speaker: Mapped[str | None] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    words: Mapped[list[Any]] = mapped_column(default=list)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="segments", lazy="raise")
+
+
+class Synthesis(Model):
+    __tablename__ = "syntheses"
+    __table_args__ = (
+        # Partial: only undelivered notes are ever looked up by status.
+        Index(
+            "ix_syntheses_pending_email",
+            "created_at",
+            postgresql_where=sql_text("email_status = 'pending'"),
+            sqlite_where=sql_text("email_status = 'pending'"),
+        ),
+    )
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), unique=True
+    )
+    summary: Mapped[str] = mapped_column(Text)
+    key_decisions: Mapped[list[Any]] = mapped_column(default=list)
+    action_items: Mapped[list[Any]] = mapped_column(default=list)
+    open_questions: Mapped[list[Any]] = mapped_column(default=list)
+    key_topics: Mapped[list[Any]] = mapped_column(default=list)
+    provider: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(255))
+    prompt_tokens: Mapped[int | None]
+    completion_tokens: Mapped[int | None]
+    email_status: Mapped[EmailStatus] = mapped_column(
+        _enum_column(EmailStatus, "email_status"), default=EmailStatus.PENDING
+    )
+    email_sent_at: Mapped[timestamp | None]
+    email_error: Mapped[str | None] = mapped_column(Text)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="synthesis", lazy="raise")
+
+
+class GraphOutboxEvent(Model):
+    __tablename__ = "graph_outbox"
+    __table_args__ = (
+        # Partial: the sync only ever scans the events it has not pushed yet.
+        Index(
+            "ix_graph_outbox_unprocessed",
+            "created_at",
+            postgresql_where=sql_text("processed_at IS NULL"),
+            sqlite_where=sql_text("processed_at IS NULL"),
+        ),
+        Index("ix_graph_outbox_conversation_id", "conversation_id"),
+    )
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attempts: Mapped[int] = mapped_column(default=0, server_default=sql_text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    processed_at: Mapped[timestamp | None]
+
+    conversation: Mapped[Conversation] = relationship(back_populates="outbox_events", lazy="raise")

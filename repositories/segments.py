@@ -1,0 +1,65 @@
+"""Transcript segments: written once per transcription, read in order."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+
+from repositories.base import Repository
+from repositories.models import TranscriptSegment
+
+
+@dataclass(frozen=True, slots=True)
+class NewSegment:
+    start: float
+    end: float
+    text: str
+    speaker: str | None = None
+    words: list[dict[str, Any]] = field(default_factory=list)
+
+
+class TranscriptSegmentRepository(Repository[TranscriptSegment]):
+    model = TranscriptSegment
+
+    def replace_for_conversation(
+        self, conversation_id: uuid.UUID, segments: Sequence[NewSegment]
+    ) -> int:
+        """Make `segments` the conversation's whole transcript, replacing any earlier one.
+
+        Delete-then-insert in the caller's transaction, so a redelivered transcription leaves
+        the same rows as the first, never a mix of both.
+        """
+        self.session.execute(
+            delete(TranscriptSegment).where(TranscriptSegment.conversation_id == conversation_id)
+        )
+        if segments:
+            # One executemany INSERT: a long meeting has thousands of segments.
+            self.session.execute(
+                insert(TranscriptSegment),
+                [
+                    {
+                        "id": uuid.uuid4(),
+                        "conversation_id": conversation_id,
+                        "position": position,
+                        "start": segment.start,
+                        "end": segment.end,
+                        "speaker": segment.speaker,
+                        "text": segment.text,
+                        "words": segment.words,
+                    }
+                    for position, segment in enumerate(segments)
+                ],
+            )
+        return len(segments)
+
+    def list_for_conversation(self, conversation_id: uuid.UUID) -> Sequence[TranscriptSegment]:
+        statement = (
+            select(TranscriptSegment)
+            .where(TranscriptSegment.conversation_id == conversation_id)
+            .order_by(TranscriptSegment.position)
+        )
+        return self.session.scalars(statement).all()

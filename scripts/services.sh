@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Start/stop the local PostgreSQL and Redis that minutes needs (dev machines and CI).
+#
+#   scripts/services.sh start   # install if missing, start, create role/db; idempotent
+#   scripts/services.sh stop    # best-effort stop of both
+#
+# Runs as root (CI does). No systemd is assumed: PostgreSQL is driven through
+# Debian's pg_ctlcluster and Redis is started as a plain daemon.
+# MINUTES_FAST_PG=1 turns off fsync & co. -- only for throwaway test databases.
+set -euo pipefail
+
+PG_PORT=5432
+REDIS_PORT=6379
+DB=minutes   # role, password and database name are all "minutes"
+
+die() { echo "services.sh: $*" >&2; exit 1; }
+
+# wait_for DESCRIPTION CMD...: poll for ~20 s so a broken service fails loudly, not forever.
+wait_for() {
+    local what=$1; shift
+    for _ in $(seq 80); do "$@" >/dev/null 2>&1 && return 0; sleep 0.25; done
+    die "$what did not come up within 20 s"
+}
+
+pg_version() { ls /usr/lib/postgresql/ 2>/dev/null | sort -V | tail -n1; }
+as_postgres() { runuser -u postgres -- psql -p "$PG_PORT" -X -q -v ON_ERROR_STOP=1 "$@"; }
+redis_up() { [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
+
+install_if_missing() {
+    local v; v=$(pg_version)
+    if command -v pg_ctlcluster >/dev/null && [ -n "$v" ] && [ -x "/usr/lib/postgresql/$v/bin/postgres" ] \
+        && command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+        return
+    fi
+    echo "installing postgresql and redis-server (apt)..."
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql redis-server >/dev/null
+}
+
+start_postgres() {
+    local v; v=$(pg_version)
+    [ -n "$v" ] || die "no PostgreSQL found in /usr/lib/postgresql"
+    # The Debian package normally creates "main"; a stripped image may not have it.
+    [ -f "/etc/postgresql/$v/main/postgresql.conf" ] || pg_createcluster -p "$PG_PORT" "$v" main >/dev/null
+
+    # Loopback IPv4 only, fixed port, via a conf.d drop-in (pg_lsclusters reads it
+    # too). Rewritten only when different, since a change needs a restart.
+    local changed=0 conf="/etc/postgresql/$v/main/conf.d/minutes.conf"
+    local want="listen_addresses = '127.0.0.1'
+port = $PG_PORT"
+    if [ "$(cat "$conf" 2>/dev/null)" != "$want" ]; then
+        echo "$want" >"$conf"; changed=1
+    fi
+    # Password logins over TCP need a scram/md5 rule for 127.0.0.1 (Debian ships one; keep it so).
+    local hba="/etc/postgresql/$v/main/pg_hba.conf"
+    if ! grep -qE '^host\s+all\s+all\s+127\.0\.0\.1/32\s+(scram-sha-256|md5)' "$hba"; then
+        sed -i '1i host all all 127.0.0.1/32 scram-sha-256' "$hba"; changed=1
+    fi
+
+    if pg_ctlcluster "$v" main status >/dev/null 2>&1; then
+        [ "$changed" = 0 ] || pg_ctlcluster "$v" main restart
+    else
+        pg_ctlcluster "$v" main start
+    fi
+    wait_for "postgresql $v" pg_isready -q -h 127.0.0.1 -p "$PG_PORT"
+
+    # Role and database; ALTER ROLE every time so a changed password is put back.
+    as_postgres -c "DO \$\$ BEGIN
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$DB') THEN CREATE ROLE $DB; END IF;
+        END \$\$;" -c "ALTER ROLE $DB LOGIN CREATEDB PASSWORD '$DB'"
+    if [ "$(as_postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'")" != 1 ]; then
+        as_postgres -c "CREATE DATABASE $DB OWNER $DB"
+    fi
+
+    # Durability is pointless for test databases and costs seconds per test run.
+    # The settings stick (postgresql.auto.conf) until ALTER SYSTEM RESET.
+    # ALTER SYSTEM can't share a transaction, hence one -c per statement.
+    if [ "${MINUTES_FAST_PG:-0}" = 1 ]; then
+        as_postgres -c "ALTER SYSTEM SET fsync = off" -c "ALTER SYSTEM SET synchronous_commit = off" \
+            -c "ALTER SYSTEM SET full_page_writes = off" -c "SELECT pg_reload_conf()" >/dev/null
+    fi
+
+    # Prove the app's own login path (TCP + password) works, not just the server.
+    PGPASSWORD=$DB psql -X -h 127.0.0.1 -p "$PG_PORT" -U "$DB" -d "$DB" -tAc 'select 1' >/dev/null \
+        || die "postgresql is up but password login as '$DB' on 127.0.0.1 failed"
+    echo "postgresql $v ready on 127.0.0.1:$PG_PORT"
+}
+
+start_redis() {
+    if ! redis_up; then
+        # No persistence: a dev/CI redis holds nothing worth keeping across restarts.
+        redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no >/dev/null
+    fi
+    wait_for redis redis_up
+    echo "redis ready on 127.0.0.1:$REDIS_PORT"
+}
+
+stop_all() {
+    local v; v=$(pg_version)
+    if [ -n "$v" ] && pg_ctlcluster "$v" main status >/dev/null 2>&1; then
+        pg_ctlcluster "$v" main stop || true
+    fi
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+    echo "services stopped"
+}
+
+[ "$(id -u)" = 0 ] || die "must run as root"
+case "${1:-}" in
+    start) install_if_missing; start_postgres; start_redis ;;
+    stop) stop_all ;;
+    *) die "usage: $0 start|stop" ;;
+esac

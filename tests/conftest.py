@@ -1,0 +1,103 @@
+"""Test fixtures: a real PostgreSQL database built by the migrations, one per test run.
+
+Every test runs inside an outer transaction that is rolled back afterwards; the code under
+test commits freely into savepoints (join_transaction_mode="create_savepoint").
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, Engine, make_url, text
+from sqlalchemy.orm import sessionmaker
+
+from pipeline import schema
+from repositories.database import UnitOfWork, create_database_engine
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CORPUS = REPO_ROOT.parent / "shared" / "corpus"
+
+# The server `make test` starts; CI has it. A missing server fails the run, never skips it.
+ADMIN_DATABASE_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql+psycopg://minutes:minutes@127.0.0.1:5432/minutes"
+)
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    if not (CORPUS / "scripted").is_dir():
+        pytest.fail(f"the shared test corpus is missing: expected it at {CORPUS}")
+    return CORPUS
+
+
+def _create_database(admin_url: str, name: str) -> str:
+    admin = create_database_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    admin = create_database_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    """The URL of a maintenance database on the test server, for creating others."""
+    return ADMIN_DATABASE_URL
+
+
+@pytest.fixture
+def fresh_database(postgres_server_url: str) -> Iterator[str]:
+    """An empty PostgreSQL database for this run, dropped at the end."""
+    name = f"minutes_test_{uuid.uuid4().hex[:12]}"
+    url = _create_database(postgres_server_url, name)
+    yield url
+    _drop_database(postgres_server_url, name)
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_server_url: str) -> Iterator[str]:
+    """A PostgreSQL database migrated to head by Alembic (never create_all)."""
+    name = f"minutes_test_{uuid.uuid4().hex[:12]}"
+    url = _create_database(postgres_server_url, name)
+    engine = create_database_engine(url)
+    schema.upgrade(engine)
+    engine.dispose()
+    yield url
+    _drop_database(postgres_server_url, name)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = create_database_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()
+
+
+@pytest.fixture
+def uow(connection: Connection) -> UnitOfWork:
+    factory = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    return UnitOfWork(factory)

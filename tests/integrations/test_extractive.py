@@ -1,0 +1,264 @@
+"""The rule-based synthesizer against meetings whose notes are known, and real transcripts."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from integrations.synthesis.base import ActionItem, Notes, Utterance
+from integrations.synthesis.extractive import ExtractiveSynthesizer
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+SCRIPTED = ("launch-planning", "incident-review")
+MIN_RECALL = 0.8
+# Share of an expected item's content words a found item must contain. The expected notes
+# are paraphrases ("$20,000" for "twenty thousand"), so exact comparison means nothing.
+MIN_WORD_OVERLAP = 0.6
+
+_NUMBERS = {
+    "one": "1",
+    "first": "1",
+    "two": "2",
+    "second": "2",
+    "three": "3",
+    "third": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+    "twenty": "20",
+    "thirty": "30",
+    "forty": "40",
+    "fifty": "50",
+}
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_IGNORED = _words(
+    """
+    a an and are as at be by did do does for from in is it its of on or our so that the
+    this to up us we what whether which with you your any only same there if will
+    hundred thousand 000
+    """
+)
+
+
+def _terms(text: str) -> set[str]:
+    # Parentheses in the expected notes are clarifications nobody said aloud.
+    text = re.sub(r"\([^)]*\)", " ", text.lower())
+    terms: set[str] = set()
+    for token in re.findall(r"[a-z]+|\d+", text):
+        token = _NUMBERS.get(token, token)
+        if token in _IGNORED:
+            continue
+        if len(token) > 4 and token.endswith(("ches", "shes", "xes")):
+            token = token[:-2]
+        elif len(token) > 3 and token.endswith("s") and not token.endswith("ss"):
+            token = token[:-1]
+        terms.add(token)
+    return terms
+
+
+def _same_item(expected: str, found: str) -> bool:
+    wanted = _terms(expected)
+    return len(wanted & _terms(found)) >= MIN_WORD_OVERLAP * len(wanted)
+
+
+def _due_matches(expected: str | None, found: str | None) -> bool:
+    if expected is None:
+        return True
+    words = " ".join(re.findall(r"[a-z]+", expected.lower()))
+    return found is not None and words in " ".join(re.findall(r"[a-z]+", found.lower()))
+
+
+def _recall(missing: list[Any], expected: list[Any]) -> float:
+    return 1 - len(missing) / len(expected)
+
+
+def _load(path: Path) -> Any:
+    assert path.is_file(), f"test corpus missing: {path}"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _scripted(name: str) -> tuple[list[Utterance], list[str], dict[str, Any]]:
+    meeting = _load(CORPUS / "scripted" / f"{name}.json")
+    utterances = [Utterance(text=t["text"], speaker=t["speaker"]) for t in meeting["turns"]]
+    participants = [p["name"] for p in meeting["participants"]]
+    return utterances, participants, meeting["expected"]
+
+
+def _qmsum_meetings() -> list[tuple[str, list[Utterance]]]:
+    paths = sorted((CORPUS / "qmsum").glob("*.json"))
+    assert paths, f"test corpus missing: {CORPUS / 'qmsum'}"
+    return [
+        (
+            path.stem,
+            [
+                Utterance(text=t["content"], speaker=t["speaker"])
+                for t in _load(path)["meeting_transcripts"]
+            ],
+        )
+        for path in paths
+    ]
+
+
+def _synthesize(utterances: list[Utterance], participants: list[str] | None = None) -> Notes:
+    return ExtractiveSynthesizer().synthesize(
+        utterances=utterances, participants=participants or []
+    )
+
+
+class TestExtractiveSynthesizer:
+    @pytest.mark.parametrize("name", SCRIPTED)
+    def test_finds_expected_decisions(self, name: str) -> None:
+        utterances, participants, expected = _scripted(name)
+
+        notes = _synthesize(utterances, participants)
+
+        missing = [
+            want
+            for want in expected["decisions"]
+            if not any(_same_item(want, got) for got in notes.key_decisions)
+        ]
+        assert _recall(missing, expected["decisions"]) >= MIN_RECALL, (missing, notes)
+        assert len(notes.key_decisions) <= len(expected["decisions"]) + 1, notes.key_decisions
+
+    @pytest.mark.parametrize("name", SCRIPTED)
+    def test_finds_expected_action_items_with_owner_and_due(self, name: str) -> None:
+        utterances, participants, expected = _scripted(name)
+
+        notes = _synthesize(utterances, participants)
+
+        missing = [
+            want
+            for want in expected["action_items"]
+            if not any(
+                _same_item(want["text"], got.text)
+                and got.owner == want["owner"]
+                and _due_matches(want.get("due"), got.due)
+                for got in notes.action_items
+            )
+        ]
+        assert _recall(missing, expected["action_items"]) >= MIN_RECALL, (missing, notes)
+        # A request and its confirmation are one task, not two.
+        assert len(notes.action_items) <= len(expected["action_items"]) + 1, notes.action_items
+
+    @pytest.mark.parametrize("name", SCRIPTED)
+    def test_finds_expected_open_questions(self, name: str) -> None:
+        utterances, participants, expected = _scripted(name)
+
+        notes = _synthesize(utterances, participants)
+
+        missing = [
+            want
+            for want in expected["open_questions"]
+            if not any(_same_item(want, got) for got in notes.open_questions)
+        ]
+        assert _recall(missing, expected["open_questions"]) >= MIN_RECALL, (missing, notes)
+        # Questions that got an answer ("Do we know which channel worked better?") stay out.
+        assert len(notes.open_questions) <= len(expected["open_questions"]) + 1
+
+    def test_announced_agenda_items_are_topics(self) -> None:
+        utterances, participants, _ = _scripted("launch-planning")
+
+        notes = _synthesize(utterances, participants)
+
+        assert {"launch date", "beta feedback", "marketing budget"} <= set(notes.key_topics)
+        assert len(notes.key_topics) == len(set(notes.key_topics)) <= 8
+        assert all(topic == topic.lower() for topic in notes.key_topics)
+
+    @pytest.mark.parametrize("name", SCRIPTED)
+    def test_summary_states_purpose_and_outcomes(self, name: str) -> None:
+        utterances, participants, expected = _scripted(name)
+
+        notes = _synthesize(utterances, participants)
+
+        sentences = re.split(r"(?<=[.!?]) (?=[A-Z0-9])", notes.summary)
+        assert 2 <= len(sentences) <= 5, notes.summary
+        assert f"{len(expected['action_items'])} action items" in notes.summary
+        assert notes.provider == "extractive"
+        assert notes.model is None
+
+    def test_unknown_speakers_leave_first_person_items_unowned(self) -> None:
+        utterances, participants, _ = _scripted("launch-planning")
+        anonymous = [Utterance(text=u.text) for u in utterances]
+
+        notes = _synthesize(anonymous, participants)
+
+        owners = {item.text: item.owner for item in notes.action_items}
+        assert owners == {
+            "Fix the token refresh bug": "Carol Singh",
+            "Investigate the notification delays and write up what you find": "Bob Martinez",
+            "Send the final media plan to the team": None,
+        }
+
+    def test_generalises_to_a_hiring_sync(self) -> None:
+        participants = ["Maya Brooks", "Leo Fischer", "Sam Ortiz"]
+        utterances = [
+            Utterance(
+                "Jordan aced the system design interview, so let's go with Jordan for the "
+                "backend role.",
+                "Maya Brooks",
+            ),
+            Utterance("Leo, could you send Jordan the offer letter by Thursday?", "Maya Brooks"),
+            Utterance(
+                "Sure, I will. Another open question is whether we open a second frontend "
+                "role this quarter.",
+                "Leo Fischer",
+            ),
+            Utterance("Nobody knows the budget yet, so that stays open.", "Sam Ortiz"),
+        ]
+
+        notes = _synthesize(utterances, participants)
+
+        assert notes.key_decisions == ["Go with Jordan for the backend role"]
+        assert notes.action_items == [
+            ActionItem(text="Send Jordan the offer letter", owner="Leo Fischer", due="Thursday")
+        ]
+        assert notes.open_questions == ["Whether we open a second frontend role this quarter?"]
+
+    def test_hedges_refusals_and_agreement_are_not_commitments(self) -> None:
+        utterances = [
+            Utterance("I think I will rewrite the billing service next year.", "Ann Lee"),
+            Utterance("I would put most of the budget into search ads.", "Ben Cho"),
+            Utterance("I can't review the contract before the audit.", "Ann Lee"),
+            Utterance("I agree. Ben, what did the vendor say about pricing?", "Ann Lee"),
+            Utterance("They offered a ten percent discount on the annual plan.", "Ben Cho"),
+        ]
+
+        notes = _synthesize(utterances, ["Ann Lee", "Ben Cho"])
+
+        assert notes.action_items == []
+        assert notes.key_decisions == []
+        assert notes.open_questions == []
+
+    def test_empty_transcript_gives_empty_notes(self) -> None:
+        for utterances in ([], [Utterance("  "), Utterance("...")]):
+            notes = _synthesize(utterances)
+
+            assert notes == Notes(summary="", provider="extractive", model=None)
+
+    def test_runs_on_real_transcripts_deterministically(self) -> None:
+        for name, utterances in _qmsum_meetings():
+            notes = _synthesize(utterances)
+
+            assert notes.summary.strip(), name
+            assert all(isinstance(d, str) and d for d in notes.key_decisions), name
+            assert all(isinstance(q, str) and q for q in notes.open_questions), name
+            assert all(isinstance(t, str) and t for t in notes.key_topics), name
+            for item in notes.action_items:
+                assert isinstance(item, ActionItem), name
+                assert item.text, name
+                assert item.owner is None or isinstance(item.owner, str), name
+                assert item.due is None or isinstance(item.due, str), name
+            assert _synthesize(utterances) == notes, name

@@ -1,0 +1,347 @@
+"""The `minutes` command line, run as a user runs it: a subprocess against PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from repositories.database import UnitOfWork, create_database_engine, create_session_factory
+from repositories.models import Conversation, ConversationStatus, Synthesis, TranscriptSegment
+
+MINUTES = [sys.executable, "-c", "from pipeline.cli import main; main()"]
+
+
+@pytest.fixture(scope="module")
+def cli_database(
+    postgres_server_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Engine]]:
+    """A database of the CLI's own: what it commits must not leak into rolled-back tests."""
+    from tests.conftest import _create_database, _drop_database
+
+    name = f"minutes_cli_{uuid.uuid4().hex[:12]}"
+    url = _create_database(postgres_server_url, name)
+    engine = create_database_engine(url)
+    yield url, engine
+    engine.dispose()
+    _drop_database(postgres_server_url, name)
+
+
+def run(
+    *args: str, database_url: str | None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env["HF_HUB_OFFLINE"] = "1"
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
+    return subprocess.run(
+        [*MINUTES, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+        check=False,
+    )
+
+
+def count(engine: Engine, model: Any) -> int:
+    with engine.connect() as connection:
+        return connection.scalar(select(func.count()).select_from(model)) or 0
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def migrated(cli_database: tuple[str, Engine]) -> tuple[str, Engine]:
+    url, engine = cli_database
+    result = run("db", "upgrade", database_url=url)
+    assert result.returncode == 0, result.stderr
+    assert "up to date" in result.stdout
+    return url, engine
+
+
+@pytest.fixture(scope="module")
+def processed(migrated: tuple[str, Engine], corpus: Path) -> dict[str, Any]:
+    """One scripted meeting processed end to end with --json."""
+    url, _ = migrated
+    meeting = json.loads((corpus / "scripted" / "launch-planning.json").read_text())
+    people = [f"{p['name']} <{p['email']}>" for p in meeting["participants"]]
+    result = run(
+        "process",
+        str(corpus / "scripted" / "launch-planning.wav"),
+        "--title",
+        meeting["title"],
+        *[arg for person in people for arg in ("--participant", person)],
+        "--json",
+        database_url=url,
+    )
+    assert result.returncode == 0, result.stderr
+    document: dict[str, Any] = json.loads(result.stdout)  # one document, nothing else
+    return document
+
+
+class TestProcess:
+    def test_json_document_holds_conversation_segments_and_notes(
+        self, processed: dict[str, Any]
+    ) -> None:
+        conversation = processed["conversation"]
+        assert conversation["status"] == "completed"
+        assert conversation["title"] == "Mobile app launch planning"
+        assert conversation["duration_seconds"] == pytest.approx(162.6, abs=0.5)
+        segments = processed["segments"]
+        assert len(segments) >= 5
+        starts = [segment["start"] for segment in segments]
+        assert starts == sorted(starts)
+        assert all(s["words"] for s in segments)
+        notes = processed["notes"]
+        assert set(notes) >= {
+            "summary",
+            "key_decisions",
+            "action_items",
+            "open_questions",
+            "key_topics",
+        }
+        assert notes["summary"]
+        assert any("march" in decision.lower() for decision in notes["key_decisions"])
+        owners = {item["owner"] for item in notes["action_items"]}
+        assert "Carol Singh" in owners
+        assert all(set(item) == {"text", "owner", "due"} for item in notes["action_items"])
+        emails = {p["email"] for p in processed["participants"]}
+        assert "alice.chen@example.com" in emails
+
+    def test_rows_are_in_postgresql(
+        self, processed: dict[str, Any], migrated: tuple[str, Engine]
+    ) -> None:
+        _, engine = migrated
+        conversation_id = uuid.UUID(processed["conversation"]["id"])
+        with UnitOfWork(create_session_factory(engine)) as uow:
+            conversation = uow.conversations.get_with_transcript(conversation_id)
+        assert conversation is not None
+        assert conversation.status is ConversationStatus.COMPLETED
+        assert len(conversation.segments) == len(processed["segments"])
+        assert conversation.synthesis is not None
+        assert len(conversation.participants) == 4
+
+    def test_a_platform_transcript_on_the_embedded_sqlite_default(self, tmp_path: Path) -> None:
+        transcript = tmp_path / "sync.srt"
+        transcript.write_text(
+            "1\n00:00:00,000 --> 00:00:03,000\nAnn Lee: We decided to ship on Monday.\n\n"
+            "2\n00:00:03,500 --> 00:00:06,000\nBo Chen: I will write the notes by Friday.\n",
+            encoding="utf-8",
+        )
+        result = run("process", str(transcript), "--json", database_url=None, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        document = json.loads(result.stdout)
+        assert [s["speaker"] for s in document["segments"]] == ["Ann Lee", "Bo Chen"]
+        assert document["conversation"]["title"] == "sync"
+        assert (tmp_path / "minutes.db").is_file()
+        listed = run("list", "--json", database_url=None, cwd=tmp_path)
+        assert [row["id"] for row in json.loads(listed.stdout)] == [document["conversation"]["id"]]
+
+    def test_human_output_prints_the_notes(self, tmp_path: Path) -> None:
+        transcript = tmp_path / "sync.json"
+        transcript.write_text(
+            json.dumps(
+                {
+                    "segments": [
+                        {
+                            "speaker": "Ann Lee",
+                            "start": 0,
+                            "end": 3,
+                            "text": "Let's go with plan B.",
+                        },
+                        {
+                            "speaker": "Ann Lee",
+                            "start": 3,
+                            "end": 6,
+                            "text": "Bo, can you book the room by Tuesday?",
+                        },
+                    ]
+                }
+            ),
+            encoding="utf-8",
+        )
+        result = run("process", str(transcript), database_url=None, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "Key decisions" in result.stdout
+        assert "plan B" in result.stdout
+        assert "Action items" in result.stdout
+        assert result.stderr == ""  # no progress display when output is not a terminal
+
+
+class TestShowStatusList:
+    def test_show_srt(self, processed: dict[str, Any], migrated: tuple[str, Engine]) -> None:
+        url, _ = migrated
+        result = run("show", processed["conversation"]["id"], "--format", "srt", database_url=url)
+        assert result.returncode == 0, result.stderr
+        blocks = result.stdout.strip().split("\n\n")
+        assert len(blocks) == len(processed["segments"])
+        first = blocks[0].splitlines()
+        assert first[0] == "1"
+        assert re.fullmatch(r"\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}", first[1])
+        assert first[2] == processed["segments"][0]["text"]
+
+    def test_show_vtt_json_and_markdown(
+        self, processed: dict[str, Any], migrated: tuple[str, Engine]
+    ) -> None:
+        url, _ = migrated
+        conversation_id = processed["conversation"]["id"]
+        vtt = run("show", conversation_id, "--format", "vtt", database_url=url)
+        assert vtt.stdout.startswith("WEBVTT\n\n00:00:")
+        as_json = json.loads(
+            run("show", conversation_id, "--format", "json", database_url=url).stdout
+        )
+        assert as_json["notes"] == processed["notes"]
+        markdown = run("show", conversation_id, database_url=url).stdout
+        assert markdown.startswith("# Mobile app launch planning")
+        assert "## Action items" in markdown
+        assert "## Transcript" in markdown
+
+    def test_status_and_list(self, processed: dict[str, Any], migrated: tuple[str, Engine]) -> None:
+        url, _ = migrated
+        conversation_id = processed["conversation"]["id"]
+        status = json.loads(run("status", conversation_id, "--json", database_url=url).stdout)
+        assert status["status"] == "completed"
+        assert status["transcription_seconds"] > 0
+        assert status["completed_at"] is not None
+        human = run("status", conversation_id, database_url=url)
+        assert "completed" in human.stdout
+        completed = json.loads(
+            run("list", "--status", "completed", "--json", database_url=url).stdout
+        )
+        assert conversation_id in [row["id"] for row in completed]
+        assert (
+            json.loads(run("list", "--status", "failed", "--json", database_url=url).stdout) == []
+        )
+
+
+class TestRetry:
+    def test_retry_runs_a_failed_conversation_again(
+        self, migrated: tuple[str, Engine], tmp_path: Path
+    ) -> None:
+        url, engine = migrated
+        transcript = tmp_path / "retry.vtt"
+        transcript.write_text(
+            "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n<v Ann Lee>We decided to retry.\n",
+            encoding="utf-8",
+        )
+        with UnitOfWork(create_session_factory(engine)) as uow:
+            conversation_id = uow.conversations.create(
+                source_uri=str(transcript),
+                status=ConversationStatus.FAILED,
+                error_message="the worker was lost",
+            ).id
+        result = subprocess.run(
+            [*MINUTES, "retry", str(conversation_id)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "DATABASE_URL": url, "AUDIO_ROOTS": str(tmp_path)},
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert f"conversation {conversation_id} completed" in result.stdout
+        again = run("retry", str(conversation_id), database_url=url)
+        assert "only failed ones are retried" in _one_line_error(again)
+
+
+def _silent_wav(path: Path, seconds: float) -> Path:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(b"\x00\x00" * int(16000 * seconds))
+    return path
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        ("name", "content", "message"),
+        [
+            ("notes.wav", b"meeting notes, not audio\n", "notes.wav"),
+            ("empty.mp3", b"", "empty.mp3"),
+            ("garbage.flac", bytes(range(256)) * 40, "garbage.flac"),
+            ("broken.vtt", b"WEBVTT\n\n00:00:0x.000 --> 00:00:01.000\nHi\n", "broken.vtt"),
+            ("broken.json", b'{"segments": 3}', "broken.json"),
+        ],
+    )
+    def test_bad_files_leave_no_rows(
+        self,
+        migrated: tuple[str, Engine],
+        tmp_path: Path,
+        name: str,
+        content: bytes,
+        message: str,
+    ) -> None:
+        url, engine = migrated
+        before = (count(engine, Conversation), count(engine, TranscriptSegment))
+        path = tmp_path / name
+        path.write_bytes(content)
+        assert message in _one_line_error(run("process", str(path), database_url=url))
+        assert (count(engine, Conversation), count(engine, TranscriptSegment)) == before
+
+    @pytest.mark.parametrize("seconds", [0.0, 3.0])
+    def test_empty_or_silent_audio(
+        self, migrated: tuple[str, Engine], tmp_path: Path, seconds: float
+    ) -> None:
+        url, engine = migrated
+        before = count(engine, Conversation)
+        wav = _silent_wav(tmp_path / "quiet.wav", seconds)
+        assert "no speech" in _one_line_error(run("process", str(wav), database_url=url))
+        assert count(engine, Conversation) == before
+        assert count(engine, Synthesis) <= before
+
+    def test_missing_file(self, migrated: tuple[str, Engine], tmp_path: Path) -> None:
+        url, _ = migrated
+        line = _one_line_error(run("process", str(tmp_path / "nope.wav"), database_url=url))
+        assert line == f"error: {tmp_path / 'nope.wav'}: no such file"
+
+    @pytest.mark.parametrize("command", ["status", "show", "retry"])
+    def test_unknown_and_malformed_ids(self, migrated: tuple[str, Engine], command: str) -> None:
+        url, _ = migrated
+        unknown = str(uuid.uuid4())
+        assert f"no conversation has id {unknown}" in _one_line_error(
+            run(command, unknown, database_url=url)
+        )
+        assert "not a conversation id" in _one_line_error(run(command, "42", database_url=url))
+
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["show", "00000000-0000-0000-0000-000000000000", "--format", "pdf"],
+            ["list", "--status", "sleeping"],
+            ["list", "--bogus"],
+            ["frobnicate"],
+            ["process", "a.wav", "--participant", "Ann <not-an-email>"],
+        ],
+    )
+    def test_bad_options(
+        self, migrated: tuple[str, Engine], tmp_path: Path, args: list[str]
+    ) -> None:
+        url, engine = migrated
+        (tmp_path / "a.wav").write_bytes(b"RIFF")
+        before = count(engine, Conversation)
+        _one_line_error(run(*args, database_url=url, cwd=tmp_path))
+        assert count(engine, Conversation) == before
+
+    def test_an_unmigrated_server_database_is_reported(self, fresh_database: str) -> None:
+        line = _one_line_error(run("list", database_url=fresh_database))
+        assert "minutes db upgrade" in line

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from pipeline.config import Settings
+
+
+class TestSettings:
+    def test_defaults_are_the_embedded_ones(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        for name in ("DATABASE_URL", "WHISPER_MODEL", "TRANSCRIPTION_PROVIDERS", "AUDIO_ROOTS"):
+            monkeypatch.delenv(name, raising=False)
+        settings = Settings()
+        assert settings.database_url.get_secret_value() == "sqlite:///minutes.db"
+        assert settings.whisper_model is None
+        assert settings.transcription_providers == ["local"]
+        assert settings.synthesis_provider == "extractive"
+        assert settings.audio_roots == [Path.cwd()]
+        assert settings.celery_broker_url is None
+
+    def test_lists_are_comma_separated(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("AUDIO_ROOTS", "/srv/recordings, /mnt/uploads")
+        monkeypatch.setenv("TRANSCRIPTION_PROVIDERS", "local,")
+        settings = Settings()
+        assert settings.audio_roots == [Path("/srv/recordings"), Path("/mnt/uploads")]
+        assert settings.transcription_providers == ["local"]
+
+    @pytest.mark.parametrize(
+        ("name", "value"),
+        [("TRANSCRIPTION_PROVIDERS", "whisperx"), ("SYNTHESIS_PROVIDER", "magic")],
+    )
+    def test_unknown_providers_are_refused(
+        self, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+    ) -> None:
+        monkeypatch.setenv(name, value)
+        with pytest.raises(ValidationError, match=name.lower()):
+            Settings()
+
+    def test_the_database_password_never_shows(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://app:hunter2@db/minutes")
+        settings = Settings()
+        assert "hunter2" not in repr(settings)
+        assert "hunter2" not in str(settings)

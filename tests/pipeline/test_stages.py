@@ -1,0 +1,358 @@
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from integrations.transcription.local import LocalWhisperTranscriber
+from sqlalchemy import Connection, update
+
+from integrations.audio_sources import LocalAudioSource, SourceOutsideRootsError
+from integrations.synthesis.extractive import ExtractiveSynthesizer
+from integrations.transcription.base import MalformedTranscriptError, UnreadableMediaError
+from pipeline import stages
+from pipeline.intake import ParticipantInput, create_conversation
+from pipeline.stages import StageOutcome
+from repositories.database import UnitOfWork
+from repositories.models import Conversation, ConversationStatus
+
+Status = ConversationStatus
+
+VTT = """WEBVTT
+
+00:00:00.000 --> 00:00:04.000
+<v Ann Lee>We decided to move the release to Monday.</v>
+
+00:00:04.500 --> 00:00:09.000
+<v Bo Chen>I will update the release notes by Friday.</v>
+
+00:00:09.500 --> 00:00:12.000
+<v Ann Lee>Do we need a security review first?</v>
+
+00:00:12.500 --> 00:00:14.000
+<v Bo Chen>Nobody knows yet, so that stays open.</v>
+"""
+
+
+@pytest.fixture(scope="module")
+def transcriber() -> LocalWhisperTranscriber:
+    return LocalWhisperTranscriber()
+
+
+@pytest.fixture(scope="module")
+def synthesizer() -> ExtractiveSynthesizer:
+    return ExtractiveSynthesizer()
+
+
+@pytest.fixture
+def vtt_file(tmp_path: Path) -> Path:
+    path = tmp_path / "release.vtt"
+    path.write_text(VTT, encoding="utf-8")
+    return path
+
+
+def _conversation(uow: UnitOfWork, path: Path, *people: str) -> uuid.UUID:
+    return create_conversation(
+        uow,
+        source_uri=str(path),
+        title="Release sync",
+        participants=[ParticipantInput.parse(person) for person in people],
+    )
+
+
+def _status(uow: UnitOfWork, conversation_id: uuid.UUID) -> Conversation:
+    with uow:
+        return uow.conversations.get(conversation_id)
+
+
+def _segment_rows(uow: UnitOfWork, conversation_id: uuid.UUID) -> list[tuple[Any, ...]]:
+    with uow:
+        return [
+            (s.position, s.start, s.end, s.speaker, s.text, s.words)
+            for s in uow.segments.list_for_conversation(conversation_id)
+        ]
+
+
+def _run_all(
+    uow: UnitOfWork,
+    conversation_id: uuid.UUID,
+    transcriber: LocalWhisperTranscriber,
+    synthesizer: ExtractiveSynthesizer,
+    sources: LocalAudioSource,
+) -> None:
+    stages.transcribe(conversation_id, uow=uow, transcriber=transcriber, sources=sources)
+    stages.synthesize(conversation_id, uow=uow, synthesizer=synthesizer)
+    stages.complete(conversation_id, uow=uow)
+
+
+class TestTranscribe:
+    def test_platform_transcript_lands_with_speakers(
+        self, uow: UnitOfWork, vtt_file: Path, transcriber: LocalWhisperTranscriber
+    ) -> None:
+        conversation_id = _conversation(uow, vtt_file, "Ann Lee <ann@example.com>")
+        outcome = stages.transcribe(
+            conversation_id,
+            uow=uow,
+            transcriber=transcriber,
+            sources=LocalAudioSource([vtt_file.parent]),
+        )
+        assert outcome is StageOutcome.DONE
+        rows = _segment_rows(uow, conversation_id)
+        assert [(r[3], r[4]) for r in rows] == [
+            ("Ann Lee", "We decided to move the release to Monday."),
+            ("Bo Chen", "I will update the release notes by Friday."),
+            ("Ann Lee", "Do we need a security review first?"),
+            ("Bo Chen", "Nobody knows yet, so that stays open."),
+        ]
+        conversation = _status(uow, conversation_id)
+        assert conversation.status is Status.SYNTHESIZING
+        assert conversation.transcription_provider == "platform:vtt"
+        assert conversation.word_count == 30
+        assert conversation.attempts == 1
+        with uow:
+            people = uow.participants.list_for_conversation(conversation_id)
+        # The speaker the caller named keeps their email; the new one is added by name.
+        assert [(p.name, p.email) for p in people] == [
+            ("Ann Lee", "ann@example.com"),
+            ("Bo Chen", None),
+        ]
+
+    def test_audio_is_transcribed_with_word_timestamps(
+        self, uow: UnitOfWork, corpus: Path, transcriber: LocalWhisperTranscriber
+    ) -> None:
+        audio = corpus / "speech" / "jfk.flac"
+        conversation_id = _conversation(uow, audio)
+        stages.transcribe(
+            conversation_id,
+            uow=uow,
+            transcriber=transcriber,
+            sources=LocalAudioSource([audio.parent]),
+        )
+        rows = _segment_rows(uow, conversation_id)
+        text = " ".join(r[4] for r in rows).lower()
+        assert "ask not what your country can do for you" in text
+        for _, start, end, _, _, words in rows:
+            assert words
+            assert all(start <= word["start"] <= word["end"] <= end for word in words)
+        conversation = _status(uow, conversation_id)
+        assert conversation.transcription_provider == "local"
+        assert conversation.duration_seconds == pytest.approx(11.0, abs=0.1)
+
+    def test_twice_leaves_the_same_rows(
+        self,
+        uow: UnitOfWork,
+        connection: Connection,
+        vtt_file: Path,
+        transcriber: LocalWhisperTranscriber,
+    ) -> None:
+        sources = LocalAudioSource([vtt_file.parent])
+        conversation_id = _conversation(uow, vtt_file)
+        stages.transcribe(conversation_id, uow=uow, transcriber=transcriber, sources=sources)
+        first = _segment_rows(uow, conversation_id)
+        second_run = stages.transcribe(
+            conversation_id, uow=uow, transcriber=transcriber, sources=sources
+        )
+        assert second_run is StageOutcome.SKIPPED
+        assert _segment_rows(uow, conversation_id) == first
+        # A redelivery that started while the first run was still transcribing: it runs
+        # again in full and replaces, never appends.
+        connection.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .values(status=Status.TRANSCRIBING)
+        )
+        redelivered = stages.transcribe(
+            conversation_id, uow=uow, transcriber=transcriber, sources=sources
+        )
+        assert redelivered is StageOutcome.DONE
+        assert _segment_rows(uow, conversation_id) == first
+        with uow:
+            assert len(uow.participants.list_for_conversation(conversation_id)) == 2
+
+    def test_unreadable_audio_fails_the_conversation(
+        self, uow: UnitOfWork, tmp_path: Path, transcriber: LocalWhisperTranscriber
+    ) -> None:
+        bogus = tmp_path / "notes.wav"
+        bogus.write_text("this is not audio", encoding="utf-8")
+        conversation_id = _conversation(uow, bogus)
+        with pytest.raises(UnreadableMediaError):
+            stages.transcribe(
+                conversation_id,
+                uow=uow,
+                transcriber=transcriber,
+                sources=LocalAudioSource([tmp_path]),
+            )
+        conversation = _status(uow, conversation_id)
+        assert conversation.status is Status.FAILED
+        assert conversation.error_message is not None
+        assert "notes.wav" in conversation.error_message
+        assert conversation.failed_at is not None
+        assert _segment_rows(uow, conversation_id) == []
+
+    def test_malformed_transcript_fails_the_conversation(
+        self, uow: UnitOfWork, tmp_path: Path, transcriber: LocalWhisperTranscriber
+    ) -> None:
+        broken = tmp_path / "broken.vtt"
+        broken.write_text("WEBVTT\n\n00:00:0x.000 --> 00:00:01.000\nHello\n", encoding="utf-8")
+        conversation_id = _conversation(uow, broken)
+        with pytest.raises(MalformedTranscriptError):
+            stages.transcribe(
+                conversation_id,
+                uow=uow,
+                transcriber=transcriber,
+                sources=LocalAudioSource([tmp_path]),
+            )
+        assert _status(uow, conversation_id).status is Status.FAILED
+
+    def test_a_source_outside_the_audio_roots_is_refused(
+        self, uow: UnitOfWork, tmp_path: Path, vtt_file: Path, transcriber: LocalWhisperTranscriber
+    ) -> None:
+        allowed = tmp_path / "allowed"
+        allowed.mkdir()
+        conversation_id = _conversation(uow, allowed / ".." / vtt_file.name)
+        with pytest.raises(SourceOutsideRootsError):
+            stages.transcribe(
+                conversation_id,
+                uow=uow,
+                transcriber=transcriber,
+                sources=LocalAudioSource([allowed]),
+            )
+        conversation = _status(uow, conversation_id)
+        assert conversation.status is Status.FAILED
+        assert "outside the allowed audio roots" in (conversation.error_message or "")
+
+    def test_unknown_conversation_is_gone(
+        self, uow: UnitOfWork, transcriber: LocalWhisperTranscriber
+    ) -> None:
+        outcome = stages.transcribe(
+            uuid.uuid4(), uow=uow, transcriber=transcriber, sources=LocalAudioSource([])
+        )
+        assert outcome is StageOutcome.GONE
+
+
+class TestSynthesizeAndComplete:
+    def test_whole_pipeline_writes_notes_stats_and_one_outbox_event(
+        self,
+        uow: UnitOfWork,
+        vtt_file: Path,
+        transcriber: LocalWhisperTranscriber,
+        synthesizer: ExtractiveSynthesizer,
+    ) -> None:
+        conversation_id = _conversation(uow, vtt_file, "Ann Lee", "Cy Diaz")
+        _run_all(
+            uow, conversation_id, transcriber, synthesizer, LocalAudioSource([vtt_file.parent])
+        )
+        conversation = _status(uow, conversation_id)
+        assert conversation.status is Status.COMPLETED
+        assert conversation.completed_at is not None
+        with uow:
+            notes = uow.syntheses.get_by_conversation(conversation_id)
+            people = {p.name: p for p in uow.participants.list_for_conversation(conversation_id)}
+            events = uow.graph_outbox.list_for_conversation(conversation_id)
+        assert notes is not None
+        assert notes.provider == "extractive"
+        assert any("release" in decision.lower() for decision in notes.key_decisions)
+        assert {"owner": "Bo Chen", "due": "Friday"}.items() <= notes.action_items[0].items()
+        assert any("security review" in q.lower() for q in notes.open_questions)
+        assert people["Ann Lee"].spoken_seconds == pytest.approx(6.5)
+        assert people["Ann Lee"].word_count == 15
+        assert people["Bo Chen"].word_count == 15
+        assert people["Cy Diaz"].spoken_seconds is None  # named, but never spoke
+        assert len(events) == 1
+        assert events[0].event_type == "conversation.completed"
+        assert events[0].payload["conversation_id"] == str(conversation_id)
+        assert events[0].processed_at is None
+
+    def test_each_stage_twice_leaves_the_same_rows(
+        self,
+        uow: UnitOfWork,
+        connection: Connection,
+        vtt_file: Path,
+        transcriber: LocalWhisperTranscriber,
+        synthesizer: ExtractiveSynthesizer,
+    ) -> None:
+        conversation_id = _conversation(uow, vtt_file)
+        stages.transcribe(
+            conversation_id,
+            uow=uow,
+            transcriber=transcriber,
+            sources=LocalAudioSource([vtt_file.parent]),
+        )
+
+        def notes() -> tuple[Any, ...]:
+            with uow:
+                synthesis = uow.syntheses.get_by_conversation(conversation_id)
+                assert synthesis is not None
+                assert uow.syntheses.count() == 1
+                return (
+                    synthesis.id,
+                    synthesis.summary,
+                    synthesis.key_decisions,
+                    synthesis.action_items,
+                    synthesis.open_questions,
+                    synthesis.key_topics,
+                )
+
+        assert stages.synthesize(conversation_id, uow=uow, synthesizer=synthesizer) is (
+            StageOutcome.DONE
+        )
+        first = notes()
+        assert stages.synthesize(conversation_id, uow=uow, synthesizer=synthesizer) is (
+            StageOutcome.DONE
+        )
+        assert notes() == first
+
+        assert stages.complete(conversation_id, uow=uow) is StageOutcome.DONE
+        assert stages.complete(conversation_id, uow=uow) is StageOutcome.SKIPPED
+        assert stages.synthesize(conversation_id, uow=uow, synthesizer=synthesizer) is (
+            StageOutcome.SKIPPED
+        )
+        assert notes() == first
+        with uow:
+            assert len(uow.graph_outbox.list_for_conversation(conversation_id)) == 1
+
+    def test_complete_before_synthesis_is_refused(
+        self,
+        uow: UnitOfWork,
+        vtt_file: Path,
+        transcriber: LocalWhisperTranscriber,
+    ) -> None:
+        conversation_id = _conversation(uow, vtt_file)
+        stages.transcribe(
+            conversation_id,
+            uow=uow,
+            transcriber=transcriber,
+            sources=LocalAudioSource([vtt_file.parent]),
+        )
+        with pytest.raises(stages.IllegalStageOrderError):
+            stages.complete(conversation_id, uow=uow)
+        assert _status(uow, conversation_id).status is Status.SYNTHESIZING
+
+
+class TestRetry:
+    def test_failed_goes_back_to_pending_and_then_completes(
+        self,
+        uow: UnitOfWork,
+        tmp_path: Path,
+        transcriber: LocalWhisperTranscriber,
+        synthesizer: ExtractiveSynthesizer,
+    ) -> None:
+        transcript = tmp_path / "late.vtt"
+        conversation_id = _conversation(uow, transcript)
+        sources = LocalAudioSource([tmp_path])
+        with pytest.raises(Exception, match="no such file"):
+            stages.transcribe(conversation_id, uow=uow, transcriber=transcriber, sources=sources)
+        assert _status(uow, conversation_id).status is Status.FAILED
+
+        transcript.write_text(VTT, encoding="utf-8")  # the upload arrives after all
+        assert stages.reset_for_retry(conversation_id, uow=uow)
+        assert not stages.reset_for_retry(conversation_id, uow=uow)
+        pending = _status(uow, conversation_id)
+        assert pending.status is Status.PENDING
+        assert pending.error_message is None
+
+        _run_all(uow, conversation_id, transcriber, synthesizer, sources)
+        completed = _status(uow, conversation_id)
+        assert completed.status is Status.COMPLETED
+        assert completed.attempts == 2

@@ -1,0 +1,260 @@
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy.exc import IntegrityError
+
+from repositories.base import NotFoundError
+from repositories.conversations import IllegalTransitionError
+from repositories.database import UnitOfWork, create_session_factory
+from repositories.models import (
+    Conversation,
+    ConversationStatus,
+    GraphOutboxEvent,
+    Participant,
+    Synthesis,
+    TranscriptSegment,
+    utc_now,
+)
+from tests import factories
+
+Status = ConversationStatus
+
+
+class TestGenericOperations:
+    def test_create_and_get_by_id(self, uow: UnitOfWork) -> None:
+        conversation_id = factories.conversation(uow, title="Quarterly planning")
+        with uow:
+            conversation = uow.conversations.get_by_id(conversation_id)
+        assert conversation is not None
+        assert conversation.title == "Quarterly planning"
+        assert conversation.status is Status.PENDING
+        assert conversation.attempts == 0
+        assert conversation.created_at.tzinfo is not None
+
+    def test_get_by_id_of_unknown_id_is_none_and_get_raises(self, uow: UnitOfWork) -> None:
+        unknown = uuid.uuid4()
+        with uow:
+            assert uow.conversations.get_by_id(unknown) is None
+            with pytest.raises(NotFoundError, match=str(unknown)):
+                uow.conversations.get(unknown)
+
+    def test_list_pages_newest_first(self, uow: UnitOfWork) -> None:
+        now = utc_now()
+        ids = [
+            factories.conversation(uow, title=f"m{i}", created_at=now - timedelta(minutes=i))
+            for i in range(5)
+        ]
+        with uow:
+            first = uow.conversations.list(limit=2)
+            second = uow.conversations.list(limit=2, offset=2)
+        assert [row.id for row in first] == ids[:2]
+        assert [row.id for row in second] == ids[2:4]
+
+    def test_update_count_exists_delete(self, uow: UnitOfWork) -> None:
+        conversation_id = factories.conversation(uow)
+        with uow:
+            row = uow.conversations.get(conversation_id)
+            uow.conversations.update(row, title="Renamed")
+        with uow:
+            assert uow.conversations.get(conversation_id).title == "Renamed"
+            assert uow.conversations.count() == 1
+            assert uow.conversations.exists(conversation_id)
+            uow.conversations.delete(uow.conversations.get(conversation_id))
+        with uow:
+            assert not uow.conversations.exists(conversation_id)
+            assert uow.conversations.count() == 0
+
+    def test_update_of_unknown_attribute_raises(self, uow: UnitOfWork) -> None:
+        conversation_id = factories.conversation(uow)
+        with uow, pytest.raises(AttributeError, match="colour"):
+            uow.conversations.update(uow.conversations.get(conversation_id), colour="red")
+
+    def test_a_failed_block_rolls_back(self, uow: UnitOfWork) -> None:
+        def write_then_fail() -> None:
+            with uow:
+                uow.conversations.create(source_uri="/a.wav")
+                raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError):
+            write_then_fail()
+        with uow:
+            assert uow.conversations.count() == 0
+
+
+class TestConversationQueries:
+    def test_list_by_status(self, uow: UnitOfWork) -> None:
+        failed = factories.conversation_in(uow, Status.FAILED)
+        factories.conversation_in(uow, Status.PENDING)
+        with uow:
+            rows = uow.conversations.list_by_status(Status.FAILED)
+        assert [row.id for row in rows] == [failed]
+
+    def test_by_platform_meeting_id(self, uow: UnitOfWork) -> None:
+        wanted = factories.conversation(uow, platform="zoom", platform_meeting_id="884-1")
+        factories.conversation(uow, platform="teams", platform_meeting_id="884-1")
+        with uow:
+            found = uow.conversations.get_by_platform_meeting_id("zoom", "884-1")
+            missing = uow.conversations.get_by_platform_meeting_id("zoom", "000")
+        assert found is not None
+        assert found.id == wanted
+        assert missing is None
+
+    def test_platform_meeting_id_is_unique_per_platform(self, uow: UnitOfWork) -> None:
+        factories.conversation(uow, platform="zoom", platform_meeting_id="884-1")
+        with pytest.raises(IntegrityError), uow:
+            uow.conversations.create(
+                source_uri="/b.wav", platform="zoom", platform_meeting_id="884-1"
+            )
+
+    def test_recent(self, uow: UnitOfWork) -> None:
+        now = utc_now()
+        old = factories.conversation(uow, created_at=now - timedelta(days=2))
+        new = factories.conversation(uow, created_at=now)
+        with uow:
+            assert [row.id for row in uow.conversations.list_recent(limit=1)] == [new]
+            assert [row.id for row in uow.conversations.list_recent()] == [new, old]
+
+    def test_with_participants_loads_them_eagerly(self, uow: UnitOfWork) -> None:
+        conversation_id = factories.conversation(uow)
+        factories.participant(uow, conversation_id, "Bo Chen", email="bo@example.com")
+        factories.participant(uow, conversation_id, "Ann Lee")
+        with uow:
+            conversation = uow.conversations.get_with_participants(conversation_id)
+        assert conversation is not None
+        assert [p.name for p in conversation.participants] == ["Ann Lee", "Bo Chen"]
+
+    def test_relationships_never_load_implicitly(self, uow: UnitOfWork) -> None:
+        conversation_id = factories.conversation(uow)
+        with uow:
+            conversation = uow.conversations.get(conversation_id)
+            with pytest.raises(Exception, match="lazy='raise'"):
+                _ = conversation.participants
+
+    def test_title_search_is_case_insensitive_and_literal(self, uow: UnitOfWork) -> None:
+        hit = factories.conversation(uow, title="Mobile App Launch")
+        factories.conversation(uow, title="Budget review")
+        factories.conversation(uow, title="100% done")
+        with uow:
+            assert [row.id for row in uow.conversations.search_by_title("app launch")] == [hit]
+            assert [row.title for row in uow.conversations.search_by_title("0%")] == ["100% done"]
+            assert uow.conversations.search_by_title("_") == []
+
+
+class TestTransitions:
+    def test_compare_and_set_moves_and_stamps(self, uow: UnitOfWork) -> None:
+        conversation_id = factories.conversation(uow)
+        with uow:
+            moved = uow.conversations.transition(
+                conversation_id, expected=Status.PENDING, target=Status.TRANSCRIBING
+            )
+        assert moved
+        with uow:
+            row = uow.conversations.get(conversation_id)
+        assert row.status is Status.TRANSCRIBING
+        assert row.transcribing_at is not None
+
+    def test_wrong_expected_state_changes_nothing(self, uow: UnitOfWork) -> None:
+        conversation_id = factories.conversation_in(uow, Status.SYNTHESIZING)
+        with uow:
+            moved = uow.conversations.transition(
+                conversation_id, expected=Status.PENDING, target=Status.TRANSCRIBING
+            )
+            assert not moved
+            assert uow.conversations.get(conversation_id).status is Status.SYNTHESIZING
+
+    @pytest.mark.parametrize(
+        ("source", "target"),
+        [
+            (Status.PENDING, Status.COMPLETED),
+            (Status.COMPLETED, Status.FAILED),
+            (Status.COMPLETED, Status.PENDING),
+            (Status.FAILED, Status.TRANSCRIBING),
+            (Status.SYNTHESIZING, Status.TRANSCRIBING),
+        ],
+    )
+    def test_illegal_transition_raises(
+        self, uow: UnitOfWork, source: ConversationStatus, target: ConversationStatus
+    ) -> None:
+        conversation_id = factories.conversation_in(uow, source)
+        with uow, pytest.raises(IllegalTransitionError, match=f"from {source} to {target}"):
+            uow.conversations.transition(conversation_id, expected=source, target=target)
+
+    def test_failed_goes_back_to_pending(self, uow: UnitOfWork) -> None:
+        conversation_id = factories.conversation_in(uow, Status.FAILED, error_message="x")
+        with uow:
+            assert uow.conversations.transition(
+                conversation_id, expected=Status.FAILED, target=Status.PENDING, error_message=None
+            )
+        with uow:
+            row = uow.conversations.get(conversation_id)
+        assert row.status is Status.PENDING
+        assert row.error_message is None
+
+
+class TestConcurrentClaims:
+    """Two real sessions on two connections race for the same conversation."""
+
+    def test_exactly_one_of_two_workers_claims(self, engine: Engine) -> None:
+        factory = create_session_factory(engine)
+        with UnitOfWork(factory) as uow:
+            conversation_id = uow.conversations.create(source_uri="/race.wav").id
+        barrier = threading.Barrier(2)
+        results: list[bool] = []
+
+        def claim() -> None:
+            with UnitOfWork(factory) as uow:
+                uow.conversations.get(conversation_id)  # both read "pending" first
+                barrier.wait(timeout=10)
+                results.append(
+                    uow.conversations.transition(
+                        conversation_id, expected=Status.PENDING, target=Status.TRANSCRIBING
+                    )
+                )
+
+        try:
+            workers = [threading.Thread(target=claim) for _ in range(2)]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join(timeout=30)
+            assert sorted(results) == [False, True]
+            with UnitOfWork(factory) as uow:
+                assert uow.conversations.get(conversation_id).status is Status.TRANSCRIBING
+        finally:
+            with UnitOfWork(factory) as uow:
+                uow.conversations.delete(uow.conversations.get(conversation_id))
+
+
+class TestCascades:
+    def test_deleting_a_conversation_deletes_everything_it_owns(
+        self, uow: UnitOfWork, connection: Connection
+    ) -> None:
+        conversation_id = factories.conversation(uow)
+        factories.participant(uow, conversation_id, "Ann Lee")
+        factories.segments(uow, conversation_id, "Hello.", "Bye.")
+        factories.synthesis(uow, conversation_id)
+        with uow:
+            uow.graph_outbox.add_event(conversation_id, "conversation.completed", {})
+        with uow:
+            uow.conversations.delete(uow.conversations.get(conversation_id))
+        for model in (Participant, TranscriptSegment, Synthesis, GraphOutboxEvent):
+            remaining = connection.scalars(
+                select(model.id).where(model.conversation_id == conversation_id)
+            ).all()
+            assert remaining == [], model.__tablename__
+
+    def test_foreign_keys_cascade_without_the_orm(
+        self, uow: UnitOfWork, connection: Connection
+    ) -> None:
+        conversation_id = factories.conversation(uow)
+        factories.participant(uow, conversation_id, "Ann Lee")
+        factories.segments(uow, conversation_id, "Hello.")
+        connection.execute(delete(Conversation).where(Conversation.id == conversation_id))
+        with uow:
+            assert uow.participants.count(Participant.conversation_id == conversation_id) == 0
+            assert uow.segments.count(TranscriptSegment.conversation_id == conversation_id) == 0
