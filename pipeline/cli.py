@@ -44,6 +44,9 @@ app = typer.Typer(
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
+# After processing, the notes come first; the transcript is only tasted.
+TRANSCRIPT_EXCERPT_SEGMENTS = 3
+
 stdout = Console()
 stderr = Console(stderr=True)
 
@@ -146,7 +149,7 @@ def _process(
         _print_json(conversation_document(conversation))
         return
     stdout.print(f"conversation {conversation.id} {conversation.status.value}", highlight=False)
-    stdout.print(Markdown(show_markdown(conversation)))
+    stdout.print(Markdown(show_markdown(conversation, excerpt=TRANSCRIPT_EXCERPT_SEGMENTS)))
 
 
 ParticipantOption = Annotated[

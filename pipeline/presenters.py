@@ -100,8 +100,16 @@ def transcript_markdown(segments: Sequence[TranscriptSegment]) -> str:
     )
 
 
-def show_markdown(conversation: Conversation) -> str:
-    transcript = transcript_markdown(conversation.segments) or "_No transcript yet._"
+def show_markdown(conversation: Conversation, *, excerpt: int | None = None) -> str:
+    """Notes and transcript; with `excerpt`, only that many segments of the transcript."""
+    segments = conversation.segments
+    shown = segments if excerpt is None else segments[:excerpt]
+    transcript = transcript_markdown(shown) or "_No transcript yet._"
+    if len(shown) < len(segments):
+        transcript += (
+            f"\n\n_{len(segments) - len(shown)} more segments: "
+            f"`minutes show {conversation.id}` prints them all._"
+        )
     return f"{notes_markdown(conversation)}\n## Transcript\n\n{transcript}\n"
 
 

@@ -75,7 +75,12 @@ _SPACE_BEFORE_PUNCT = re.compile(r" (?=[,.;:!?])")
 _REPEATED_PUNCT = re.compile(r"([,.;:!?])(?: ?[,.;:])+")
 _WHITESPACE = re.compile(r"\s+")
 # Transcribed speech often continues in lower case after a full stop, so any letter counts.
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?]) (?=\S)")
+# Speech recognisers join sentences with commas; a name addressed with a request ("..., the
+# main page, Peter, can you finish ...") starts a new one all the same.
+_SENTENCE_BREAK = re.compile(
+    r"(?<=[.!?]) (?=\S)"
+    r"|,\s+(?=[A-Z][\w'-]+(?: [A-Z][\w'-]+)?,\s*(?i:(?:can|could|would|will) you|please)\b)"
+)
 _ABBREVIATION_END = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St|vs|etc|e\.g|i\.e|a\.m|p\.m)\.$", re.I)
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _HAS_LETTER_OR_DIGIT = re.compile(r"[^\W_]")

@@ -227,6 +227,24 @@ class TestExtractiveSynthesizer:
         ]
         assert notes.open_questions == ["Whether we open a second frontend role this quarter?"]
 
+    def test_reads_speech_recognition_run_ons_without_speakers(self) -> None:
+        # Whisper joins what people say with commas and knows no speakers.
+        utterances = [
+            Utterance(
+                "I prefer the photo. Let's use the photo on the main page, Peter, can you "
+                "finish the main page layout before next Tuesday? Yes, I will finish it. Now "
+                "the user survey, James, can you send the survey results to the team by Friday?"
+            )
+        ]
+
+        notes = _synthesize(utterances, ["Emma Brown", "Peter Wilson", "James Miller"])
+
+        assert notes.key_decisions == ["Use the photo on the main page"]
+        assert [(item.owner, item.due) for item in notes.action_items] == [
+            ("Peter Wilson", "next Tuesday"),
+            ("James Miller", "Friday"),
+        ]
+
     def test_hedges_refusals_and_agreement_are_not_commitments(self) -> None:
         utterances = [
             Utterance("I think I will rewrite the billing service next year.", "Ann Lee"),
