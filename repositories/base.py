@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, exists, func, select, update
 from sqlalchemy.orm import Session
@@ -92,3 +92,18 @@ class Repository(Generic[ModelT]):
             .execution_options(synchronize_session=False)
         )
         return self.session.execute(statement).rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+class ConversationPartRepository(Repository[ModelT]):
+    """Rows that belong to one conversation and are read in a fixed order."""
+
+    # A column name: a column object here would act as a descriptor on the repository.
+    order_by: ClassVar[str]
+
+    def list_for_conversation(self, conversation_id: uuid.UUID) -> Sequence[ModelT]:
+        statement = (
+            self.get_base_statement()
+            .where(self.model.conversation_id == conversation_id)  # type: ignore[attr-defined]
+            .order_by(getattr(self.model, self.order_by))
+        )
+        return self.session.scalars(statement).all()

@@ -8,25 +8,18 @@ from typing import Any
 
 from sqlalchemy import select
 
-from repositories.base import Repository
+from repositories.base import ConversationPartRepository
 from repositories.models import GraphOutboxEvent
 
 
-class GraphOutboxRepository(Repository[GraphOutboxEvent]):
+class GraphOutboxRepository(ConversationPartRepository[GraphOutboxEvent]):
     model = GraphOutboxEvent
+    order_by = "created_at"
 
     def add_event(
         self, conversation_id: uuid.UUID, event_type: str, payload: dict[str, Any]
     ) -> GraphOutboxEvent:
         return self.create(conversation_id=conversation_id, event_type=event_type, payload=payload)
-
-    def list_for_conversation(self, conversation_id: uuid.UUID) -> Sequence[GraphOutboxEvent]:
-        statement = (
-            select(GraphOutboxEvent)
-            .where(GraphOutboxEvent.conversation_id == conversation_id)
-            .order_by(GraphOutboxEvent.created_at)
-        )
-        return self.session.scalars(statement).all()
 
     def list_unprocessed(self, *, limit: int = 100) -> Sequence[GraphOutboxEvent]:
         statement = (

@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from repositories.base import Repository
+from repositories.base import ConversationPartRepository
 from repositories.models import Participant
 
 
-class ParticipantRepository(Repository[Participant]):
+class ParticipantRepository(ConversationPartRepository[Participant]):
     model = Participant
-
-    def list_for_conversation(self, conversation_id: uuid.UUID) -> Sequence[Participant]:
-        statement = (
-            select(Participant)
-            .where(Participant.conversation_id == conversation_id)
-            .order_by(Participant.name)
-        )
-        return self.session.scalars(statement).all()
+    order_by = "name"
 
     def get_by_name(self, conversation_id: uuid.UUID, name: str) -> Participant | None:
         statement = select(Participant).where(

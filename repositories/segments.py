@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert
 
-from repositories.base import Repository
+from repositories.base import ConversationPartRepository
 from repositories.models import TranscriptSegment
 
 
@@ -22,8 +22,9 @@ class NewSegment:
     words: list[dict[str, Any]] = field(default_factory=list)
 
 
-class TranscriptSegmentRepository(Repository[TranscriptSegment]):
+class TranscriptSegmentRepository(ConversationPartRepository[TranscriptSegment]):
     model = TranscriptSegment
+    order_by = "position"
 
     def replace_for_conversation(
         self, conversation_id: uuid.UUID, segments: Sequence[NewSegment]
@@ -55,11 +56,3 @@ class TranscriptSegmentRepository(Repository[TranscriptSegment]):
                 ],
             )
         return len(segments)
-
-    def list_for_conversation(self, conversation_id: uuid.UUID) -> Sequence[TranscriptSegment]:
-        statement = (
-            select(TranscriptSegment)
-            .where(TranscriptSegment.conversation_id == conversation_id)
-            .order_by(TranscriptSegment.position)
-        )
-        return self.session.scalars(statement).all()
