@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from integrations.transcription.local import LocalWhisperTranscriber
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.audio_sources import LocalAudioSource
 from integrations.synthesis.extractive import ExtractiveSynthesizer
+from integrations.transcription.local import LocalWhisperTranscriber
 from pipeline.config import Settings
 from repositories.database import UnitOfWork, create_database_engine, create_session_factory
 

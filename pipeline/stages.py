@@ -17,12 +17,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Protocol
 
-from integrations.transcription.local import build_prompt
-
 from integrations.audio_sources import LocalAudioSource
 from integrations.errors import IntegrationError
 from integrations.synthesis.base import Notes, Utterance
 from integrations.transcription.base import TranscribedSegment, Transcript
+from integrations.transcription.local import build_prompt
 from integrations.transcription.platform import is_transcript_file, parse_transcript_file
 from repositories.database import UnitOfWork
 from repositories.models import ConversationStatus, utc_now

@@ -5,12 +5,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from integrations.transcription.local import LocalWhisperTranscriber
 from sqlalchemy import Connection, update
 
 from integrations.audio_sources import LocalAudioSource, SourceOutsideRootsError
 from integrations.synthesis.extractive import ExtractiveSynthesizer
 from integrations.transcription.base import MalformedTranscriptError, UnreadableMediaError
+from integrations.transcription.local import LocalWhisperTranscriber
 from pipeline import stages
 from pipeline.intake import ParticipantInput, create_conversation
 from pipeline.stages import StageOutcome
