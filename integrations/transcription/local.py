@@ -6,17 +6,18 @@ faster-whisper's batched pipeline alone drops whole sentences: on our scripted m
 scores better), and where that happens depends on where the chunks are cut: moving the cuts
 only moved the losses around. So instead of hoping for good cuts we check and repair:
 
-1. run the VAD once and group the speech into clips of at most 28 s, cut in the longest
-   pauses available (usually speaker turns), fewest clips first because every clip costs
-   one 30 s encoder window;
-2. decode all clips in one batch with beam search, as faster-whisper does;
+1. decode the recording exactly as faster-whisper's batched pipeline does (its own VAD
+   chunks, beam search), which measured the most accurate first pass; cutting clips at
+   the longest pauses instead lost more words on one meeting in three;
+2. run the VAD once more, unpadded, to know where speech is;
 3. compare the words' timestamps with the VAD: speech that no word covers (or covers only
    with a word stretched over seconds, which is how the alignment papers over a skipped
    phrase) for more than a second was skipped. Those stretches, widened to the pauses
    around them, are decoded again, packed into as few windows as they fit, greedily:
    greedy decoding does not trade words for confidence the way beam search does. A repair
    replaces the first pass's words only where it covers more of the speech. Repairs can
-   skip too, so a second round retries what is still missing in clips half as long.
+   skip too, so a second round retries what is still missing in clips half as long. Repair
+   clips are cut at the longest pauses, fewest clips first (each costs a 30 s window).
 
 Where nothing was skipped this costs what faster-whisper's own pipeline costs; each
 repair round adds one batch of (usually one to three) windows.
@@ -151,7 +152,7 @@ class LocalWhisperTranscriber:
         decoder = _Decoder(
             BatchedInferencePipeline(self.whisper_model), audio, prompt, self._batch_size
         )
-        words = decoder.decode(_clips_for(spans, _plan(spans), duration), beam_size=BEAM_SIZE)
+        words = decoder.decode(None, beam_size=BEAM_SIZE)
         for round_ in range(_REPAIR_ROUNDS):
             # A repair that skipped again gets shorter clips: whisper skips less in those.
             max_len = _MAX_CLIP_S / 2**round_
@@ -260,8 +261,8 @@ class _Decoder:
         self._batch_size = batch_size
         self.language: str | None = None
 
-    def decode(self, clips: Sequence[_Clip], *, beam_size: int) -> list[Word]:
-        """Words of `clips`, each clip decoded on its own, times in the recording."""
+    def decode(self, clips: Sequence[_Clip] | None, *, beam_size: int) -> list[Word]:
+        """Words of `clips` (None: faster-whisper's own VAD chunks), times in the recording."""
         return self._run(self._audio, clips, beam_size)
 
     def decode_packed(
@@ -298,7 +299,7 @@ class _Decoder:
             words.append(replace(word, start=start, end=end))
         return words
 
-    def _run(self, audio: _Audio, clips: Sequence[_Clip], beam_size: int) -> list[Word]:
+    def _run(self, audio: _Audio, clips: Sequence[_Clip] | None, beam_size: int) -> list[Word]:
         segments, info = self._pipeline.transcribe(
             audio,
             language=self.language,
@@ -306,8 +307,10 @@ class _Decoder:
             batch_size=self._batch_size,
             word_timestamps=True,
             initial_prompt=self._prompt,
-            vad_filter=False,
-            clip_timestamps=[{"start": clip.start, "end": clip.end} for clip in clips],
+            vad_filter=clips is None,
+            clip_timestamps=(
+                None if clips is None else [{"start": c.start, "end": c.end} for c in clips]
+            ),
         )
         words = [
             # float(): faster-whisper hands out numpy scalars; callers store and serialize these.
