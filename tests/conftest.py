@@ -17,9 +17,7 @@ from sqlalchemy.orm import sessionmaker
 
 from pipeline import schema
 from repositories.database import UnitOfWork, create_database_engine
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-CORPUS = REPO_ROOT.parent / "shared" / "corpus"
+from tests.corpus import CORPUS
 
 # The server `make test` starts; CI has it. A missing server fails the run, never skips it.
 ADMIN_DATABASE_URL = os.environ.get(

@@ -11,8 +11,8 @@ import pytest
 
 from integrations.synthesis.base import ActionItem, Notes, Utterance
 from integrations.synthesis.extractive import ExtractiveSynthesizer
+from tests.corpus import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 SCRIPTED = ("launch-planning", "incident-review")
 MIN_RECALL = 0.8
 # Share of an expected item's content words a found item must contain. The expected notes

@@ -18,8 +18,8 @@ from whisper_normalizer.english import EnglishTextNormalizer
 
 from integrations.transcription.base import NoSpeechError, Transcript, UnreadableMediaError
 from integrations.transcription.local import LocalWhisperTranscriber, build_prompt
+from tests.corpus import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 JFK_TEXT = (
     "And so my fellow Americans, ask not what your country can do for you, "
     "ask what you can do for your country."
