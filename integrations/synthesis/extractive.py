@@ -286,6 +286,13 @@ _NOT_IN_TOPIC = _word_set(
 )
 _DETERMINER = re.compile(r"^(?:the|a|an|our|their|your|this|that|these|those|some)\s+", re.I)
 _MAX_TOPICS = 8
+# A topic is a noun phrase; runs of content words that end in a verb or an adjective
+# ("it stays open", "the option shows", "text darker") are talk about something, not it.
+_NOT_A_PHRASE_HEAD = _word_set(
+    """stays shows goes says works looks seems needs wants gets makes takes comes means helps
+    loads runs open closed ready late early darker lighter better worse faster slower
+    slowly quickly"""
+)
 
 _PURPOSE = re.compile(
     r"\b(?:today we (?:need|want|have|are going|'re going) to"
@@ -740,6 +747,8 @@ def _frequent_phrases(sentences: Sequence[_Sentence]) -> list[str]:
     scored: list[tuple[float, str]] = []
     for key, turns in turns_with.items():
         if len(turns) < (2 if len(key) > 1 else 3):
+            continue
+        if surface[key].rsplit(" ", 1)[-1] in _NOT_A_PHRASE_HEAD:
             continue
         # A word heard in nearly every turn is the meeting's vocabulary, not a topic.
         weight = len(turns) * math.log(1 + total_turns / len(turns))

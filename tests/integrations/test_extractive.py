@@ -245,6 +245,18 @@ class TestExtractiveSynthesizer:
             ("James Miller", "Friday"),
         ]
 
+    def test_topics_are_noun_phrases_not_what_was_said_of_them(self) -> None:
+        utterances = [
+            Utterance("The venue budget stays open until Friday.", "Ann Lee"),
+            Utterance("The venue budget also depends on the caterer.", "Bo Chen"),
+            Utterance("Then the caterer question stays open too.", "Ann Lee"),
+        ]
+
+        topics = _synthesize(utterances).key_topics
+
+        assert "venue budget" in topics
+        assert not any(topic.endswith(("stays open", "open")) for topic in topics)
+
     def test_hedges_refusals_and_agreement_are_not_commitments(self) -> None:
         utterances = [
             Utterance("I think I will rewrite the billing service next year.", "Ann Lee"),
