@@ -4,7 +4,7 @@
 
 Both run in this process on the same loaded model with the same batch size, beam, word
 timestamps and prompt: faster-whisper's BatchedInferencePipeline as it comes (its own VAD
-chunking) and our transcriber (pause-aligned clips plus repair of skipped speech). They
+chunking) and our transcriber (the same chunking, then repair of skipped speech). They
 alternate, best of three each, so a busy neighbour slows both alike. When a script
 (AUDIO with .json, as in shared/corpus/scripted) lies beside the audio, its turns are the
 reference for the word error rate and its title and participants make the prompt.

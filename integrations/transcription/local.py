@@ -152,7 +152,7 @@ class LocalWhisperTranscriber:
         decoder = _Decoder(
             BatchedInferencePipeline(self.whisper_model), audio, prompt, self._batch_size
         )
-        words = decoder.decode(None, beam_size=BEAM_SIZE)
+        words = decoder.decode_whole(beam_size=BEAM_SIZE)
         for round_ in range(_REPAIR_ROUNDS):
             # A repair that skipped again gets shorter clips: whisper skips less in those.
             max_len = _MAX_CLIP_S / 2**round_
@@ -200,7 +200,7 @@ def _speech_spans(audio: _Audio) -> list[_Span]:
     ]
 
 
-def _plan(spans: Sequence[_Span], max_len: float = _MAX_CLIP_S) -> list[tuple[int, int]]:
+def _plan(spans: Sequence[_Span], max_len: float) -> list[tuple[int, int]]:
     """Group consecutive spans into clips no longer than `max_len`, as index ranges.
 
     Fewest clips first (each is an encoder window), then the longest pauses at the cuts,
@@ -261,14 +261,14 @@ class _Decoder:
         self._batch_size = batch_size
         self.language: str | None = None
 
-    def decode(self, clips: Sequence[_Clip] | None, *, beam_size: int) -> list[Word]:
-        """Words of `clips` (None: faster-whisper's own VAD chunks), times in the recording."""
-        return self._run(self._audio, clips, beam_size)
+    def decode_whole(self, *, beam_size: int) -> list[Word]:
+        """Words of the whole recording, cut into faster-whisper's own VAD chunks."""
+        return self._run(self._audio, None, beam_size)
 
     def decode_packed(
         self, clips: Sequence[_Clip], *, beam_size: int, max_len: float
     ) -> list[Word]:
-        """Like `decode`, but short clips share encoder windows.
+        """Words of `clips`, times in the recording; short clips share encoder windows.
 
         The clips' audio is laid end to end with a little silence between, cut into
         windows of at most `max_len` (plus padding), and the words mapped back.
@@ -400,7 +400,7 @@ def _skipped(
             ranges[-1] = (ranges[-1][0], max(j, ranges[-1][1]))
         else:
             ranges.append((i, j))
-    # A joined range may outgrow a window: plan it like the first pass.
+    # A joined range may outgrow a window: cut it into clips at its longest pauses.
     return [(i + a, i + b) for i, j in ranges for a, b in _plan(spans[i:j], max_len)]
 
 
