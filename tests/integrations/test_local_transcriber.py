@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from whisper_normalizer.english import EnglishTextNormalizer
 
 from integrations.transcription.base import NoSpeechError, Transcript, UnreadableMediaError
 from integrations.transcription.local import LocalWhisperTranscriber, build_prompt
-from tests.corpus import CORPUS
+from tests.audio import SAMPLE_RATE, silence
 
 JFK_TEXT = (
     "And so my fellow Americans, ask not what your country can do for you, "
@@ -26,7 +25,6 @@ JFK_TEXT = (
 )
 MEETINGS = ("launch-planning", "incident-review")
 MAX_WER = 0.15
-SAMPLE_RATE = 16_000
 
 
 @dataclass(frozen=True)
@@ -41,23 +39,6 @@ def word_error_rate(reference: str, transcript: Transcript) -> float:
     normalize = EnglishTextNormalizer()
     hypothesis = " ".join(segment.text for segment in transcript.segments)
     return float(jiwer.wer(normalize(reference), normalize(hypothesis)))
-
-
-def write_wav(path: Path, samples: np.ndarray) -> Path:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(SAMPLE_RATE)
-        out.writeframes(samples.astype("<i2").tobytes())
-    return path
-
-
-@pytest.fixture(scope="module")
-def corpus() -> Path:
-    if not CORPUS.is_dir():
-        # The accuracy checks are the point of this module; skipping would hide a broken setup.
-        pytest.fail(f"speech corpus not found at {CORPUS}")
-    return CORPUS
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +187,7 @@ class TestLocalWhisperTranscriber:
     def test_zero_length_audio_has_no_speech(
         self, tmp_path: Path, transcriber: LocalWhisperTranscriber
     ) -> None:
-        path = write_wav(tmp_path / "empty.wav", np.zeros(0))
+        path = silence(tmp_path / "empty.wav", 0)
 
         with pytest.raises(NoSpeechError, match=r"^empty\.wav: no speech found$"):
             transcriber.transcribe(path)
@@ -214,7 +195,7 @@ class TestLocalWhisperTranscriber:
     def test_silence_has_no_speech(
         self, tmp_path: Path, transcriber: LocalWhisperTranscriber
     ) -> None:
-        path = write_wav(tmp_path / "silence.wav", np.zeros(3 * SAMPLE_RATE))
+        path = silence(tmp_path / "silence.wav", 3)
 
         with pytest.raises(NoSpeechError, match=r"^silence\.wav: no speech found$"):
             transcriber.transcribe(path)

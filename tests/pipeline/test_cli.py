@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 import uuid
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from sqlalchemy import Engine, func, select
 
 from repositories.database import UnitOfWork, create_database_engine, create_session_factory
 from repositories.models import Conversation, ConversationStatus, Synthesis, TranscriptSegment
+from tests.audio import silence
 
 MINUTES = [sys.executable, "-c", "from pipeline.cli import main; main()"]
 
@@ -263,15 +263,6 @@ class TestRetry:
         assert "only failed ones are retried" in _one_line_error(again)
 
 
-def _silent_wav(path: Path, seconds: float) -> Path:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(b"\x00\x00" * int(16000 * seconds))
-    return path
-
-
 class TestBadInput:
     @pytest.mark.parametrize(
         ("name", "content", "message"),
@@ -304,7 +295,7 @@ class TestBadInput:
     ) -> None:
         url, engine = migrated
         before = count(engine, Conversation)
-        wav = _silent_wav(tmp_path / "quiet.wav", seconds)
+        wav = silence(tmp_path / "quiet.wav", seconds)
         assert "no speech" in _one_line_error(run("process", str(wav), database_url=url))
         assert count(engine, Conversation) == before
         assert count(engine, Synthesis) <= before
