@@ -13,28 +13,52 @@ result_backend = (
 # No broker configured: stages run in the caller's process, as the embedded defaults promise.
 task_always_eager = broker_url is None
 task_eager_propagates = True
+imports = ["pipeline.tasks"]
 
 # A stage is acknowledged only once it has finished, and handed back if its worker dies,
-# so a crash means a redelivery (stages are idempotent), never a lost meeting.
+# so a crash means a redelivery (stages are idempotent, claims are leased), never a loss.
 task_acks_late = True
 task_reject_on_worker_lost = True
 # Transcriptions run for minutes: a worker takes one at a time, not a prefetched batch.
 worker_prefetch_multiplier = 1
 task_ignore_result = True
-task_time_limit = 2 * 60 * 60
-task_soft_time_limit = task_time_limit - 5 * 60
+task_time_limit = _settings.task_time_limit_seconds
+task_soft_time_limit = task_time_limit - min(5 * 60, task_time_limit // 10)
+broker_transport_options = {
+    # Redis hands an unacknowledged message out again after this long. Longer than any
+    # stage may run (its hard time limit), so a healthy long stage is not delivered twice;
+    # a second delivery anyway finds the stage leased and does nothing.
+    "visibility_timeout": task_time_limit + 10 * 60,
+}
 
 # Flower watches the workers through these events.
 worker_send_task_events = True
 task_send_sent_event = True
+
+# Every line names the conversation a task works on (pipeline.tasks sets it).
+worker_log_format = "[%(asctime)s: %(levelname)s/%(processName)s] %(message)s"
+worker_task_log_format = (
+    "[%(asctime)s: %(levelname)s/%(processName)s] %(task_name)s[%(task_id)s] "
+    "conversation_id=%(conversation_id)s %(message)s"
+)
 
 task_default_queue = "celery"
 task_routes = {
     "pipeline.transcribe": {"queue": "transcription"},
     "pipeline.synthesize": {"queue": "synthesis"},
     "pipeline.complete": {"queue": "synthesis"},
+    "pipeline.recover_stuck": {"queue": "celery"},
     "graph.sync": {"queue": "graph"},
+}
+beat_schedule = {
+    "recover-stuck-conversations": {
+        "task": "pipeline.recover_stuck",
+        "schedule": _settings.recovery_interval_seconds,
+        # A sweep not started before the next is due is redundant.
+        "options": {"expires": _settings.recovery_interval_seconds},
+    },
 }
 broker_connection_retry_on_startup = True
 task_serializer = "json"
 accept_content = ["json"]
+event_serializer = "json"

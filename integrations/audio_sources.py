@@ -1,12 +1,39 @@
-"""Where recordings and transcripts are read from: local folders the operator allows."""
+"""Where recordings and transcripts are read from: allowed local folders and http(s) URLs.
+
+Source URIs arrive from elsewhere (hooks, queues), so both kinds are boundaries. A local path
+is resolved, symlinks and `..` included, before it is compared with the roots. A URL must not
+reach this machine's own network (SSRF: cloud metadata, databases, admin ports): its host is
+checked before connecting, on every redirect hop, and again against the address the
+connection actually reached, because DNS may answer differently the second time (rebinding).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-from urllib.parse import unquote, urlparse
+import contextlib
+import ipaddress
+import re
+import socket
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path, PurePosixPath
+from typing import IO, TypeAlias
+from urllib.parse import unquote, urlsplit
 
-from integrations.errors import IntegrationError
+import httpx
+
+from integrations.errors import IntegrationError, TransientIntegrationError
+
+IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_HTTP_SCHEMES = frozenset({"http", "https"})
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 5
+_CHUNK_BYTES = 1024 * 1024
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+# The suffix becomes part of a local file name, so only a plain one is kept.
+_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}")
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
 class AudioSourceError(IntegrationError):
@@ -14,34 +41,288 @@ class AudioSourceError(IntegrationError):
 
 
 class SourceNotFoundError(AudioSourceError):
-    pass
+    """No such local file, or the server answered 404/410."""
 
 
 class SourceOutsideRootsError(AudioSourceError):
-    pass
+    """A local path that resolves outside the allowed roots."""
 
 
-class LocalAudioSource:
-    """Resolves a source URI (a path or a file:// URI) to a file inside the allowed roots.
+class AddressNotAllowedError(AudioSourceError):
+    """A URL whose host is, resolves to, or connected to a non-public address."""
 
-    The roots are the boundary for URIs that arrive from elsewhere (hooks, queues): a path
-    is resolved, symlinks and `..` included, before it is compared, so nothing escapes them.
+
+class SourceTooLargeError(AudioSourceError):
+    """A download over the configured size limit."""
+
+
+class SourceUnavailableError(TransientIntegrationError):
+    """The server could not be reached or answered 5xx/429: worth asking again later."""
+
+
+class AudioSources:
+    """Turns a source URI (path, ~, file://, http(s)://) into a local file to read.
+
+    `allow_private_addresses` turns the address checks off, for an operator whose recordings
+    live on an intranet server.
     """
 
-    def __init__(self, roots: Sequence[Path]) -> None:
+    def __init__(
+        self,
+        roots: Sequence[Path],
+        *,
+        allow_private_addresses: bool = False,
+        max_download_bytes: int = 4 * 1024**3,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.roots = tuple(root.resolve() for root in roots)
+        self.allow_private_addresses = allow_private_addresses
+        self.max_download_bytes = max_download_bytes
+        self._timeout = timeout
+        self._transport = transport
+        # Built on first download: its TLS context costs ~0.1 s, and most sources are local.
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
 
-    def resolve(self, source_uri: str) -> Path:
-        parsed = urlparse(source_uri)
-        if parsed.scheme == "file":
-            raw_path = unquote(parsed.path)
-        elif parsed.scheme == "" or len(parsed.scheme) == 1:  # a plain or a drive-letter path
+    def check(self, source_uri: str) -> None:
+        """Validate at intake, without downloading: a local path (plain, ~, or file://) must
+        resolve inside the roots and be a file; an http(s) URL must have a host, and that host
+        (a literal IP, or every address a DNS lookup gives) must be allowed. Any other scheme
+        is refused (AudioSourceError)."""
+        if _scheme(source_uri) in _HTTP_SCHEMES:
+            self._check_url(_parse_url(source_uri))
+        else:
+            self._local_path(source_uri)
+
+    @contextlib.contextmanager
+    def fetch(self, source_uri: str) -> Iterator[Path]:
+        """Yields a local file to read: the resolved local path itself, or for http(s) a
+        temporary file (suffix taken from the URL path, e.g. .wav/.vtt, because readers sniff
+        by suffix) that is deleted when the block exits, whatever happens."""
+        if _scheme(source_uri) not in _HTTP_SCHEMES:
+            yield self._local_path(source_uri)
+            return
+        path = self._download(_parse_url(source_uri))
+        try:
+            yield path
+        finally:
+            path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Close the HTTP connections, if any download opened them."""
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def _local_path(self, source_uri: str) -> Path:
+        scheme = _scheme(source_uri)
+        if scheme == "file":
+            try:
+                raw_path = unquote(urlsplit(source_uri).path)
+            except ValueError as exc:  # an unclosed IPv6 bracket in the authority
+                raise AudioSourceError("malformed file URI") from exc
+        elif scheme == "" or len(scheme) == 1:  # a plain or a drive-letter path
             raw_path = source_uri
         else:
-            raise AudioSourceError(f"{source_uri}: unsupported source (use a local path)")
+            raise AudioSourceError(
+                f"{_redacted(source_uri)}: unsupported source (use a local path or an http(s) URL)"
+            )
         path = Path(raw_path).expanduser().resolve()
         if not any(path.is_relative_to(root) for root in self.roots):
             raise SourceOutsideRootsError(f"{path}: outside the allowed audio roots")
         if not path.is_file():
             raise SourceNotFoundError(f"{path}: no such file")
         return path
+
+    def _check_url(self, url: httpx.URL) -> None:
+        shown = _redacted(str(url))
+        # Redirect targets come through here too: a Location may name file:// or ftp://.
+        if url.scheme not in _HTTP_SCHEMES:
+            raise AudioSourceError(f"{shown}: unsupported source (only http(s) URLs download)")
+        host = url.raw_host.decode("ascii")
+        if not host:
+            raise AudioSourceError(f"{shown}: URL has no host")
+        if self.allow_private_addresses:
+            return
+        literal = _ip_literal(host)
+        if literal is not None:
+            if not _is_public(literal):
+                raise AddressNotAllowedError(f"{shown}: {host} is not a public address")
+            return
+        try:
+            addresses = _resolve(host)
+        except socket.gaierror as exc:
+            # Transient: a resolver outage and a name that does not exist (yet) look alike.
+            raise SourceUnavailableError(f"{shown}: {host} could not be resolved") from exc
+        for address in addresses:
+            if not _is_public(address):
+                raise AddressNotAllowedError(
+                    f"{shown}: {host} resolves to {address}, not a public address"
+                )
+
+    def _check_peer(self, response: httpx.Response, shown: str) -> None:
+        if self.allow_private_addresses:
+            return
+        stream = response.extensions.get("network_stream")
+        if stream is None:
+            # A transport without a socket (httpx.MockTransport) has no peer to check: the
+            # pre-connect check is all there is.
+            return
+        peer = stream.get_extra_info("server_addr")
+        if peer is None:  # a stream that cannot name its peer is refused, not trusted
+            raise AddressNotAllowedError(f"{shown}: the address connected to is unknown")
+        address = ipaddress.ip_address(str(peer[0]))
+        if not _is_public(address):
+            raise AddressNotAllowedError(f"{shown}: connected to {address}, not a public address")
+
+    def _http_client(self) -> httpx.Client:
+        with self._client_lock:
+            if self._client is None:
+                self._client = httpx.Client(
+                    timeout=self._timeout,
+                    follow_redirects=False,  # every hop is checked in _download
+                    # No proxies from the environment: through a proxy the peer is the proxy,
+                    # and the origin's address could not be checked.
+                    trust_env=False,
+                    transport=self._transport,
+                    # Audio does not compress; identity keeps Content-Length equal to the
+                    # bytes written, so the size limit means what it says.
+                    headers={"Accept-Encoding": "identity"},
+                )
+            return self._client
+
+    def _download(self, first_url: httpx.URL) -> Path:
+        client = self._http_client()
+        url = first_url
+        for _ in range(_MAX_REDIRECTS + 1):
+            self._check_url(url)
+            shown = _redacted(str(url))
+            try:
+                with client.stream("GET", url) as response:
+                    # Before the status: nothing a refused peer says, a Location included, is used.
+                    self._check_peer(response, shown)
+                    location = _redirect_location(response, shown)
+                    if location is None:
+                        return self._save(response, shown, _suffix(url, first_url))
+            except httpx.TransportError as exc:  # connection errors and timeouts
+                raise SourceUnavailableError(
+                    f"{shown}: download failed ({type(exc).__name__}: {exc})"
+                ) from exc
+            except httpx.DecodingError as exc:
+                raise AudioSourceError(f"{shown}: response body could not be decoded") from exc
+            try:
+                url = url.join(location)
+            except httpx.InvalidURL:
+                # from None: httpx's message quotes the Location, which may hold a credential.
+                raise AudioSourceError(f"{shown}: redirects to a malformed URL") from None
+        raise AudioSourceError(f"{_redacted(str(first_url))}: more than {_MAX_REDIRECTS} redirects")
+
+    def _save(self, response: httpx.Response, shown: str, suffix: str) -> Path:
+        limit = self.max_download_bytes
+        declared: str = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise SourceTooLargeError(f"{shown}: {declared} bytes, over the {limit}-byte limit")
+        handle, name = tempfile.mkstemp(prefix="minutes-", suffix=suffix)
+        path = Path(name)
+        try:
+            with open(handle, "wb") as file:
+                _copy_limited(response, file, limit, shown)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return path
+
+
+def _copy_limited(response: httpx.Response, file: IO[bytes], limit: int, shown: str) -> None:
+    received = 0
+    for chunk in response.iter_bytes(_CHUNK_BYTES):
+        received += len(chunk)
+        # Counted as it arrives: a chunked body (or a lying Content-Length) has no size up front.
+        if received > limit:
+            raise SourceTooLargeError(f"{shown}: over the {limit}-byte limit")
+        file.write(chunk)
+
+
+def _redirect_location(response: httpx.Response, shown: str) -> str | None:
+    """The Location to follow, None for a body to save; an error for every other status."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return None
+    failure = f"{shown}: HTTP {status} {response.reason_phrase}".rstrip()
+    if status in _REDIRECT_STATUSES:
+        location: str = response.headers.get("Location", "")
+        if not location:
+            raise AudioSourceError(f"{failure} without a Location")
+        return location
+    if status in (404, 410):
+        raise SourceNotFoundError(failure)
+    if status == 429 or status >= 500:
+        raise SourceUnavailableError(failure)
+    raise AudioSourceError(failure)
+
+
+def _is_public(address: IPAddress) -> bool:
+    """False for loopback, private, link-local, multicast, reserved and unspecified addresses.
+
+    An IPv4 address embedded in IPv6 (mapped, 6to4, NAT64) is judged as itself, since that
+    is where the packets go. is_global already excludes loopback, private, link-local,
+    unspecified, shared (100.64/10) and documentation ranges, but counts multicast and some
+    reserved ranges (::/8, which holds IPv4-compatible addresses) as global.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and address in _NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            address = embedded
+    return address.is_global and not address.is_multicast and not address.is_reserved
+
+
+def _ip_literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:  # a name
+        return None
+
+
+def _resolve(host: str) -> list[IPAddress]:
+    """Every address of a name, not the first: the connection may use any of them."""
+    infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    return [ipaddress.ip_address(str(info[4][0])) for info in infos]
+
+
+def _suffix(*urls: httpx.URL) -> str:
+    """The first plain suffix among the URLs' paths: a redirect may lead from /meeting.wav
+    to an opaque object key, or from an opaque API path to /meeting.wav."""
+    for url in urls:
+        suffix = PurePosixPath(url.path).suffix
+        if _SUFFIX.fullmatch(suffix):
+            return suffix
+    return ""
+
+
+def _scheme(source_uri: str) -> str:
+    match = _SCHEME.match(source_uri)
+    return match.group(1).lower() if match else ""
+
+
+def _parse_url(source_uri: str) -> httpx.URL:
+    try:
+        return httpx.URL(source_uri)
+    except httpx.InvalidURL:
+        # from None: httpx's message quotes the offending part, which may be a credential.
+        raise AudioSourceError(f"malformed {_scheme(source_uri)} URL") from None
+
+
+def _redacted(uri: str) -> str:
+    """scheme://host/path of a URI: its credentials and query string may hold secrets."""
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname or ""
+    except ValueError:  # an unclosed IPv6 bracket
+        return f"malformed {_scheme(uri)} URI"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{parts.path}"

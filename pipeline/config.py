@@ -36,6 +36,26 @@ class Settings(BaseSettings):
     transcription_providers: Annotated[list[TranscriptionProvider], NoDecode] = ["local"]
     synthesis_provider: SynthesisProvider = "extractive"
     audio_roots: Annotated[list[Path], NoDecode] = Field(default_factory=lambda: [Path.cwd()])
+    # http(s) sources: hooks hand us URLs, so by default they may not reach this machine or
+    # its private network (loopback, private and link-local addresses are refused).
+    allow_private_sources: bool = False
+    max_download_bytes: int = Field(default=4 * 1024**3, gt=0)
+
+    # Workers (see pipeline/leases.py): a claimed stage lapses this long after its last
+    # heartbeat; queued work not taken this long is sent again; a stage taken this many
+    # times without finishing is failed; the recovery sweep runs this often.
+    lease_seconds: float = Field(default=300.0, gt=0)
+    requeue_after_seconds: float = Field(default=1800.0, gt=0)
+    max_deliveries: int = Field(default=5, ge=1)
+    recovery_interval_seconds: float = Field(default=60.0, gt=0)
+    # The hard limit of one stage task; the soft limit and the broker's visibility timeout
+    # are derived from it.
+    task_time_limit_seconds: int = Field(default=2 * 60 * 60, ge=60)
+    task_max_retries: int = Field(default=8, ge=0)
+
+    # Unset: the HTTP upload hook refuses every request.
+    hook_secret: SecretStr | None = None
+    hook_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
 
     @field_validator("transcription_providers", "audio_roots", mode="before")
     @classmethod

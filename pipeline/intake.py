@@ -6,6 +6,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from repositories.database import UnitOfWork
 
@@ -47,9 +48,11 @@ def create_conversation(
     source_uri: str,
     title: str | None = None,
     participants: Sequence[ParticipantInput] = (),
+    **details: Any,
 ) -> uuid.UUID:
+    """Store a pending conversation; `details` are further columns (platform, times, ...)."""
     with uow:
-        conversation = uow.conversations.create(source_uri=source_uri, title=title)
+        conversation = uow.conversations.create(source_uri=source_uri, title=title, **details)
         seen: set[str] = set()
         for participant in participants:
             if participant.name.casefold() in seen:

@@ -7,16 +7,6 @@ from collections.abc import Callable
 
 from pipeline import stages
 from pipeline.runtime import Runtime
-from repositories.models import ConversationStatus
-
-Status = ConversationStatus
-
-# Where a conversation stands when each stage starts, for recording unexpected failures.
-_STAGE_STATUS = {
-    "transcribe": Status.TRANSCRIBING,
-    "synthesize": Status.SYNTHESIZING,
-    "complete": Status.SYNTHESIZING,
-}
 
 
 def run_in_process(
@@ -24,11 +14,11 @@ def run_in_process(
     runtime: Runtime,
     *,
     on_stage: Callable[[str], None] = lambda stage: None,
-) -> None:
-    """Transcribe, synthesize, complete. Any error leaves the conversation failed and raises.
+) -> stages.StageOutcome:
+    """Transcribe, synthesize, complete; the outcome of the last stage that ran.
 
-    In-process there is no retry to wait for, so an unexpected error is as final as a
-    permanent one: it is recorded (`failed`, with its message) before it propagates.
+    In-process there is no retry to wait for, so every error is final: the stage records
+    the conversation as failed (with the error's message) and the error propagates.
     """
     uow = runtime.unit_of_work()
     steps: list[tuple[str, Callable[[], stages.StageOutcome]]] = [
@@ -39,24 +29,21 @@ def run_in_process(
                 uow=uow,
                 transcriber=runtime.transcriber,
                 sources=runtime.sources,
+                leases=runtime.leases,
             ),
         ),
         (
             "synthesize",
-            lambda: stages.synthesize(conversation_id, uow=uow, synthesizer=runtime.synthesizer),
+            lambda: stages.synthesize(
+                conversation_id, uow=uow, synthesizer=runtime.synthesizer, leases=runtime.leases
+            ),
         ),
         ("complete", lambda: stages.complete(conversation_id, uow=uow)),
     ]
+    outcome = stages.StageOutcome.DONE
     for name, step in steps:
         on_stage(name)
-        try:
-            step()
-        except Exception as error:
-            # The stage may have recorded a permanent failure already; this is a no-op then.
-            stages.fail(
-                conversation_id,
-                uow=uow,
-                expected=_STAGE_STATUS[name],
-                error=str(error) or type(error).__name__,
-            )
-            raise
+        outcome = step()
+        if outcome is not stages.StageOutcome.DONE:
+            break
+    return outcome

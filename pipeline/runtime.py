@@ -10,10 +10,11 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.audio_sources import LocalAudioSource
+from integrations.audio_sources import AudioSources
 from integrations.synthesis.extractive import ExtractiveSynthesizer
 from integrations.transcription.local import LocalWhisperTranscriber
 from pipeline.config import Settings
+from pipeline.leases import Leases
 from repositories.database import UnitOfWork, create_database_engine, create_session_factory
 
 
@@ -30,6 +31,11 @@ class Runtime:
     def session_factory(self) -> sessionmaker[Session]:
         return create_session_factory(self.engine)
 
+    def dispose_connections(self) -> None:
+        """Forget pooled connections (in a forked child: they belong to the parent)."""
+        if "engine" in vars(self):
+            self.engine.dispose(close=False)
+
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
 
@@ -43,5 +49,17 @@ class Runtime:
         return ExtractiveSynthesizer()
 
     @cached_property
-    def sources(self) -> LocalAudioSource:
-        return LocalAudioSource([*self.settings.audio_roots, *self.extra_audio_roots])
+    def sources(self) -> AudioSources:
+        return AudioSources(
+            [*self.settings.audio_roots, *self.extra_audio_roots],
+            allow_private_addresses=self.settings.allow_private_sources,
+            max_download_bytes=self.settings.max_download_bytes,
+        )
+
+    @cached_property
+    def leases(self) -> Leases:
+        return Leases(
+            seconds=self.settings.lease_seconds,
+            requeue_after=self.settings.requeue_after_seconds,
+            max_deliveries=self.settings.max_deliveries,
+        )

@@ -12,17 +12,22 @@ import enum
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Protocol
 
-from integrations.audio_sources import LocalAudioSource
-from integrations.errors import IntegrationError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+
+from integrations.audio_sources import AudioSources
+from integrations.errors import TransientIntegrationError
 from integrations.synthesis.base import Notes, Utterance
 from integrations.transcription.base import TranscribedSegment, Transcript
 from integrations.transcription.local import build_prompt
 from integrations.transcription.platform import is_transcript_file, parse_transcript_file
+from pipeline.leases import DEFAULT_LEASES, Heartbeat, Leases
+from repositories.conversations import StuckConversation
 from repositories.database import UnitOfWork
 from repositories.models import ConversationStatus, utc_now
 from repositories.segments import NewSegment
@@ -32,9 +37,29 @@ log = logging.getLogger(__name__)
 
 GRAPH_EVENT_COMPLETED = "conversation.completed"
 
+# Worth trying again later: an outside system away for now, or the database connection
+# lost. Everything else is permanent and fails the conversation at once.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    TransientIntegrationError,
+    OperationalError,
+    InterfaceError,
+)
+
+ProgressCallback = Callable[[int], None]
+
+
+def _no_progress(percent: int) -> None:
+    pass
+
 
 class Transcriber(Protocol):
-    def transcribe(self, path: Path, *, prompt: str | None = None) -> Transcript: ...
+    def transcribe(
+        self,
+        path: Path,
+        *,
+        prompt: str | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Transcript: ...
 
 
 class Synthesizer(Protocol):
@@ -51,14 +76,11 @@ class StageOutcome(enum.StrEnum):
     DONE = "done"
     SKIPPED = "skipped"  # not in this stage's state: done before, or another worker has it
     GONE = "gone"  # the conversation was deleted meanwhile
-
-
-class IllegalStageOrderError(RuntimeError):
-    """A stage was asked to run before the one it builds on."""
+    FAILED = "failed"  # given up: the stage kept losing its worker
 
 
 class _LostRace(Exception):
-    """Another worker moved the conversation while this one worked: roll back, do nothing."""
+    """Another worker took the stage over while this one worked: roll back, do nothing."""
 
 
 def transcribe(
@@ -66,59 +88,70 @@ def transcribe(
     *,
     uow: UnitOfWork,
     transcriber: Transcriber,
-    sources: LocalAudioSource,
+    sources: AudioSources,
+    leases: Leases = DEFAULT_LEASES,
+    final_attempt: bool = True,
+    on_progress: ProgressCallback = _no_progress,
 ) -> StageOutcome:
-    """pending -> transcribing -> synthesizing: the recording becomes ordered segments."""
+    """pending -> transcribing -> synthesizing: the recording becomes ordered segments.
+
+    `final_attempt` False means a transient error will be retried: the stage is handed
+    back instead of failed.
+    """
+    token = uuid.uuid4()
     with uow:
         conversation = uow.conversations.get_with_participants(conversation_id)
         if conversation is None:
             return StageOutcome.GONE
-        if conversation.status == Status.PENDING:
-            claimed = uow.conversations.transition(
-                conversation_id,
-                expected=Status.PENDING,
-                target=Status.TRANSCRIBING,
-                attempts=conversation.attempts + 1,
-                error_message=None,
-            )
-            if not claimed:
-                return StageOutcome.SKIPPED
-        elif conversation.status != Status.TRANSCRIBING:
-            # TRANSCRIBING is redelivery after a lost worker: transcribe again, the final
-            # compare-and-set decides whose segments stay.
+        now = utc_now()
+        deliveries = uow.conversations.claim_for_transcription(
+            conversation_id, token=token, lease_until=leases.until(now), now=now
+        )
+        if deliveries is None:
             return StageOutcome.SKIPPED
         source_uri = conversation.source_uri
         prompt = build_prompt(conversation.title, [p.name for p in conversation.participants])
+    if _given_up(conversation_id, uow, Status.TRANSCRIBING, token, deliveries, leases):
+        return StageOutcome.FAILED
 
-    # No transaction is open here: a transcription takes minutes and must not hold a
-    # connection or locks while it runs.
+    # No transaction is open while the recording is fetched and transcribed: that takes
+    # minutes and must not hold a connection or locks.
     try:
-        path = sources.resolve(source_uri)
-        if is_transcript_file(path):
-            transcript = parse_transcript_file(path)
-        else:
-            transcript = transcriber.transcribe(path, prompt=prompt)
-    except IntegrationError as error:
-        fail(conversation_id, uow=uow, expected=Status.TRANSCRIBING, error=str(error))
-        raise
-
-    try:
-        with uow:
-            uow.segments.replace_for_conversation(
-                conversation_id, [_new_segment(segment) for segment in transcript.segments]
-            )
-            _add_speakers_as_participants(uow, conversation_id, transcript)
-            moved = uow.conversations.transition(
-                conversation_id,
-                expected=Status.TRANSCRIBING,
-                target=Status.SYNTHESIZING,
-                language=transcript.language,
-                duration_seconds=transcript.duration,
-                transcription_provider=transcript.provider,
-                word_count=sum(len(segment.text.split()) for segment in transcript.segments),
-            )
-            if not moved:
-                raise _LostRace
+        with _failures_recorded(
+            conversation_id, uow, Status.TRANSCRIBING, token, leases, final_attempt
+        ):
+            with (
+                Heartbeat(
+                    conversation_id, token=token, uow=uow, leases=leases, on_progress=on_progress
+                ) as heartbeat,
+                sources.fetch(source_uri) as path,
+            ):
+                if is_transcript_file(path):
+                    transcript = parse_transcript_file(path)
+                else:
+                    transcript = transcriber.transcribe(
+                        path, prompt=prompt, on_progress=heartbeat.report
+                    )
+            with uow:
+                uow.segments.replace_for_conversation(
+                    conversation_id, [_new_segment(segment) for segment in transcript.segments]
+                )
+                _add_speakers_as_participants(uow, conversation_id, transcript)
+                # Notes of an earlier run describe the old transcript.
+                uow.syntheses.delete_for_conversation(conversation_id)
+                moved = uow.conversations.transition(
+                    conversation_id,
+                    expected=Status.TRANSCRIBING,
+                    target=Status.SYNTHESIZING,
+                    holder=token,
+                    lease_expires_at=leases.requeue_at(utc_now()),
+                    language=transcript.language,
+                    duration_seconds=transcript.duration,
+                    transcription_provider=transcript.provider,
+                    word_count=sum(len(segment.text.split()) for segment in transcript.segments),
+                )
+                if not moved:
+                    raise _LostRace
     except _LostRace:
         return StageOutcome.SKIPPED
     log.info(
@@ -128,14 +161,34 @@ def transcribe(
 
 
 def synthesize(
-    conversation_id: uuid.UUID, *, uow: UnitOfWork, synthesizer: Synthesizer
+    conversation_id: uuid.UUID,
+    *,
+    uow: UnitOfWork,
+    synthesizer: Synthesizer,
+    leases: Leases = DEFAULT_LEASES,
+    final_attempt: bool = True,
+    on_progress: ProgressCallback = _no_progress,
 ) -> StageOutcome:
     """Stores the notes of a transcribed conversation; its state stays synthesizing."""
+    token = uuid.uuid4()
     with uow:
         conversation = uow.conversations.get_with_participants(conversation_id)
         if conversation is None:
             return StageOutcome.GONE
         if conversation.status != Status.SYNTHESIZING:
+            return StageOutcome.SKIPPED
+        if uow.syntheses.get_by_conversation(conversation_id) is not None:
+            # An earlier run stored the notes and stopped before completing: go on from there.
+            return StageOutcome.DONE
+        now = utc_now()
+        deliveries = uow.conversations.claim(
+            conversation_id,
+            status=Status.SYNTHESIZING,
+            token=token,
+            lease_until=leases.until(now),
+            now=now,
+        )
+        if deliveries is None:
             return StageOutcome.SKIPPED
         title = conversation.title
         names = [participant.name for participant in conversation.participants]
@@ -143,46 +196,67 @@ def synthesize(
             Utterance(text=s.text, speaker=s.speaker, start=s.start, end=s.end)
             for s in uow.segments.list_for_conversation(conversation_id)
         ]
+    if _given_up(conversation_id, uow, Status.SYNTHESIZING, token, deliveries, leases):
+        return StageOutcome.FAILED
 
     try:
-        notes = synthesizer.synthesize(utterances=utterances, title=title, participants=names)
-    except IntegrationError as error:
-        fail(conversation_id, uow=uow, expected=Status.SYNTHESIZING, error=str(error))
-        raise
-
-    with uow:
-        if not uow.conversations.lock_in_status(conversation_id, Status.SYNTHESIZING):
-            return StageOutcome.SKIPPED
-        uow.syntheses.save_for_conversation(
-            conversation_id,
-            summary=notes.summary,
-            key_decisions=list(notes.key_decisions),
-            action_items=[asdict(item) for item in notes.action_items],
-            open_questions=list(notes.open_questions),
-            key_topics=list(notes.key_topics),
-            provider=notes.provider,
-            model=notes.model,
-            prompt_tokens=notes.prompt_tokens,
-            completion_tokens=notes.completion_tokens,
-        )
+        with _failures_recorded(
+            conversation_id, uow, Status.SYNTHESIZING, token, leases, final_attempt
+        ):
+            with Heartbeat(
+                conversation_id, token=token, uow=uow, leases=leases, on_progress=on_progress
+            ):
+                notes = synthesizer.synthesize(
+                    utterances=utterances, title=title, participants=names
+                )
+            with uow:
+                if not uow.conversations.lock_in_status(
+                    conversation_id, Status.SYNTHESIZING, holder=token
+                ):
+                    raise _LostRace
+                uow.syntheses.save_for_conversation(
+                    conversation_id,
+                    summary=notes.summary,
+                    key_decisions=list(notes.key_decisions),
+                    action_items=[asdict(item) for item in notes.action_items],
+                    open_questions=list(notes.open_questions),
+                    key_topics=list(notes.key_topics),
+                    provider=notes.provider,
+                    model=notes.model,
+                    prompt_tokens=notes.prompt_tokens,
+                    completion_tokens=notes.completion_tokens,
+                )
+                uow.conversations.release_lease(
+                    conversation_id, token=token, requeue_at=leases.requeue_at(utc_now())
+                )
+    except _LostRace:
+        return StageOutcome.SKIPPED
     log.info("synthesized conversation_id=%s", conversation_id)
     return StageOutcome.DONE
 
 
-def complete(conversation_id: uuid.UUID, *, uow: UnitOfWork) -> StageOutcome:
+def complete(
+    conversation_id: uuid.UUID, *, uow: UnitOfWork, final_attempt: bool = True
+) -> StageOutcome:
     """synthesizing -> completed, with speaking statistics and the graph outbox event.
 
     One transaction, so the graph hears of exactly the conversations that completed.
     """
     try:
-        with uow:
+        with (
+            _failures_recorded(
+                conversation_id, uow, Status.SYNTHESIZING, None, DEFAULT_LEASES, final_attempt
+            ),
+            uow,
+        ):
             conversation = uow.conversations.get_with_participants(conversation_id)
             if conversation is None:
                 return StageOutcome.GONE
             if conversation.status != Status.SYNTHESIZING:
                 return StageOutcome.SKIPPED
             if uow.syntheses.get_by_conversation(conversation_id) is None:
-                raise IllegalStageOrderError(f"conversation {conversation_id} has no notes yet")
+                # A stale message (from before a retry): synthesis runs, then sends its own.
+                return StageOutcome.SKIPPED
             seconds: dict[str, float] = defaultdict(float)
             words: dict[str, int] = defaultdict(int)
             for segment in uow.segments.list_for_conversation(conversation_id):
@@ -216,25 +290,126 @@ def complete(conversation_id: uuid.UUID, *, uow: UnitOfWork) -> StageOutcome:
     return StageOutcome.DONE
 
 
+def requeue_stuck(*, uow: UnitOfWork, leases: Leases, limit: int = 500) -> list[StuckConversation]:
+    """Unfinished conversations whose lease lapsed (lost worker, lost message), to send again.
+
+    The caller sends each one's stage; until `leases.requeue_after` has passed again they
+    are not picked a second time.
+    """
+    with uow:
+        now = utc_now()
+        stuck = uow.conversations.claim_stuck(
+            now=now, requeue_at=leases.requeue_at(now), limit=limit
+        )
+    for conversation in stuck:
+        log.warning(
+            "requeued stuck conversation_id=%s status=%s", conversation.id, conversation.status
+        )
+    return stuck
+
+
 def fail(
-    conversation_id: uuid.UUID, *, uow: UnitOfWork, expected: ConversationStatus, error: str
+    conversation_id: uuid.UUID,
+    *,
+    uow: UnitOfWork,
+    expected: ConversationStatus,
+    error: str,
+    holder: uuid.UUID | None = None,
 ) -> bool:
-    """Records a permanent failure; False when the conversation had moved on meanwhile."""
+    """Records a permanent failure; False when the conversation had moved on meanwhile
+    (or, given a `holder`, another worker had taken the stage over)."""
     with uow:
         failed = uow.conversations.transition(
-            conversation_id, expected=expected, target=Status.FAILED, error_message=error
+            conversation_id,
+            expected=expected,
+            target=Status.FAILED,
+            holder=holder,
+            error_message=error,
         )
     if failed:
         log.warning("failed conversation_id=%s error=%s", conversation_id, error)
     return failed
 
 
-def reset_for_retry(conversation_id: uuid.UUID, *, uow: UnitOfWork) -> bool:
+def reset_for_retry(
+    conversation_id: uuid.UUID, *, uow: UnitOfWork, leases: Leases = DEFAULT_LEASES
+) -> bool:
     """failed -> pending, so the pipeline can run again; False when it is not failed."""
     with uow:
         return uow.conversations.transition(
-            conversation_id, expected=Status.FAILED, target=Status.PENDING, error_message=None
+            conversation_id,
+            expected=Status.FAILED,
+            target=Status.PENDING,
+            lease_expires_at=leases.requeue_at(utc_now()),
+            error_message=None,
         )
+
+
+def _given_up(
+    conversation_id: uuid.UUID,
+    uow: UnitOfWork,
+    status: ConversationStatus,
+    token: uuid.UUID,
+    deliveries: int,
+    leases: Leases,
+) -> bool:
+    if deliveries <= leases.max_deliveries:
+        return False
+    fail(
+        conversation_id,
+        uow=uow,
+        expected=status,
+        holder=token,
+        error=(
+            f"gave up after {deliveries - 1} tries: the worker was lost each time "
+            "(killed, out of memory, or over its time limit)"
+        ),
+    )
+    return True
+
+
+@contextmanager
+def _failures_recorded(
+    conversation_id: uuid.UUID,
+    uow: UnitOfWork,
+    status: ConversationStatus,
+    token: uuid.UUID | None,
+    leases: Leases,
+    final_attempt: bool,
+) -> Iterator[None]:
+    """What an error in a claimed stage means for the conversation; the error propagates.
+
+    A transient error that will be retried hands the stage back (the retry takes it without
+    waiting for the lease to lapse); any other error, or the last retry's, fails it.
+    """
+    try:
+        yield
+    except _LostRace:
+        raise
+    except Exception as error:
+        message = str(error) or type(error).__name__
+        try:
+            if isinstance(error, TRANSIENT_ERRORS) and not final_attempt:
+                if token is not None:
+                    with uow:
+                        uow.conversations.release_lease(
+                            conversation_id, token=token, requeue_at=leases.requeue_at(utc_now())
+                        )
+            else:
+                fail(
+                    conversation_id,
+                    uow=uow,
+                    expected=status,
+                    holder=token,
+                    error=message,
+                )
+        except SQLAlchemyError:
+            # The database itself is away: the lease lapses and the recovery sweep takes the
+            # conversation from there. The original error is the one worth raising.
+            log.warning(
+                "could not record the error conversation_id=%s", conversation_id, exc_info=True
+            )
+        raise
 
 
 def _new_segment(segment: TranscribedSegment) -> NewSegment:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import selectinload
 
 from repositories.base import Repository
@@ -39,6 +41,16 @@ class IllegalTransitionError(ValueError):
         self.target = target
 
 
+# The states in which a conversation is owed work by some worker or queue.
+UNFINISHED = (Status.PENDING, Status.TRANSCRIBING, Status.SYNTHESIZING)
+
+
+@dataclass(frozen=True, slots=True)
+class StuckConversation:
+    id: uuid.UUID
+    status: ConversationStatus
+
+
 class ConversationRepository(Repository[Conversation]):
     model = Conversation
 
@@ -48,25 +60,135 @@ class ConversationRepository(Repository[Conversation]):
         *,
         expected: ConversationStatus,
         target: ConversationStatus,
+        holder: uuid.UUID | None = None,
         **values: Any,
     ) -> bool:
         """Move one conversation from `expected` to `target`, setting `values` with it.
 
         Compare-and-set in one UPDATE: False means the row was not in `expected` (another
-        worker moved it first, or it is gone), and nothing was written.
+        worker moved it first, or it is gone), or, given a `holder`, that lease is no longer
+        held, and nothing was written. The new state starts unclaimed: its lease is ended,
+        unless `values` set `lease_expires_at` (the time by which it must be picked up).
         """
         if target not in TRANSITIONS[expected]:
             raise IllegalTransitionError(expected, target)
         if target in _ENTERED_AT:
             values.setdefault(_ENTERED_AT[target], utc_now())
-        values["updated_at"] = utc_now()
+        values.setdefault("lease_expires_at", None)
+        values.update(lease_token=None, deliveries=0, progress=None, updated_at=utc_now())
+        criteria = [Conversation.id == id, Conversation.status == expected]
+        if holder is not None:
+            criteria.append(Conversation.lease_token == holder)
+        return self.update_where(*criteria, status=target, **values) == 1
+
+    def claim_for_transcription(
+        self, id: uuid.UUID, *, token: uuid.UUID, lease_until: datetime, now: datetime
+    ) -> int | None:
+        """pending -> transcribing under a new lease, or a lapsed transcription taken over.
+
+        Returns how many times the stage has now been taken, or None when someone else
+        holds it (a live lease) or it is in another state.
+        """
+        self.transition(
+            id,
+            expected=Status.PENDING,
+            target=Status.TRANSCRIBING,
+            attempts=Conversation.attempts + 1,
+            error_message=None,
+        )
+        return self.claim(
+            id, status=Status.TRANSCRIBING, token=token, lease_until=lease_until, now=now
+        )
+
+    def claim(
+        self,
+        id: uuid.UUID,
+        *,
+        status: ConversationStatus,
+        token: uuid.UUID,
+        lease_until: datetime,
+        now: datetime,
+    ) -> int | None:
+        """Take the current stage of a conversation in `status` whose lease is free or lapsed.
+
+        One UPDATE, so of two workers racing for it exactly one wins. Returns the stage's
+        delivery count, or None when the conversation is not there for the taking.
+        """
+        statement = (
+            update(Conversation)
+            .where(
+                Conversation.id == id,
+                Conversation.status == status,
+                or_(Conversation.lease_token.is_(None), Conversation.lease_expires_at < now),
+            )
+            .values(
+                lease_token=token,
+                lease_expires_at=lease_until,
+                deliveries=Conversation.deliveries + 1,
+                progress=0,
+                updated_at=now,
+            )
+            .returning(Conversation.deliveries)
+        )
+        return self.session.scalar(statement)
+
+    def renew_lease(
+        self, id: uuid.UUID, *, token: uuid.UUID, lease_until: datetime, progress: int | None
+    ) -> bool:
+        """Extend a held lease (a heartbeat); False when it was lost to another worker."""
         changed = self.update_where(
-            Conversation.id == id, Conversation.status == expected, status=target, **values
+            Conversation.id == id,
+            Conversation.lease_token == token,
+            lease_expires_at=lease_until,
+            progress=progress,
         )
         return changed == 1
 
-    def lock_in_status(self, id: uuid.UUID, status: ConversationStatus) -> bool:
-        """Locks the row until the transaction ends, if it is still in `status`.
+    def release_lease(self, id: uuid.UUID, *, token: uuid.UUID, requeue_at: datetime) -> bool:
+        """Give a held stage back to the queue; `requeue_at` is when to send it again if the
+        retry that should take it never arrives."""
+        changed = self.update_where(
+            Conversation.id == id,
+            Conversation.lease_token == token,
+            lease_token=None,
+            lease_expires_at=requeue_at,
+            progress=None,
+            updated_at=utc_now(),
+        )
+        return changed == 1
+
+    def claim_stuck(
+        self, *, now: datetime, requeue_at: datetime, limit: int
+    ) -> list[StuckConversation]:
+        """Unfinished conversations whose lease lapsed, handed back to the queue.
+
+        Their leases end (a worker that still runs loses its final compare-and-set) and are
+        set to `requeue_at`, so the next sweep leaves them alone until then.
+        """
+        statement = (
+            select(Conversation.id, Conversation.status)
+            .where(Conversation.status.in_(UNFINISHED), Conversation.lease_expires_at < now)
+            .order_by(Conversation.lease_expires_at)
+            .limit(limit)
+            # SKIP LOCKED: two sweeps at once split the rows instead of queueing one behind
+            # the other, and neither waits on a stage's transaction.
+            .with_for_update(skip_locked=True)
+        )
+        stuck = [StuckConversation(id, status) for id, status in self.session.execute(statement)]
+        if stuck:
+            self.update_where(
+                Conversation.id.in_([conversation.id for conversation in stuck]),
+                lease_token=None,
+                lease_expires_at=requeue_at,
+                updated_at=now,
+            )
+        return stuck
+
+    def lock_in_status(
+        self, id: uuid.UUID, status: ConversationStatus, *, holder: uuid.UUID | None = None
+    ) -> bool:
+        """Locks the row until the transaction ends, if it is still in `status` (and, given a
+        `holder`, that lease still holds).
 
         A stage that writes results without changing the state holds this lock, so no other
         worker can move the conversation on between its check and its write.
@@ -76,7 +198,13 @@ class ConversationRepository(Repository[Conversation]):
             .where(Conversation.id == id, Conversation.status == status)
             .with_for_update()
         )
+        if holder is not None:
+            statement = statement.where(Conversation.lease_token == holder)
         return self.session.scalar(statement) is not None
+
+    def get_by_idempotency_key(self, key: str) -> Conversation | None:
+        statement = select(Conversation).where(Conversation.idempotency_key == key)
+        return self.session.scalars(statement).one_or_none()
 
     def list_by_status(
         self, status: ConversationStatus, *, limit: int = 100, offset: int = 0

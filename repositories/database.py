@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from repositories.conversations import ConversationRepository
@@ -54,6 +54,10 @@ class UnitOfWork:
         self._session_factory = session_factory
         self._session: Session | None = None
 
+    def fork(self) -> UnitOfWork:
+        """Another unit of work on the same database, for another thread to use."""
+        return UnitOfWork(self._session_factory)
+
     def __enter__(self) -> Self:
         if self._session is not None:
             raise RuntimeError("this unit of work is already open")
@@ -80,3 +84,10 @@ class UnitOfWork:
                 session.rollback()
         finally:
             session.close()
+
+    def ping(self) -> None:
+        """One round trip to the database (`SELECT 1`) in the open unit of work; raises the
+        driver's error, wrapped by SQLAlchemy, when the database cannot be reached."""
+        if self._session is None:
+            raise RuntimeError("this unit of work is not open")
+        self._session.execute(text("SELECT 1"))

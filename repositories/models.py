@@ -122,6 +122,13 @@ class Conversation(Model):
     __table_args__ = (
         UniqueConstraint("platform", "platform_meeting_id"),
         Index("ix_conversations_status_created_at", "status", "created_at"),
+        # Partial: only conversations some worker or queue still owes progress have a lease.
+        Index(
+            "ix_conversations_lease_expires_at",
+            "lease_expires_at",
+            postgresql_where=sql_text("lease_expires_at IS NOT NULL"),
+            sqlite_where=sql_text("lease_expires_at IS NOT NULL"),
+        ),
         Index("ix_conversations_created_at", "created_at"),
     )
 
@@ -136,6 +143,8 @@ class Conversation(Model):
     scheduled_at: Mapped[timestamp | None]
     started_at: Mapped[timestamp | None]
     ended_at: Mapped[timestamp | None]
+    # What the upload hook was given to recognise a repeated upload by.
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
 
     language: Mapped[str | None] = mapped_column(String(16))
     duration_seconds: Mapped[float | None]
@@ -143,6 +152,17 @@ class Conversation(Model):
     word_count: Mapped[int | None]
     error_message: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(default=0, server_default=sql_text("0"))
+
+    # The lease: who works on the current stage, and until when that claim holds unless
+    # renewed. A conversation whose lease lapsed is stuck (its worker or its queued message
+    # was lost) and is taken over or sent again. No lease: nothing is owed (finished, or never
+    # queued).
+    lease_token: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    lease_expires_at: Mapped[timestamp | None]
+    # How many times a worker has taken the current stage; a stage that keeps killing its
+    # worker is failed after a limit instead of being handed on forever.
+    deliveries: Mapped[int] = mapped_column(default=0, server_default=sql_text("0"))
+    progress: Mapped[int | None]  # percent of the current stage
 
     transcribing_at: Mapped[timestamp | None]
     synthesizing_at: Mapped[timestamp | None]

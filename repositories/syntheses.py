@@ -29,6 +29,12 @@ class SynthesisRepository(Repository[Synthesis]):
             return self.create(conversation_id=conversation_id, **values)
         return self.update(existing, **values)
 
+    def delete_for_conversation(self, conversation_id: uuid.UUID) -> None:
+        """Drop notes a new transcript has made stale."""
+        existing = self.get_by_conversation(conversation_id)
+        if existing is not None:
+            self.delete(existing)
+
     def list_with_decisions(self, *, limit: int = 100) -> Sequence[Synthesis]:
         return self._list_with_items(Synthesis.key_decisions, limit=limit)
 

@@ -10,8 +10,8 @@ import sys
 LOAD = """
 import json
 from celery import Celery
-app = Celery()
-app.config_from_object("celeryconfig")
+from pipeline.app import app
+app.loader.import_default_modules()  # what a worker does at start-up
 conf = app.conf
 print(json.dumps({
     "broker_url": conf.broker_url,
@@ -21,6 +21,14 @@ print(json.dumps({
     "prefetch": conf.worker_prefetch_multiplier,
     "events": conf.worker_send_task_events,
     "routes": conf.task_routes,
+    "time_limit": conf.task_time_limit,
+    "soft_time_limit": conf.task_soft_time_limit,
+    "visibility_timeout": conf.broker_transport_options["visibility_timeout"],
+    "sweep": {
+        name: [entry["task"], entry["schedule"]] for name, entry in conf.beat_schedule.items()
+    },
+    "tasks": sorted(name for name in app.tasks if not name.startswith("celery.")),
+    "serializers": [conf.task_serializer, conf.accept_content],
 }))
 """
 
@@ -56,4 +64,29 @@ class TestCeleryConfig:
             "pipeline.synthesize": {"queue": "synthesis"},
             "pipeline.complete": {"queue": "synthesis"},
             "graph.sync": {"queue": "graph"},
+            "pipeline.recover_stuck": {"queue": "celery"},
         }
+        assert conf["serializers"] == ["json", ["json"]]
+
+    def test_the_app_registers_every_stage_task_under_its_stable_name(self) -> None:
+        conf = _load(CELERY_BROKER_URL="redis://127.0.0.1:6379/0")
+        assert conf["tasks"] == [
+            "pipeline.complete",
+            "pipeline.recover_stuck",
+            "pipeline.synthesize",
+            "pipeline.transcribe",
+        ]
+
+    def test_no_stage_outlives_the_visibility_timeout(self) -> None:
+        # Redis hands an unacknowledged message out again after the visibility timeout:
+        # were it shorter than a stage may run, every long stage would be delivered twice.
+        conf = _load(CELERY_BROKER_URL="redis://127.0.0.1:6379/0", TASK_TIME_LIMIT_SECONDS="600")
+        assert conf["time_limit"] == 600
+        assert isinstance(conf["soft_time_limit"], int)
+        assert conf["soft_time_limit"] < 600
+        assert isinstance(conf["visibility_timeout"], int)
+        assert conf["visibility_timeout"] > 600
+
+    def test_the_recovery_sweep_runs_on_the_configured_interval(self) -> None:
+        conf = _load(RECOVERY_INTERVAL_SECONDS="15")
+        assert conf["sweep"] == {"recover-stuck-conversations": ["pipeline.recover_stuck", 15.0]}

@@ -28,7 +28,7 @@ from __future__ import annotations
 import bisect
 import functools
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -74,6 +74,8 @@ _LOOP_COMPRESSION_RATIO = 2.4
 _SENTENCE_END = (".", "?", "!")
 # A pause this long ends a segment even without punctuation, e.g. between speakers.
 _SEGMENT_PAUSE_S = 1.5
+# The share of the progress the first pass reports; repairs fill the rest.
+_FIRST_PASS_SHARE = 0.9
 
 
 def build_prompt(title: str | None, names: Sequence[str]) -> str | None:
@@ -135,10 +137,17 @@ class LocalWhisperTranscriber:
         """The shared faster-whisper model, loaded on first use."""
         return _load_model(self._model_ref, self._cpu_threads)
 
-    def transcribe(self, path: Path, *, prompt: str | None = None) -> Transcript:
+    def transcribe(
+        self,
+        path: Path,
+        *,
+        prompt: str | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Transcript:
         """Transcribe `path` (any format PyAV decodes: wav, flac, mp3, m4a, ogg, webm).
 
-        `prompt` is whisper's initial prompt; see `build_prompt`.
+        `prompt` is whisper's initial prompt; see `build_prompt`. `on_progress` is called
+        with the fraction done (0 to 1) as the first pass moves through the recording.
         Raises UnreadableMediaError when the file is not decodable audio, NoSpeechError
         when it holds no speech. A missing file raises FileNotFoundError: that is not a
         problem with the media, and callers check for it first.
@@ -149,10 +158,15 @@ class LocalWhisperTranscriber:
         if not spans:
             raise NoSpeechError(f"{path.name}: no speech found")
 
+        report = on_progress or _ignore_progress
         decoder = _Decoder(
             BatchedInferencePipeline(self.whisper_model), audio, prompt, self._batch_size
         )
-        words = decoder.decode_whole(beam_size=BEAM_SIZE)
+        words = decoder.decode_whole(
+            beam_size=BEAM_SIZE,
+            # The first pass is most of the work; repairs are short and share the last tenth.
+            on_position=lambda seconds: report(_FIRST_PASS_SHARE * seconds / duration),
+        )
         for round_ in range(_REPAIR_ROUNDS):
             # A repair that skipped again gets shorter clips: whisper skips less in those.
             max_len = _MAX_CLIP_S / 2**round_
@@ -160,6 +174,7 @@ class LocalWhisperTranscriber:
             if not changed:
                 break
 
+        report(1.0)
         segments = _segments(words, duration)
         if not segments:
             raise NoSpeechError(f"{path.name}: no speech found")
@@ -245,6 +260,10 @@ def _clips_for(
     return clips
 
 
+def _ignore_progress(fraction: float) -> None:
+    pass
+
+
 class _Decoder:
     """Decodes clips of one recording, keeping the language the first batch found."""
 
@@ -261,9 +280,12 @@ class _Decoder:
         self._batch_size = batch_size
         self.language: str | None = None
 
-    def decode_whole(self, *, beam_size: int) -> list[Word]:
-        """Words of the whole recording, cut into faster-whisper's own VAD chunks."""
-        return self._run(self._audio, None, beam_size)
+    def decode_whole(self, *, beam_size: int, on_position: Callable[[float], None]) -> list[Word]:
+        """Words of the whole recording, cut into faster-whisper's own VAD chunks.
+
+        `on_position` hears how far (seconds) decoding has come, segment by segment.
+        """
+        return self._run(self._audio, None, beam_size, on_position)
 
     def decode_packed(
         self, clips: Sequence[_Clip], *, beam_size: int, max_len: float
@@ -299,7 +321,13 @@ class _Decoder:
             words.append(replace(word, start=start, end=end))
         return words
 
-    def _run(self, audio: _Audio, clips: Sequence[_Clip] | None, beam_size: int) -> list[Word]:
+    def _run(
+        self,
+        audio: _Audio,
+        clips: Sequence[_Clip] | None,
+        beam_size: int,
+        on_position: Callable[[float], None] = lambda seconds: None,
+    ) -> list[Word]:
         segments, info = self._pipeline.transcribe(
             audio,
             language=self.language,
@@ -312,18 +340,22 @@ class _Decoder:
                 None if clips is None else [{"start": c.start, "end": c.end} for c in clips]
             ),
         )
-        words = [
-            # float(): faster-whisper hands out numpy scalars; callers store and serialize these.
-            Word(
-                text=word.word,
-                start=float(word.start),
-                end=float(word.end),
-                probability=float(word.probability),
-            )
-            for segment in segments
-            if not _is_loop(segment.text)
-            for word in segment.words or ()
-        ]
+        words = []
+        for segment in segments:  # a generator: decoding happens as it is read
+            on_position(float(segment.end))
+            if _is_loop(segment.text):
+                continue
+            words += [
+                # float(): faster-whisper hands out numpy scalars; callers store and
+                # serialize these.
+                Word(
+                    text=word.word,
+                    start=float(word.start),
+                    end=float(word.end),
+                    probability=float(word.probability),
+                )
+                for word in segment.words or ()
+            ]
         self.language = info.language
         return words
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, update
 
-from integrations.audio_sources import LocalAudioSource, SourceOutsideRootsError
+from integrations.audio_sources import AudioSources, SourceOutsideRootsError
 from integrations.synthesis.extractive import ExtractiveSynthesizer
 from integrations.transcription.base import MalformedTranscriptError, UnreadableMediaError
 from integrations.transcription.local import LocalWhisperTranscriber
@@ -79,7 +79,7 @@ def _run_all(
     conversation_id: uuid.UUID,
     transcriber: LocalWhisperTranscriber,
     synthesizer: ExtractiveSynthesizer,
-    sources: LocalAudioSource,
+    sources: AudioSources,
 ) -> None:
     stages.transcribe(conversation_id, uow=uow, transcriber=transcriber, sources=sources)
     stages.synthesize(conversation_id, uow=uow, synthesizer=synthesizer)
@@ -95,7 +95,7 @@ class TestTranscribe:
             conversation_id,
             uow=uow,
             transcriber=transcriber,
-            sources=LocalAudioSource([vtt_file.parent]),
+            sources=AudioSources([vtt_file.parent]),
         )
         assert outcome is StageOutcome.DONE
         rows = _segment_rows(uow, conversation_id)
@@ -127,7 +127,7 @@ class TestTranscribe:
             conversation_id,
             uow=uow,
             transcriber=transcriber,
-            sources=LocalAudioSource([audio.parent]),
+            sources=AudioSources([audio.parent]),
         )
         rows = _segment_rows(uow, conversation_id)
         text = " ".join(r[4] for r in rows).lower()
@@ -146,7 +146,7 @@ class TestTranscribe:
         vtt_file: Path,
         transcriber: LocalWhisperTranscriber,
     ) -> None:
-        sources = LocalAudioSource([vtt_file.parent])
+        sources = AudioSources([vtt_file.parent])
         conversation_id = _conversation(uow, vtt_file)
         stages.transcribe(conversation_id, uow=uow, transcriber=transcriber, sources=sources)
         first = _segment_rows(uow, conversation_id)
@@ -181,7 +181,7 @@ class TestTranscribe:
                 conversation_id,
                 uow=uow,
                 transcriber=transcriber,
-                sources=LocalAudioSource([tmp_path]),
+                sources=AudioSources([tmp_path]),
             )
         conversation = _status(uow, conversation_id)
         assert conversation.status is Status.FAILED
@@ -201,7 +201,7 @@ class TestTranscribe:
                 conversation_id,
                 uow=uow,
                 transcriber=transcriber,
-                sources=LocalAudioSource([tmp_path]),
+                sources=AudioSources([tmp_path]),
             )
         assert _status(uow, conversation_id).status is Status.FAILED
 
@@ -216,7 +216,7 @@ class TestTranscribe:
                 conversation_id,
                 uow=uow,
                 transcriber=transcriber,
-                sources=LocalAudioSource([allowed]),
+                sources=AudioSources([allowed]),
             )
         conversation = _status(uow, conversation_id)
         assert conversation.status is Status.FAILED
@@ -226,7 +226,7 @@ class TestTranscribe:
         self, uow: UnitOfWork, transcriber: LocalWhisperTranscriber
     ) -> None:
         outcome = stages.transcribe(
-            uuid.uuid4(), uow=uow, transcriber=transcriber, sources=LocalAudioSource([])
+            uuid.uuid4(), uow=uow, transcriber=transcriber, sources=AudioSources([])
         )
         assert outcome is StageOutcome.GONE
 
@@ -240,9 +240,7 @@ class TestSynthesizeAndComplete:
         synthesizer: ExtractiveSynthesizer,
     ) -> None:
         conversation_id = _conversation(uow, vtt_file, "Ann Lee", "Cy Diaz")
-        _run_all(
-            uow, conversation_id, transcriber, synthesizer, LocalAudioSource([vtt_file.parent])
-        )
+        _run_all(uow, conversation_id, transcriber, synthesizer, AudioSources([vtt_file.parent]))
         conversation = _status(uow, conversation_id)
         assert conversation.status is Status.COMPLETED
         assert conversation.completed_at is not None
@@ -277,7 +275,7 @@ class TestSynthesizeAndComplete:
             conversation_id,
             uow=uow,
             transcriber=transcriber,
-            sources=LocalAudioSource([vtt_file.parent]),
+            sources=AudioSources([vtt_file.parent]),
         )
 
         def notes() -> tuple[Any, ...]:
@@ -312,7 +310,7 @@ class TestSynthesizeAndComplete:
         with uow:
             assert len(uow.graph_outbox.list_for_conversation(conversation_id)) == 1
 
-    def test_complete_before_synthesis_is_refused(
+    def test_complete_before_synthesis_does_nothing(
         self,
         uow: UnitOfWork,
         vtt_file: Path,
@@ -323,10 +321,9 @@ class TestSynthesizeAndComplete:
             conversation_id,
             uow=uow,
             transcriber=transcriber,
-            sources=LocalAudioSource([vtt_file.parent]),
+            sources=AudioSources([vtt_file.parent]),
         )
-        with pytest.raises(stages.IllegalStageOrderError):
-            stages.complete(conversation_id, uow=uow)
+        assert stages.complete(conversation_id, uow=uow) is StageOutcome.SKIPPED
         assert _status(uow, conversation_id).status is Status.SYNTHESIZING
 
 
@@ -340,7 +337,7 @@ class TestRetry:
     ) -> None:
         transcript = tmp_path / "late.vtt"
         conversation_id = _conversation(uow, transcript)
-        sources = LocalAudioSource([tmp_path])
+        sources = AudioSources([tmp_path])
         with pytest.raises(Exception, match="no such file"):
             stages.transcribe(conversation_id, uow=uow, transcriber=transcriber, sources=sources)
         assert _status(uow, conversation_id).status is Status.FAILED

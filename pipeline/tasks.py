@@ -1,0 +1,172 @@
+"""The Celery tasks: thin shells over the stage functions, each sending the next.
+
+A task parses its id, calls its stage with this process's runtime, and on DONE sends the
+next stage (after the stage's transaction has committed: the stage commits before it
+returns). The stages decide everything else: claims, leases, failures.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from contextvars import ContextVar
+from typing import Any
+
+from celery import Task
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
+from kombu.exceptions import OperationalError as BrokerError
+
+from pipeline import stages
+from pipeline.app import app
+from pipeline.config import get_settings
+from pipeline.runtime import Runtime
+from repositories.models import ConversationStatus
+
+log = logging.getLogger(__name__)
+
+_runtime: Runtime | None = None
+_conversation_id: ContextVar[str] = ContextVar("conversation_id", default="-")
+
+
+def use_runtime(runtime: Runtime) -> None:
+    """Run this process's tasks on `runtime` instead of one built from the settings.
+
+    For programs that embed a worker with providers of their own (benchmarks, tests).
+    """
+    global _runtime
+    _runtime = runtime
+
+
+def current_runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime(get_settings())
+    return _runtime
+
+
+class StageTask(Task):  # type: ignore[type-arg]
+    """A pipeline stage: transient errors retried with backoff and jitter, the rest final."""
+
+    autoretry_for = stages.TRANSIENT_ERRORS
+    max_retries = get_settings().task_max_retries
+    retry_backoff = True
+    retry_backoff_max = 10 * 60
+    retry_jitter = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        token = _conversation_id.set(str(args[0] if args else kwargs.get("conversation_id")))
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            _conversation_id.reset(token)
+
+    @property
+    def final_attempt(self) -> bool:
+        retries: int = self.request.retries
+        return self.max_retries is not None and retries >= self.max_retries
+
+    def progress_reporter(self, stage: str, conversation_id: str) -> stages.ProgressCallback:
+        """Reports a stage's percent as the task's custom state, and as an event for Flower."""
+
+        def report(percent: int) -> None:
+            self.update_state(
+                state="PROGRESS",
+                meta={"stage": stage, "percent": percent, "conversation_id": conversation_id},
+            )
+            if not self.request.is_eager:
+                self.send_event(
+                    "task-progress", stage=stage, percent=percent, conversation_id=conversation_id
+                )
+
+        return report
+
+    def send_next(self, task: Task, conversation_id: str) -> None:  # type: ignore[type-arg]
+        try:
+            task.delay(conversation_id)
+        except BrokerError:
+            # The stage's result is committed and its lease says when it is due: the
+            # recovery sweep sends this stage once the broker is back.
+            log.warning(
+                "could not queue %s conversation_id=%s", task.name, conversation_id, exc_info=True
+            )
+
+
+@app.task(base=StageTask, bind=True, name="pipeline.transcribe")
+def transcribe(self: StageTask, /, conversation_id: str, **kwargs: Any) -> str:
+    runtime = current_runtime()
+    outcome = stages.transcribe(
+        uuid.UUID(conversation_id),
+        uow=runtime.unit_of_work(),
+        transcriber=runtime.transcriber,
+        sources=runtime.sources,
+        leases=runtime.leases,
+        final_attempt=self.final_attempt,
+        on_progress=self.progress_reporter("transcribe", conversation_id),
+    )
+    if outcome is stages.StageOutcome.DONE:
+        self.send_next(synthesize, conversation_id)
+    return outcome.value
+
+
+@app.task(base=StageTask, bind=True, name="pipeline.synthesize")
+def synthesize(self: StageTask, /, conversation_id: str, **kwargs: Any) -> str:
+    runtime = current_runtime()
+    outcome = stages.synthesize(
+        uuid.UUID(conversation_id),
+        uow=runtime.unit_of_work(),
+        synthesizer=runtime.synthesizer,
+        leases=runtime.leases,
+        final_attempt=self.final_attempt,
+        on_progress=self.progress_reporter("synthesize", conversation_id),
+    )
+    if outcome is stages.StageOutcome.DONE:
+        self.send_next(complete, conversation_id)
+    return outcome.value
+
+
+@app.task(base=StageTask, bind=True, name="pipeline.complete")
+def complete(self: StageTask, /, conversation_id: str, **kwargs: Any) -> str:
+    runtime = current_runtime()
+    outcome = stages.complete(
+        uuid.UUID(conversation_id), uow=runtime.unit_of_work(), final_attempt=self.final_attempt
+    )
+    return outcome.value
+
+
+@app.task(base=StageTask, bind=True, name="pipeline.recover_stuck")
+def recover_stuck(self: StageTask, /, **kwargs: Any) -> int:
+    """The periodic sweep: sends again the stage of every conversation whose lease lapsed."""
+    runtime = current_runtime()
+    stuck = stages.requeue_stuck(uow=runtime.unit_of_work(), leases=runtime.leases)
+    for conversation in stuck:
+        # Transcribe takes pending and lapsed transcribing alike; synthesize goes on to
+        # complete by itself when the notes are already there.
+        task = synthesize if conversation.status == ConversationStatus.SYNTHESIZING else transcribe
+        self.send_next(task, str(conversation.id))
+    return len(stuck)
+
+
+def start_pipeline(conversation_id: uuid.UUID) -> None:
+    """Queue a stored pending conversation (in-process when no broker is configured)."""
+    transcribe.delay(str(conversation_id))
+
+
+class _ConversationIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.conversation_id = _conversation_id.get()
+        return True
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _tag_log_lines(logger: logging.Logger, **kwargs: Any) -> None:
+    # Every line a worker writes carries the conversation it was working on.
+    for handler in logger.handlers:
+        handler.addFilter(_ConversationIdFilter())
+
+
+@worker_process_init.connect
+def _reconnect_after_fork(**kwargs: Any) -> None:
+    # A pooled connection inherited from the parent must not be shared with it.
+    if _runtime is not None:
+        _runtime.dispose_connections()

@@ -1,0 +1,159 @@
+"""Providers for worker tests: instant, slow, flaky, broken, or stuck until killed.
+
+They stand in for the outside world (a transcription or notes provider), never for our
+code; workers load them through `tests.worker_main`. Counters and markers live in files,
+because the calls happen in worker processes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from integrations.errors import TransientIntegrationError
+from integrations.synthesis.base import Notes, Utterance
+from integrations.synthesis.extractive import ExtractiveSynthesizer
+from integrations.transcription.base import TranscribedSegment, Transcript, UnreadableMediaError
+
+TRANSCRIPT = Transcript(
+    segments=(
+        TranscribedSegment(0.0, 4.0, "We decided to ship the beta on Friday.", speaker="Ann Lee"),
+        TranscribedSegment(
+            4.0, 8.5, "Bob will write the release notes by Thursday.", speaker="Bob Stone"
+        ),
+        TranscribedSegment(8.5, 12.0, "Should we invite the design team?", speaker="Ann Lee"),
+    ),
+    language="en",
+    duration=12.0,
+    provider="test",
+)
+
+
+def count_call(counter: Path) -> int:
+    """Adds one to the number in `counter`; the new number."""
+    calls = int(counter.read_text()) + 1 if counter.exists() else 1
+    counter.write_text(str(calls))
+    return calls
+
+
+class InstantTranscriber:
+    def __init__(self, state: Path, *, seconds: float = 0.0) -> None:
+        self._counter = state / "transcriptions"
+        self._seconds = seconds
+
+    def transcribe(
+        self,
+        path: Path,
+        *,
+        prompt: str | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Transcript:
+        count_call(self._counter)
+        time.sleep(self._seconds)
+        if on_progress is not None:
+            on_progress(1.0)
+        return TRANSCRIPT
+
+
+class StuckTranscriber(InstantTranscriber):
+    """Hangs inside its first transcription (until the test kills the worker)."""
+
+    def transcribe(
+        self,
+        path: Path,
+        *,
+        prompt: str | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Transcript:
+        if count_call(self._counter) == 1:
+            if on_progress is not None:
+                on_progress(0.4)
+            time.sleep(3600)
+        return TRANSCRIPT
+
+
+class FlakyTranscriber(InstantTranscriber):
+    """The provider is away for its first two calls, then answers."""
+
+    def transcribe(
+        self,
+        path: Path,
+        *,
+        prompt: str | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Transcript:
+        if count_call(self._counter) <= 2:
+            raise TransientIntegrationError("transcription service unavailable (HTTP 503)")
+        return TRANSCRIPT
+
+
+class BrokenMediaTranscriber(InstantTranscriber):
+    def transcribe(
+        self,
+        path: Path,
+        *,
+        prompt: str | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Transcript:
+        count_call(self._counter)
+        raise UnreadableMediaError(f"{path.name}: not audio")
+
+
+class WorkerKillingTranscriber(InstantTranscriber):
+    """Takes its worker process down every time, as a recording that runs it out of memory."""
+
+    def transcribe(
+        self,
+        path: Path,
+        *,
+        prompt: str | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Transcript:
+        count_call(self._counter)
+        os.kill(os.getpid(), signal.SIGKILL)
+        raise AssertionError("unreachable: the process is gone")
+
+
+class CountingSynthesizer:
+    def __init__(self, state: Path) -> None:
+        self._counter = state / "syntheses"
+        self._notes = ExtractiveSynthesizer()
+
+    def synthesize(
+        self,
+        *,
+        utterances: Sequence[Utterance],
+        title: str | None = None,
+        participants: Sequence[str] = (),
+    ) -> Notes:
+        count_call(self._counter)
+        return self._notes.synthesize(utterances=utterances, title=title, participants=participants)
+
+
+class StuckSynthesizer(CountingSynthesizer):
+    """Hangs inside its first synthesis (until the test kills the worker)."""
+
+    def synthesize(
+        self,
+        *,
+        utterances: Sequence[Utterance],
+        title: str | None = None,
+        participants: Sequence[str] = (),
+    ) -> Notes:
+        if count_call(self._counter) == 1:
+            time.sleep(3600)
+        return self._notes.synthesize(utterances=utterances, title=title, participants=participants)
+
+
+TRANSCRIBERS = {
+    "instant": InstantTranscriber,
+    "slow": lambda state: InstantTranscriber(state, seconds=2.0),
+    "stuck": StuckTranscriber,
+    "flaky": FlakyTranscriber,
+    "broken": BrokenMediaTranscriber,
+    "killer": WorkerKillingTranscriber,
+}
+SYNTHESIZERS = {"counting": CountingSynthesizer, "stuck": StuckSynthesizer}

@@ -1,0 +1,200 @@
+"""The stage tasks on real workers: Redis as broker, PostgreSQL as the record.
+
+Delivery is at least once and workers die; these tests deliver twice, kill workers
+mid-stage, lose the broker's messages, and check that every meeting still ends with one
+transcript, one set of notes and one graph event.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from repositories.models import (
+    ConversationStatus,
+    GraphOutboxEvent,
+    Synthesis,
+    TranscriptSegment,
+    utc_now,
+)
+from tests.audio import silence
+from tests.fakes import TRANSCRIPT
+from tests.workers import Cluster, broker_url, cluster, redis_client, workers_database
+
+__all__ = ["broker_url", "cluster", "workers_database"]  # the fixtures this module uses
+
+Status = ConversationStatus
+
+
+def pending(cluster: Cluster, *, requeue_in: float = 1800.0) -> uuid.UUID:
+    """A stored pending conversation, its recording in the audio root, due by `requeue_in`."""
+    recording = cluster.audio_root / f"{uuid.uuid4().hex}.wav"
+    silence(recording, seconds=1.0)
+    with cluster.uow as uow:
+        return uow.conversations.create(
+            source_uri=str(recording),
+            title="Release planning",
+            lease_expires_at=utc_now() + timedelta(seconds=requeue_in),
+        ).id
+
+
+def rows(
+    cluster: Cluster,
+    model: type[TranscriptSegment | Synthesis | GraphOutboxEvent],
+    conversation_id: uuid.UUID,
+) -> int:
+    statement = (
+        select(func.count()).select_from(model).where(model.conversation_id == conversation_id)
+    )
+    with cluster.engine.connect() as connection:
+        return connection.scalar(statement) or 0
+
+
+def assert_finished_once(cluster: Cluster, conversation_id: uuid.UUID) -> None:
+    assert rows(cluster, TranscriptSegment, conversation_id) == len(TRANSCRIPT.segments)
+    assert rows(cluster, Synthesis, conversation_id) == 1
+    assert rows(cluster, GraphOutboxEvent, conversation_id) == 1
+
+
+def calls(cluster: Cluster, provider: str) -> int:
+    counter = cluster.state / provider
+    return int(counter.read_text()) if counter.exists() else 0
+
+
+class TestStageTasks:
+    def test_a_queued_conversation_goes_through_every_stage(self, cluster: Cluster) -> None:
+        cluster.worker()
+        conversation_id = pending(cluster)
+
+        cluster.send("pipeline.transcribe", conversation_id)
+
+        done = cluster.wait_for(conversation_id, Status.COMPLETED)
+        assert_finished_once(cluster, conversation_id)
+        assert done.attempts == 1
+        # Finished: nothing owed, so no lease for the recovery sweep to find.
+        assert (done.lease_token, done.lease_expires_at, done.progress) == (None, None, None)
+        assert done.transcribing_at is not None
+        assert done.synthesizing_at is not None
+
+    def test_the_same_message_delivered_twice_runs_once(self, cluster: Cluster) -> None:
+        cluster.worker()
+        conversation_id = pending(cluster)
+        task_id = str(uuid.uuid4())
+
+        cluster.send("pipeline.transcribe", conversation_id, task_id=task_id)
+        cluster.send("pipeline.transcribe", conversation_id, task_id=task_id)
+
+        cluster.wait_for(conversation_id, Status.COMPLETED)
+        time.sleep(1.0)  # the second delivery's run, after the first
+        assert_finished_once(cluster, conversation_id)
+        assert calls(cluster, "transcriptions") == 1
+        assert calls(cluster, "syntheses") == 1
+
+    def test_two_workers_given_the_same_conversation_at_once(self, cluster: Cluster) -> None:
+        cluster.worker(transcriber="slow")
+        cluster.worker(transcriber="slow")
+        conversation_id = pending(cluster)
+
+        cluster.send("pipeline.transcribe", conversation_id)
+        cluster.send("pipeline.transcribe", conversation_id)
+
+        cluster.wait_for(conversation_id, Status.COMPLETED)
+        time.sleep(1.0)
+        assert_finished_once(cluster, conversation_id)
+        # The second worker found the stage leased and did not transcribe at all.
+        assert calls(cluster, "transcriptions") == 1
+        assert calls(cluster, "syntheses") == 1
+
+
+class TestWorkerCrashes:
+    def test_a_worker_killed_mid_transcription(self, cluster: Cluster) -> None:
+        first = cluster.worker(transcriber="stuck")
+        conversation_id = pending(cluster)
+        cluster.send("pipeline.transcribe", conversation_id)
+        # Hung inside the transcription, its progress reported through the heartbeat.
+        cluster.wait_for(conversation_id, Status.TRANSCRIBING, until=lambda c: c.progress == 40)
+
+        first.kill()
+        cluster.worker(transcriber="stuck", beat=True)
+
+        done = cluster.wait_for(conversation_id, Status.COMPLETED)
+        assert_finished_once(cluster, conversation_id)
+        assert calls(cluster, "transcriptions") == 2
+        assert done.attempts == 1  # one run of the pipeline, its stage taken over once
+
+    def test_a_worker_killed_mid_synthesis(self, cluster: Cluster) -> None:
+        first = cluster.worker(synthesizer="stuck")
+        conversation_id = pending(cluster)
+        cluster.send("pipeline.transcribe", conversation_id)
+        cluster.wait_for(
+            conversation_id, Status.SYNTHESIZING, until=lambda c: c.lease_token is not None
+        )
+        deadline = time.monotonic() + 30
+        while calls(cluster, "syntheses") == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+        first.kill()
+        cluster.worker(synthesizer="stuck", beat=True)
+
+        cluster.wait_for(conversation_id, Status.COMPLETED)
+        assert_finished_once(cluster, conversation_id)
+        assert calls(cluster, "transcriptions") == 1
+        assert calls(cluster, "syntheses") == 2
+
+    def test_a_stage_that_keeps_killing_its_worker_is_failed(self, cluster: Cluster) -> None:
+        cluster.worker(transcriber="killer", beat=True, MAX_DELIVERIES="2")
+        conversation_id = pending(cluster)
+
+        cluster.send("pipeline.transcribe", conversation_id)
+
+        failed = cluster.wait_for(conversation_id, Status.FAILED)
+        assert failed.error_message is not None
+        assert failed.error_message.startswith("gave up after 2 tries: the worker was lost")
+        assert calls(cluster, "transcriptions") == 2
+        assert rows(cluster, TranscriptSegment, conversation_id) == 0
+
+
+class TestBrokerLoss:
+    def test_a_pending_conversation_whose_message_was_lost_is_sent_again(
+        self, cluster: Cluster
+    ) -> None:
+        conversation_id = pending(cluster, requeue_in=1.0)
+        cluster.send("pipeline.transcribe", conversation_id)
+        broker = redis_client(cluster.broker_url)
+        assert broker.llen("transcription") == 1
+        broker.flushdb()  # Redis restarted with nothing on disk
+
+        cluster.worker(beat=True)
+
+        cluster.wait_for(conversation_id, Status.COMPLETED)
+        assert_finished_once(cluster, conversation_id)
+
+
+class TestRetries:
+    def test_a_transient_error_is_retried_until_it_succeeds(self, cluster: Cluster) -> None:
+        cluster.worker(transcriber="flaky")
+        conversation_id = pending(cluster)
+
+        cluster.send("pipeline.transcribe", conversation_id)
+
+        done = cluster.wait_for(conversation_id, Status.COMPLETED)
+        assert calls(cluster, "transcriptions") == 3
+        assert done.error_message is None
+        assert_finished_once(cluster, conversation_id)
+
+    def test_a_permanent_error_fails_at_once_and_is_not_retried(self, cluster: Cluster) -> None:
+        cluster.worker(transcriber="broken", beat=True)
+        conversation_id = pending(cluster)
+
+        cluster.send("pipeline.transcribe", conversation_id)
+
+        failed = cluster.wait_for(conversation_id, Status.FAILED)
+        assert failed.error_message is not None
+        assert failed.error_message.endswith(": not audio")
+        time.sleep(3.0)  # long enough for a retry or a recovery sweep to show
+        assert calls(cluster, "transcriptions") == 1
+        assert rows(cluster, TranscriptSegment, conversation_id) == 0
+        assert failed.lease_expires_at is None  # failed: nothing for the sweep to resend
