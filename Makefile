@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Models and data come from installed packages only: nothing is fetched at run time.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test lint format services bench clean
+.PHONY: demo test lint format services bench bench-orchestration clean
 
 $(BIN)/minutes: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ format: $(BIN)/minutes
 
 bench: $(BIN)/minutes
 	$(BIN)/python bench/transcribe.py
+
+bench-orchestration: $(BIN)/minutes services
+	$(BIN)/python bench/orchestration.py
 
 clean:
 	rm -rf $(VENV) minutes.db

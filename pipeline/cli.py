@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.table import Table
@@ -21,17 +23,20 @@ from sqlalchemy.exc import OperationalError
 
 from integrations.errors import IntegrationError
 from pipeline import schema, stages
+from pipeline.app import app as celery_app
 from pipeline.config import get_settings
+from pipeline.hooks import UploadEvent, UploadParticipant, enqueue_upload
+from pipeline.http_hook import create_app
 from pipeline.intake import InvalidParticipantError, ParticipantInput, create_conversation
 from pipeline.presenters import (
     conversation_document,
     conversation_summary,
-    notes_markdown,
     show_markdown,
     subtitles,
 )
 from pipeline.runner import run_in_process
 from pipeline.runtime import Runtime
+from pipeline.tasks import start_pipeline
 from repositories.models import Conversation, ConversationStatus
 
 app = typer.Typer(
@@ -43,6 +48,11 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+hooks_app = typer.Typer(help="The HTTP upload hook.", no_args_is_help=True)
+app.add_typer(hooks_app, name="hooks")
+
+# A worker started without -Q serves every queue the pipeline uses.
+ALL_QUEUES = "transcription,synthesis,graph,celery"
 
 # After processing, the notes come first; the transcript is only tasted.
 TRANSCRIPT_EXCERPT_SEGMENTS = 3
@@ -264,23 +274,106 @@ def show(
 
 
 @app.command()
+def enqueue(
+    uri: Annotated[str, typer.Argument(help="A recording or transcript: a path or a URL.")],
+    title: Annotated[str | None, typer.Option(help="The meeting's title.")] = None,
+    participant: Annotated[
+        list[str] | None,
+        typer.Option(help='"Name <email>" of someone in the meeting; repeat for each.'),
+    ] = None,
+    platform: Annotated[str | None, typer.Option(help="The meeting platform, e.g. zoom.")] = None,
+    meeting_id: Annotated[
+        str | None, typer.Option(help="The platform's id of the meeting (with --platform).")
+    ] = None,
+    idempotency_key: Annotated[
+        str | None, typer.Option(help="The same key twice gives the same conversation, once.")
+    ] = None,
+) -> None:
+    """Store a pending conversation, queue it for the workers, print its id."""
+    try:
+        people = [ParticipantInput.parse(value) for value in participant or ()]
+    except InvalidParticipantError as error:
+        raise UsageError(f"--participant {error}") from None
+    local = Path(uri).expanduser()
+    try:
+        event = UploadEvent(
+            # A local path is stored absolute: workers run elsewhere, in other folders.
+            source_uri=str(local.resolve()) if local.exists() else uri,
+            title=title,
+            platform=platform,
+            platform_meeting_id=meeting_id,
+            idempotency_key=idempotency_key,
+            participants=[
+                UploadParticipant(name=p.name, email=p.email, organizer=p.organizer) for p in people
+            ],
+        )
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise UsageError(f"{where}: {first['msg']}" if where else first["msg"]) from None
+    try:
+        conversation_id = enqueue_upload(event, runtime=_runtime())
+    except IntegrationError as error:
+        raise UsageError(str(error)) from None
+    print(conversation_id)
+
+
+@app.command()
 def retry(conversation_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
-    """Send a failed conversation through the pipeline again."""
+    """Send a failed conversation through the pipeline again (queued for the workers)."""
     runtime = _runtime()
     parsed = _parse_id(conversation_id)
     conversation = _load(runtime, parsed)
-    if not stages.reset_for_retry(parsed, uow=runtime.unit_of_work()):
+    if not stages.reset_for_retry(parsed, uow=runtime.unit_of_work(), leases=runtime.leases):
         raise UsageError(
             f"conversation {parsed} is {conversation.status.value}; only failed ones are retried"
         )
     try:
-        with _progress(True) as on_stage:
-            run_in_process(parsed, runtime, on_stage=on_stage)
+        start_pipeline(parsed, runtime)
     except IntegrationError as error:
         raise UsageError(f"conversation {parsed} failed again: {error}") from None
-    conversation = _load(runtime, parsed, full=True)
+    conversation = _load(runtime, parsed)
     stdout.print(f"conversation {parsed} {conversation.status.value}", highlight=False)
-    stdout.print(Markdown(notes_markdown(conversation)))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def worker(
+    context: typer.Context,
+    queues: Annotated[
+        str, typer.Option("--queues", "-Q", help="Comma-separated queues to consume.")
+    ] = ALL_QUEUES,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", "-c", min=1, help="Worker processes.")
+    ] = None,
+    beat: Annotated[
+        bool, typer.Option("--beat", "-B", help="Also run the recovery sweep's schedule.")
+    ] = False,
+    loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "INFO",
+) -> None:
+    """Run a Celery worker (`celery -A pipeline.app worker`); extra options go to Celery."""
+    if celery_app.conf.task_always_eager:
+        raise UsageError("a worker needs a broker: set CELERY_BROKER_URL")
+    argv = ["worker", "--queues", queues, "--loglevel", loglevel, "--events"]
+    if concurrency is not None:
+        argv += ["--concurrency", str(concurrency)]
+    if beat:
+        argv.append("--beat")
+    celery_app.worker_main([*argv, *context.args])
+
+
+@hooks_app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the HTTP upload hook (POST /hooks/upload, GET /conversations/{id}, /healthz)."""
+    runtime = _runtime()
+    secret = runtime.settings.hook_secret
+    if secret is None or not secret.get_secret_value():
+        stderr.print("warning: HOOK_SECRET is not set: every upload is refused", style="yellow")
+    # A server's own log lines (uploads refused, accepted) are for its operator: on by default.
+    logging.getLogger("pipeline").setLevel(min(logging.INFO, logging.getLogger().level))
+    uvicorn.run(create_app(runtime), host=host, port=port, log_level="info")
 
 
 @db_app.command()

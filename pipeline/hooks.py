@@ -44,8 +44,9 @@ class UploadParticipant(BaseModel):
         value = f"{self.name or ''} <{self.email}>" if self.email else (self.name or "")
         try:
             person = ParticipantInput.parse(value)
-        except InvalidParticipantError as error:
-            raise ValueError(str(error)) from None
+        except InvalidParticipantError:
+            # Not the parser's message: that quotes the value, and error replies never do.
+            raise ValueError("a participant needs a name or a valid email address") from None
         return ParticipantInput(name=person.name, email=person.email, organizer=self.organizer)
 
 
@@ -90,9 +91,10 @@ def enqueue_upload(event: UploadEvent, *, runtime: Runtime | None = None) -> uui
     read from here (outside AUDIO_ROOTS, a refused address, a missing file) raises an
     AudioSourceError and stores nothing.
     """
+    runtime = runtime or current_runtime()
     stored = store_upload(event, runtime=runtime)
     if stored.created:
-        start_pipeline(stored.conversation_id)
+        start_pipeline(stored.conversation_id, runtime)
     return stored.conversation_id
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from repositories.models import Conversation, Synthesis, TranscriptSegment
 
@@ -15,7 +16,11 @@ def conversation_summary(conversation: Conversation) -> dict[str, Any]:
         "id": str(conversation.id),
         "title": conversation.title,
         "status": conversation.status.value,
-        "source_uri": conversation.source_uri,
+        # Percent of the running stage, renewed with its worker's heartbeat.
+        "progress": conversation.progress,
+        "source_uri": _display_uri(conversation.source_uri),
+        "platform": conversation.platform,
+        "platform_meeting_id": conversation.platform_meeting_id,
         "error_message": conversation.error_message,
         "attempts": conversation.attempts,
         "language": conversation.language,
@@ -34,6 +39,14 @@ def conversation_summary(conversation: Conversation) -> dict[str, Any]:
             conversation.synthesizing_at, conversation.completed_at
         ),
     }
+
+
+def _display_uri(uri: str) -> str:
+    # A download URL may carry credentials or a signed token: show where, never how.
+    parts = urlsplit(uri)
+    if parts.scheme in ("http", "https"):
+        return urlunsplit((parts.scheme, parts.hostname or "", parts.path, "", ""))
+    return uri
 
 
 def notes_document(synthesis: Synthesis | None) -> dict[str, Any] | None:

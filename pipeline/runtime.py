@@ -36,6 +36,13 @@ class Runtime:
         if "engine" in vars(self):
             self.engine.dispose(close=False)
 
+    def close(self) -> None:
+        """Release what this runtime holds: pooled connections, the download client."""
+        if "engine" in vars(self):
+            self.engine.dispose()
+        if "sources" in vars(self):
+            self.sources.close()
+
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
 

@@ -19,6 +19,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from pipeline import stages
 from pipeline.app import app
 from pipeline.config import get_settings
+from pipeline.runner import run_in_process
 from pipeline.runtime import Runtime
 from repositories.models import ConversationStatus
 
@@ -146,9 +147,23 @@ def recover_stuck(self: StageTask, /, **kwargs: Any) -> int:
     return len(stuck)
 
 
-def start_pipeline(conversation_id: uuid.UUID) -> None:
-    """Queue a stored pending conversation (in-process when no broker is configured)."""
-    transcribe.delay(str(conversation_id))
+def start_pipeline(conversation_id: uuid.UUID, runtime: Runtime | None = None) -> None:
+    """Queue a stored pending conversation; with no broker configured, run it right here.
+
+    In-process, errors propagate (the stage has recorded them on the conversation). Queued,
+    an unreachable broker is logged and not raised: the row is stored with a lease, and the
+    recovery sweep sends it once that lapses, so the meeting is delayed, not lost.
+    """
+    if app.conf.task_always_eager:
+        run_in_process(conversation_id, runtime or current_runtime())
+        return
+    try:
+        transcribe.delay(str(conversation_id))
+    except BrokerError as error:
+        # The error's class only: its text may name the server and its credentials.
+        log.warning(
+            "could not queue conversation_id=%s error=%s", conversation_id, type(error).__name__
+        )
 
 
 class _ConversationIdFilter(logging.Filter):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 from celery import Celery
@@ -61,12 +62,31 @@ def service_env(
     return env
 
 
+def worker_is_ready(log: Path) -> bool:
+    return b" ready." in log.read_bytes()
+
+
+def answers(url: str) -> Callable[[Path], bool]:
+    """Ready once `url` answers 200."""
+
+    def ready(log: Path) -> bool:
+        try:
+            return httpx.get(url, timeout=1.0).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    return ready
+
+
 @dataclass
 class Worker:
+    """A service process of the tests: a worker, the hook server, Flower."""
+
     name: str
     command: Sequence[str]
     env: dict[str, str]
     log: Path
+    ready: Callable[[Path], bool] = worker_is_ready
     process: subprocess.Popen[bytes] | None = field(default=None)
 
     def start(self) -> Worker:
@@ -79,10 +99,10 @@ class Worker:
                 start_new_session=True,  # its own process group: killed whole, children too
             )
         deadline = time.monotonic() + READY_TIMEOUT_S
-        while b" ready." not in self.log.read_bytes():
+        while not self.ready(self.log):
             if self.process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"worker {self.name} did not start:\n{self.output()}")
-            time.sleep(0.1)
+                pytest.fail(f"{self.name} did not start:\n{self.output()}")
+            time.sleep(0.2)
         return self
 
     def kill(self) -> None:
@@ -161,6 +181,14 @@ class Cluster:
         worker = Worker(name, command, self.env(**settings), self.state / f"{name}.log")
         self.workers.append(worker)
         return worker.start()
+
+    def service(
+        self, name: str, command: Sequence[str], ready: Callable[[Path], bool], **settings: str
+    ) -> Worker:
+        """Any other process of the deployment, started with the cluster's environment."""
+        service = Worker(name, command, self.env(**settings), self.state / f"{name}.log", ready)
+        self.workers.append(service)
+        return service.start()
 
     def send(self, task: str, conversation_id: uuid.UUID, **options: Any) -> None:
         """Queue a task the way any producer does: by name, with the id as its argument."""

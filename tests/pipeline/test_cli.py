@@ -18,6 +18,9 @@ from sqlalchemy import Engine, func, select
 from repositories.database import UnitOfWork, create_database_engine, create_session_factory
 from repositories.models import Conversation, ConversationStatus, Synthesis, TranscriptSegment
 from tests.audio import silence
+from tests.workers import broker_url, redis_client
+
+__all__ = ["broker_url"]  # a fixture this module uses
 
 MINUTES = [sys.executable, "-c", "from pipeline.cli import main; main()"]
 
@@ -38,17 +41,25 @@ def cli_database(
 
 
 def run(
-    *args: str, database_url: str | None, cwd: Path | None = None
+    *args: str,
+    database_url: str | None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-    env["HF_HUB_OFFLINE"] = "1"
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key != "DATABASE_URL" and not key.startswith("CELERY_")
+    }
+    environment["HF_HUB_OFFLINE"] = "1"
     if database_url is not None:
-        env["DATABASE_URL"] = database_url
+        environment["DATABASE_URL"] = database_url
+    environment.update(env or {})
     return subprocess.run(
         [*MINUTES, *args],
         capture_output=True,
         text=True,
-        env=env,
+        env=environment,
         cwd=cwd,
         timeout=300,
         check=False,
@@ -261,6 +272,125 @@ class TestRetry:
         assert f"conversation {conversation_id} completed" in result.stdout
         again = run("retry", str(conversation_id), database_url=url)
         assert "only failed ones are retried" in _one_line_error(again)
+
+
+class TestEnqueue:
+    def test_enqueue_stores_a_pending_conversation_and_queues_it_once(
+        self, migrated: tuple[str, Engine], broker_url: str, tmp_path: Path
+    ) -> None:
+        url, engine = migrated
+        recording = silence(tmp_path / "weekly.wav", seconds=1.0)
+        env = {"CELERY_BROKER_URL": broker_url, "AUDIO_ROOTS": str(tmp_path)}
+        command = [
+            "enqueue",
+            "weekly.wav",
+            "--title",
+            "Weekly sync",
+            "--participant",
+            "Ann Lee <ann@example.com>",
+            "--platform",
+            "zoom",
+            "--meeting-id",
+            "zm-881",
+        ]
+
+        first = run(*command, database_url=url, cwd=tmp_path, env=env)
+        again = run(*command, database_url=url, cwd=tmp_path, env=env)
+
+        assert first.returncode == 0, first.stderr
+        conversation_id = uuid.UUID(first.stdout.strip())
+        assert again.stdout.strip() == str(conversation_id)
+        with UnitOfWork(create_session_factory(engine)) as uow:
+            conversation = uow.conversations.get_with_participants(conversation_id)
+            assert conversation is not None
+            assert conversation.status is ConversationStatus.PENDING
+            assert conversation.source_uri == str(recording.resolve())  # absolute for workers
+            assert (conversation.platform, conversation.platform_meeting_id) == ("zoom", "zm-881")
+            assert [(p.name, p.email) for p in conversation.participants] == [
+                ("Ann Lee", "ann@example.com")
+            ]
+        assert redis_client(broker_url).llen("transcription") == 1
+
+    def test_the_same_idempotency_key_gives_the_same_conversation(
+        self, migrated: tuple[str, Engine], broker_url: str, tmp_path: Path
+    ) -> None:
+        url, engine = migrated
+        silence(tmp_path / "standup.wav", seconds=1.0)
+        env = {"CELERY_BROKER_URL": broker_url, "AUDIO_ROOTS": str(tmp_path)}
+        key = f"upload-{uuid.uuid4()}"
+        ids = {
+            run(
+                "enqueue",
+                "standup.wav",
+                "--idempotency-key",
+                key,
+                database_url=url,
+                cwd=tmp_path,
+                env=env,
+            ).stdout.strip()
+            for _ in range(2)
+        }
+        assert len(ids) == 1
+        with UnitOfWork(create_session_factory(engine)) as uow:
+            assert uow.conversations.count(Conversation.idempotency_key == key) == 1
+        assert redis_client(broker_url).llen("transcription") == 1
+
+    @pytest.mark.parametrize(
+        ("source", "message"),
+        [
+            ("../outside.wav", "outside the allowed audio roots"),
+            ("missing.wav", "no such file"),
+            ("http://127.0.0.1:8000/meeting.wav", "127.0.0.1"),
+            ("ftp://example.com/meeting.wav", "ftp"),
+        ],
+    )
+    def test_enqueue_refuses_a_source_it_may_not_read(
+        self,
+        migrated: tuple[str, Engine],
+        broker_url: str,
+        tmp_path: Path,
+        source: str,
+        message: str,
+    ) -> None:
+        url, engine = migrated
+        allowed = tmp_path / "recordings"
+        allowed.mkdir()
+        silence(tmp_path / "outside.wav", seconds=1.0)
+        before = count(engine, Conversation)
+        result = run(
+            "enqueue",
+            source,
+            database_url=url,
+            cwd=allowed,
+            env={"CELERY_BROKER_URL": broker_url, "AUDIO_ROOTS": str(allowed)},
+        )
+        assert message in _one_line_error(result)
+        assert count(engine, Conversation) == before
+        assert redis_client(broker_url).llen("transcription") == 0
+
+    def test_without_a_broker_enqueue_runs_the_pipeline_in_process(
+        self, migrated: tuple[str, Engine], tmp_path: Path
+    ) -> None:
+        url, engine = migrated
+        (tmp_path / "call.vtt").write_text(
+            "WEBVTT\n\n00:00:00.000 --> 00:00:03.000\n<v Ann Lee>We decided to ship it.\n",
+            encoding="utf-8",
+        )
+        result = run(
+            "enqueue",
+            "call.vtt",
+            database_url=url,
+            cwd=tmp_path,
+            env={"AUDIO_ROOTS": str(tmp_path)},
+        )
+        assert result.returncode == 0, result.stderr
+        with UnitOfWork(create_session_factory(engine)) as uow:
+            conversation = uow.conversations.get(uuid.UUID(result.stdout.strip()))
+        assert conversation.status is ConversationStatus.COMPLETED
+
+    def test_a_worker_needs_a_broker(self, migrated: tuple[str, Engine]) -> None:
+        url, _ = migrated
+        assert "CELERY_BROKER_URL" in _one_line_error(run("worker", database_url=url))
 
 
 class TestBadInput:

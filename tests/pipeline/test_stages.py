@@ -1,21 +1,31 @@
 from __future__ import annotations
 
+import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, Engine, update
 
 from integrations.audio_sources import AudioSources, SourceOutsideRootsError
+from integrations.errors import TransientIntegrationError
 from integrations.synthesis.extractive import ExtractiveSynthesizer
-from integrations.transcription.base import MalformedTranscriptError, UnreadableMediaError
+from integrations.transcription.base import (
+    MalformedTranscriptError,
+    Transcript,
+    UnreadableMediaError,
+)
 from integrations.transcription.local import LocalWhisperTranscriber
+from integrations.transcription.platform import parse_transcript_file
 from pipeline import stages
 from pipeline.intake import ParticipantInput, create_conversation
+from pipeline.leases import Leases
 from pipeline.stages import StageOutcome
-from repositories.database import UnitOfWork
-from repositories.models import Conversation, ConversationStatus
+from repositories.database import UnitOfWork, create_session_factory
+from repositories.models import Conversation, ConversationStatus, utc_now
+from tests.audio import silence
 
 Status = ConversationStatus
 
@@ -353,3 +363,187 @@ class TestRetry:
         completed = _status(uow, conversation_id)
         assert completed.status is Status.COMPLETED
         assert completed.attempts == 2
+
+
+class _ScriptedTranscriber:
+    """A provider that answers from a script: an error to raise, or progress then a result."""
+
+    def __init__(self, *, error: Exception | None = None, wait_for_progress: Any = None) -> None:
+        self.calls = 0
+        self._error = error
+        self._wait_for_progress = wait_for_progress
+
+    def transcribe(
+        self, path: Path, *, prompt: str | None = None, on_progress: Any = None
+    ) -> Transcript:
+        self.calls += 1
+        if self._error is not None:
+            raise self._error
+        if self._wait_for_progress is not None:
+            on_progress(0.5)
+            self._wait_for_progress()
+        return parse_transcript_file(self.vtt)
+
+    vtt: Path
+
+
+@pytest.fixture
+def recording(tmp_path: Path) -> Path:
+    return silence(tmp_path / "standup.wav", seconds=1.0)
+
+
+def _scripted(vtt_file: Path, **script: Any) -> _ScriptedTranscriber:
+    transcriber = _ScriptedTranscriber(**script)
+    transcriber.vtt = vtt_file
+    return transcriber
+
+
+class TestLeasedStages:
+    def test_a_stage_leased_by_a_live_worker_is_left_alone(
+        self, uow: UnitOfWork, recording: Path, vtt_file: Path
+    ) -> None:
+        conversation_id = _conversation(uow, recording)
+        now = utc_now()
+        with uow:
+            uow.conversations.claim_for_transcription(
+                conversation_id, token=uuid.uuid4(), lease_until=now + timedelta(minutes=5), now=now
+            )
+        transcriber = _scripted(vtt_file)
+
+        outcome = stages.transcribe(
+            conversation_id,
+            uow=uow,
+            transcriber=transcriber,
+            sources=AudioSources([recording.parent]),
+        )
+
+        assert outcome is StageOutcome.SKIPPED
+        assert transcriber.calls == 0
+        assert _status(uow, conversation_id).status is Status.TRANSCRIBING
+
+    def test_a_transient_error_hands_the_stage_back_for_its_retry(
+        self, uow: UnitOfWork, recording: Path, vtt_file: Path
+    ) -> None:
+        conversation_id = _conversation(uow, recording)
+        sources = AudioSources([recording.parent])
+        away = _scripted(vtt_file, error=TransientIntegrationError("service unavailable (503)"))
+
+        with pytest.raises(TransientIntegrationError):
+            stages.transcribe(
+                conversation_id, uow=uow, transcriber=away, sources=sources, final_attempt=False
+            )
+        handed_back = _status(uow, conversation_id)
+        assert handed_back.status is Status.TRANSCRIBING
+        assert handed_back.lease_token is None
+        assert handed_back.lease_expires_at is not None  # due again if the retry is lost
+        assert handed_back.error_message is None
+
+        outcome = stages.transcribe(
+            conversation_id, uow=uow, transcriber=_scripted(vtt_file), sources=sources
+        )
+        assert outcome is StageOutcome.DONE
+        assert _status(uow, conversation_id).status is Status.SYNTHESIZING
+
+    def test_the_last_retry_of_a_transient_error_fails_the_conversation(
+        self, uow: UnitOfWork, recording: Path, vtt_file: Path
+    ) -> None:
+        conversation_id = _conversation(uow, recording)
+        away = _scripted(vtt_file, error=TransientIntegrationError("service unavailable (503)"))
+
+        with pytest.raises(TransientIntegrationError):
+            stages.transcribe(
+                conversation_id,
+                uow=uow,
+                transcriber=away,
+                sources=AudioSources([recording.parent]),
+                final_attempt=True,
+            )
+        failed = _status(uow, conversation_id)
+        assert failed.status is Status.FAILED
+        assert failed.error_message == "service unavailable (503)"
+        assert failed.lease_expires_at is None
+
+    def test_a_bug_in_a_provider_fails_the_conversation_with_its_message(
+        self, uow: UnitOfWork, recording: Path, vtt_file: Path
+    ) -> None:
+        conversation_id = _conversation(uow, recording)
+        broken = _scripted(vtt_file, error=KeyError("segments"))
+
+        with pytest.raises(KeyError):
+            stages.transcribe(
+                conversation_id,
+                uow=uow,
+                transcriber=broken,
+                sources=AudioSources([recording.parent]),
+                final_attempt=False,  # not transient: retries would not help
+            )
+        failed = _status(uow, conversation_id)
+        assert failed.status is Status.FAILED
+        assert failed.error_message == "'segments'"
+
+    def test_a_stage_that_keeps_losing_its_worker_is_given_up(
+        self, uow: UnitOfWork, recording: Path, vtt_file: Path
+    ) -> None:
+        conversation_id = _conversation(uow, recording)
+        leases = Leases(seconds=60, max_deliveries=2)
+        for minutes_ago in (10, 5):  # two workers took it and died: their leases lapsed
+            taken = utc_now() - timedelta(minutes=minutes_ago)
+            with uow:
+                uow.conversations.claim_for_transcription(
+                    conversation_id,
+                    token=uuid.uuid4(),
+                    lease_until=taken + timedelta(minutes=1),
+                    now=taken,
+                )
+        transcriber = _scripted(vtt_file)
+
+        outcome = stages.transcribe(
+            conversation_id,
+            uow=uow,
+            transcriber=transcriber,
+            sources=AudioSources([recording.parent]),
+            leases=leases,
+        )
+
+        assert outcome is StageOutcome.FAILED
+        assert transcriber.calls == 0
+        failed = _status(uow, conversation_id)
+        assert failed.status is Status.FAILED
+        assert failed.error_message is not None
+        assert failed.error_message.startswith("gave up after 2 tries: the worker was lost")
+
+    def test_the_heartbeat_renews_the_lease_and_records_progress(
+        self, engine: Engine, recording: Path, vtt_file: Path
+    ) -> None:
+        # Real commits on their own connections: the heartbeat runs in a thread of its own.
+        uow = UnitOfWork(create_session_factory(engine))
+        conversation_id = _conversation(uow, recording)
+        leases = Leases(seconds=0.6)  # a heartbeat every 0.2 s
+        seen: list[tuple[int | None, Any]] = []
+
+        def watch_heartbeats() -> None:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                row = _status(uow, conversation_id)
+                seen.append((row.progress, row.lease_expires_at))
+                if len({expiry for _, expiry in seen}) >= 3 and row.progress == 50:
+                    return
+                time.sleep(0.05)
+
+        reported: list[int] = []
+        try:
+            outcome = stages.transcribe(
+                conversation_id,
+                uow=uow,
+                transcriber=_scripted(vtt_file, wait_for_progress=watch_heartbeats),
+                sources=AudioSources([recording.parent]),
+                leases=leases,
+                on_progress=reported.append,
+            )
+            assert outcome is StageOutcome.DONE
+            assert reported == [50]
+            assert seen[-1][0] == 50
+            assert len({expiry for _, expiry in seen}) >= 3  # renewed again and again
+        finally:
+            with uow:
+                uow.conversations.delete(uow.conversations.get(conversation_id))

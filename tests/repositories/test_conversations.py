@@ -196,6 +196,173 @@ class TestTransitions:
         assert row.error_message is None
 
 
+class TestLeases:
+    def test_claiming_a_pending_conversation_starts_its_transcription(
+        self, uow: UnitOfWork
+    ) -> None:
+        conversation_id = factories.conversation(uow)
+        token, now = uuid.uuid4(), utc_now()
+        with uow:
+            deliveries = uow.conversations.claim_for_transcription(
+                conversation_id, token=token, lease_until=now + timedelta(minutes=5), now=now
+            )
+            row = uow.conversations.get(conversation_id)
+        assert deliveries == 1
+        assert row.status is Status.TRANSCRIBING
+        assert row.lease_token == token
+        assert row.lease_expires_at == now + timedelta(minutes=5)
+        assert row.attempts == 1
+        assert row.progress == 0
+
+    def test_a_live_lease_keeps_others_out_and_a_lapsed_one_is_taken_over(
+        self, uow: UnitOfWork
+    ) -> None:
+        conversation_id = factories.conversation(uow)
+        now = utc_now()
+        first, second = uuid.uuid4(), uuid.uuid4()
+        with uow:
+            uow.conversations.claim_for_transcription(
+                conversation_id, token=first, lease_until=now + timedelta(seconds=30), now=now
+            )
+        with uow:
+            # A second delivery while the first worker is alive and renewing.
+            assert (
+                uow.conversations.claim_for_transcription(
+                    conversation_id, token=second, lease_until=now + timedelta(minutes=5), now=now
+                )
+                is None
+            )
+        later = now + timedelta(minutes=1)  # the first worker stopped renewing: it died
+        with uow:
+            deliveries = uow.conversations.claim_for_transcription(
+                conversation_id, token=second, lease_until=later + timedelta(minutes=5), now=later
+            )
+            row = uow.conversations.get(conversation_id)
+        assert deliveries == 2
+        assert row.lease_token == second
+        assert row.attempts == 1  # the same run of the pipeline, taken over
+
+    def test_only_the_holder_renews_releases_or_finishes(self, uow: UnitOfWork) -> None:
+        conversation_id = factories.conversation(uow)
+        now = utc_now()
+        holder, stranger = uuid.uuid4(), uuid.uuid4()
+        with uow:
+            uow.conversations.claim_for_transcription(
+                conversation_id, token=holder, lease_until=now + timedelta(seconds=30), now=now
+            )
+        later = now + timedelta(minutes=2)
+        with uow:
+            assert not uow.conversations.renew_lease(
+                conversation_id, token=stranger, lease_until=later, progress=50
+            )
+            assert not uow.conversations.release_lease(
+                conversation_id, token=stranger, requeue_at=later
+            )
+            assert not uow.conversations.transition(
+                conversation_id,
+                expected=Status.TRANSCRIBING,
+                target=Status.SYNTHESIZING,
+                holder=stranger,
+            )
+            assert uow.conversations.renew_lease(
+                conversation_id, token=holder, lease_until=later, progress=50
+            )
+        with uow:
+            row = uow.conversations.get(conversation_id)
+            assert (row.status, row.lease_expires_at, row.progress) == (
+                Status.TRANSCRIBING,
+                later,
+                50,
+            )
+            assert uow.conversations.release_lease(conversation_id, token=holder, requeue_at=later)
+        with uow:
+            row = uow.conversations.get(conversation_id)
+        assert row.lease_token is None
+        assert row.lease_expires_at == later
+
+    def test_a_new_state_starts_unclaimed(self, uow: UnitOfWork) -> None:
+        conversation_id = factories.conversation(uow)
+        token, now = uuid.uuid4(), utc_now()
+        due = now + timedelta(minutes=30)
+        with uow:
+            uow.conversations.claim_for_transcription(
+                conversation_id, token=token, lease_until=now + timedelta(minutes=5), now=now
+            )
+            assert uow.conversations.transition(
+                conversation_id,
+                expected=Status.TRANSCRIBING,
+                target=Status.SYNTHESIZING,
+                holder=token,
+                lease_expires_at=due,
+            )
+        with uow:
+            row = uow.conversations.get(conversation_id)
+            assert (row.lease_token, row.lease_expires_at, row.deliveries, row.progress) == (
+                None,
+                due,
+                0,
+                None,
+            )
+            assert (
+                uow.conversations.claim(
+                    conversation_id,
+                    status=Status.SYNTHESIZING,
+                    token=uuid.uuid4(),
+                    lease_until=due,
+                    now=now,
+                )
+                == 1
+            )
+
+    def test_the_sweep_takes_lapsed_unfinished_conversations_once(self, uow: UnitOfWork) -> None:
+        now = utc_now()
+        past, future = now - timedelta(seconds=1), now + timedelta(minutes=5)
+        lost_message = factories.conversation(uow, lease_expires_at=past)
+        dead_worker = factories.conversation(
+            uow, status=Status.TRANSCRIBING, lease_token=uuid.uuid4(), lease_expires_at=past
+        )
+        waiting = factories.conversation(uow, status=Status.SYNTHESIZING, lease_expires_at=future)
+        finished = factories.conversation(uow, status=Status.COMPLETED, lease_expires_at=past)
+        never_queued = factories.conversation(uow)
+        requeue_at = now + timedelta(minutes=30)
+
+        with uow:
+            stuck = uow.conversations.claim_stuck(now=now, requeue_at=requeue_at, limit=10)
+        with uow:
+            again = uow.conversations.claim_stuck(now=now, requeue_at=requeue_at, limit=10)
+            dead = uow.conversations.get(dead_worker)
+
+        assert {(s.id, s.status) for s in stuck} == {
+            (lost_message, Status.PENDING),
+            (dead_worker, Status.TRANSCRIBING),
+        }
+        assert again == []
+        # The dead worker's token is void: were it only slow, its final write now fails.
+        assert dead.lease_token is None
+        assert dead.lease_expires_at == requeue_at
+        assert {waiting, finished, never_queued}.isdisjoint(s.id for s in stuck)
+
+    def test_the_sweep_takes_at_most_its_limit(self, uow: UnitOfWork) -> None:
+        past = utc_now() - timedelta(seconds=1)
+        for _ in range(3):
+            factories.conversation(uow, lease_expires_at=past)
+        with uow:
+            stuck = uow.conversations.claim_stuck(
+                now=utc_now(), requeue_at=utc_now() + timedelta(minutes=1), limit=2
+            )
+        assert len(stuck) == 2
+
+    def test_idempotency_keys_are_unique(self, uow: UnitOfWork) -> None:
+        conversation_id = factories.conversation(uow, idempotency_key="upload-42")
+        with uow:
+            found = uow.conversations.get_by_idempotency_key("upload-42")
+            assert uow.conversations.get_by_idempotency_key("upload-43") is None
+        assert found is not None
+        assert found.id == conversation_id
+        with pytest.raises(IntegrityError):
+            factories.conversation(uow, idempotency_key="upload-42")
+
+
 class TestConcurrentClaims:
     """Two real sessions on two connections race for the same conversation."""
 

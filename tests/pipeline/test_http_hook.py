@@ -1,0 +1,658 @@
+"""The HTTP upload hook as a platform meets it: `minutes hooks serve` in a subprocess, on a
+real PostgreSQL and a real Redis; every test checks the rows and the queue, not only the
+answer."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.orm import Session
+
+from pipeline import schema
+from pipeline.config import Settings
+from repositories.database import create_database_engine
+from repositories.models import Conversation, Participant
+from tests.audio import silence
+
+MINUTES = [sys.executable, "-c", "from pipeline.cli import main; main()"]
+# The Redis `make test` starts; a missing server fails the run, never skips it.
+BROKER_URL = "redis://127.0.0.1:6379/14"
+# Nothing listens here: a broker that is down. The password must never be shown.
+DEAD_BROKER_PASSWORD = "broker-password-never-shown"
+READY_TIMEOUT_S = 20.0
+LIMIT = 1024 * 1024  # HOOK_MAX_BODY_BYTES's default
+UNFINISHED = {"pending", "transcribing", "synthesizing"}
+SETTINGS = set(Settings.model_fields)  # their environment variables, lower-cased
+
+
+def sign(body: bytes, secret: str) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    secret: str | None
+
+    def upload(
+        self, event: Mapping[str, Any] | bytes, *, signature: str | None = None
+    ) -> httpx.Response:
+        """POST an event, signed with the server's secret unless `signature` is given."""
+        body = event if isinstance(event, bytes) else json.dumps(event).encode()
+        if signature is None:
+            signature = self.sign(body)
+        return httpx.post(
+            f"{self.url}/hooks/upload",
+            content=body,
+            headers={"X-Minutes-Signature": signature, "Content-Type": "application/json"},
+            timeout=10,
+        )
+
+    def sign(self, body: bytes) -> str:
+        assert self.secret is not None, "this server has no secret to sign with"
+        return sign(body, self.secret)
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(f"{self.url}{path}", timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def hook_database(postgres_server_url: str) -> Iterator[tuple[str, Engine]]:
+    """A migrated database of the servers' own: they commit, nothing is rolled back."""
+    from tests.conftest import _create_database, _drop_database
+
+    name = f"minutes_hook_{uuid.uuid4().hex[:12]}"
+    url = _create_database(postgres_server_url, name)
+    engine = create_database_engine(url)
+    schema.upgrade(engine)
+    yield url, engine
+    engine.dispose()
+    _drop_database(postgres_server_url, name)
+
+
+@pytest.fixture(scope="module")
+def audio_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """AUDIO_ROOTS with a recording in it, and one beside it, outside the root."""
+    base = tmp_path_factory.mktemp("hook")
+    root = base / "audio"
+    root.mkdir()
+    for path in (root / "meeting.wav", base / "outside.wav"):
+        silence(path, seconds=0.5)
+    return root
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(BROKER_URL)
+    try:
+        client.flushdb()
+    except redis.ConnectionError as error:
+        pytest.fail(f"the test Redis is not running at {BROKER_URL}: {error}")
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@contextmanager
+def _running_server(
+    database_url: str, audio_root: Path, log: Path, *, healthy: bool = True, **settings: str
+) -> Iterator[str]:
+    """`minutes hooks serve` on a free port, once /healthz answers 200 (503 if not
+    `healthy`); stopped after."""
+    # Only the settings given here: none of the developer's own (ALLOW_PRIVATE_SOURCES...).
+    env = {key: value for key, value in os.environ.items() if key.lower() not in SETTINGS}
+    env.update(DATABASE_URL=database_url, AUDIO_ROOTS=str(audio_root), HF_HUB_OFFLINE="1")
+    env.update(settings)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    # A file, not a pipe: nobody reads a pipe while the tests run, and a full one would
+    # block the server.
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            # -v: the hook's own log lines (refusals, queueing failures) are wanted here.
+            [*MINUTES, "-v", "hooks", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        answer = "nothing"
+        while answer != str(200 if healthy else 503):
+            if process.poll() is not None:
+                pytest.fail(f"the hook server exited ({process.returncode}):\n{log.read_text()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"/healthz answered {answer}:\n{log.read_text()}")
+            time.sleep(0.1)
+            with suppress(httpx.TransportError):  # not listening yet
+                answer = str(httpx.get(f"{url}/healthz", timeout=5).status_code)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def server(
+    hook_database: tuple[str, Engine],
+    audio_root: Path,
+    broker: redis.Redis,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Server]:
+    secret = secrets.token_hex(32)
+    log = tmp_path_factory.mktemp("server") / "hook.log"
+    with _running_server(
+        hook_database[0], audio_root, log, HOOK_SECRET=secret, CELERY_BROKER_URL=BROKER_URL
+    ) as url:
+        yield Server(url, secret)
+
+
+@pytest.fixture(scope="module")
+def unconfigured_server(
+    hook_database: tuple[str, Engine], audio_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """No HOOK_SECRET and no broker (stages would run in-process)."""
+    log = tmp_path_factory.mktemp("unconfigured") / "hook.log"
+    with _running_server(hook_database[0], audio_root, log) as url:
+        yield Server(url, None)
+
+
+@pytest.fixture(scope="module")
+def in_process_server(
+    hook_database: tuple[str, Engine], audio_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """Signed uploads and no broker: the pipeline runs inside the server."""
+    secret = secrets.token_hex(32)
+    log = tmp_path_factory.mktemp("in-process") / "hook.log"
+    with _running_server(hook_database[0], audio_root, log, HOOK_SECRET=secret) as url:
+        yield Server(url, secret)
+
+
+@pytest.fixture(scope="module")
+def brokerless_server(
+    hook_database: tuple[str, Engine], audio_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Server, Path]]:
+    """Signed uploads, but the broker it is configured with is down."""
+    secret = secrets.token_hex(32)
+    dead_broker = f"redis://:{DEAD_BROKER_PASSWORD}@127.0.0.1:{_free_port()}/0"
+    log = tmp_path_factory.mktemp("brokerless") / "hook.log"
+    with _running_server(
+        hook_database[0],
+        audio_root,
+        log,
+        healthy=False,
+        HOOK_SECRET=secret,
+        CELERY_BROKER_URL=dead_broker,
+    ) as url:
+        yield Server(url, secret), log
+
+
+@pytest.fixture(autouse=True)
+def no_conversations(hook_database: tuple[str, Engine]) -> None:
+    """Every test starts without conversations (participants go with them: ON DELETE CASCADE)."""
+    with hook_database[1].begin() as connection:
+        connection.execute(delete(Conversation))
+
+
+@pytest.fixture
+def queued(broker: redis.Redis) -> Callable[[], list[dict[str, Any]]]:
+    """The messages put on the transcription queue since the test started.
+
+    Nothing consumes the queue (no worker runs), so it only grows; the broker is not
+    emptied between tests because the server's Celery remembers the queues it declared.
+    """
+    before = _queue_length(broker)
+
+    def since() -> list[dict[str, Any]]:
+        raw = broker.lrange("transcription", 0, -1)
+        assert isinstance(raw, list)
+        # LPUSH: the newest message first.
+        return [json.loads(message) for message in raw[: len(raw) - before]]
+
+    return since
+
+
+def _queue_length(broker: redis.Redis) -> int:
+    length = broker.llen("transcription")
+    assert isinstance(length, int)
+    return length
+
+
+def conversations(engine: Engine) -> list[Conversation]:
+    with Session(engine) as session:
+        return list(session.scalars(select(Conversation)))
+
+
+def participants(engine: Engine, conversation_id: uuid.UUID) -> list[tuple[str, str | None, bool]]:
+    statement = (
+        select(Participant.name, Participant.email, Participant.is_organizer)
+        .where(Participant.conversation_id == conversation_id)
+        .order_by(Participant.name)
+    )
+    with engine.connect() as connection:
+        return [(row.name, row.email, row.is_organizer) for row in connection.execute(statement)]
+
+
+def count(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return connection.scalar(select(func.count()).select_from(Conversation)) or 0
+
+
+def error_of(response: httpx.Response, status_code: int) -> str:
+    assert response.status_code == status_code, response.text
+    assert response.headers["content-type"] == "application/json"
+    message = response.json()["error"]
+    assert isinstance(message, str)
+    return message
+
+
+def task_message(message: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The task name and positional arguments of a Celery message as Redis holds it."""
+    args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+    return message["headers"]["task"], args
+
+
+def event(audio_root: Path, **fields: Any) -> dict[str, Any]:
+    return {"source_uri": str(audio_root / "meeting.wav"), **fields}
+
+
+class TestUploadHookAccepts:
+    def test_signed_upload_stores_a_pending_conversation_and_queues_it(
+        self,
+        server: Server,
+        audio_root: Path,
+        hook_database: tuple[str, Engine],
+        queued: Callable[[], list[dict[str, Any]]],
+    ) -> None:
+        response = server.upload(
+            event(
+                audio_root,
+                title="Weekly sync",
+                platform="zoom",
+                platform_meeting_id="884-221",
+                idempotency_key="zoom-884-221-1",
+                started_at="2026-11-23T09:00:00+00:00",
+                participants=[
+                    {"name": "Ada Lovelace", "email": "ada@example.com", "organizer": True},
+                    {"name": "Alan Turing"},
+                ],
+            )
+        )
+
+        assert response.status_code == 202, response.text
+        body = response.json()
+        assert body == {"conversation_id": body["conversation_id"], "status": "pending"}
+        conversation_id = uuid.UUID(body["conversation_id"])
+        [row] = conversations(hook_database[1])
+        assert row.id == conversation_id
+        assert row.status == "pending"
+        assert row.title == "Weekly sync"
+        assert (row.platform, row.platform_meeting_id) == ("zoom", "884-221")
+        assert row.idempotency_key == "zoom-884-221-1"
+        assert row.source_uri == str(audio_root / "meeting.wav")
+        assert row.lease_expires_at is not None  # the sweep sends it again if the message is lost
+        assert participants(hook_database[1], conversation_id) == [
+            ("Ada Lovelace", "ada@example.com", True),
+            ("Alan Turing", None, False),
+        ]
+        [message] = queued()
+        assert task_message(message) == ("pipeline.transcribe", [str(conversation_id)])
+
+    @pytest.mark.parametrize(
+        "key",
+        [
+            {"idempotency_key": "upload-1"},
+            {"platform": "teams", "platform_meeting_id": "meeting-7"},
+        ],
+        ids=["idempotency-key", "platform-meeting-id"],
+    )
+    def test_the_same_upload_twice_is_one_conversation_queued_once(
+        self,
+        server: Server,
+        audio_root: Path,
+        hook_database: tuple[str, Engine],
+        queued: Callable[[], list[dict[str, Any]]],
+        key: dict[str, str],
+    ) -> None:
+        first = server.upload(event(audio_root, title="First", **key))
+        again = server.upload(event(audio_root, title="Sent again", **key))
+
+        assert first.status_code == again.status_code == 202, again.text
+        assert again.json() == first.json()
+        [row] = conversations(hook_database[1])
+        assert str(row.id) == first.json()["conversation_id"]
+        assert row.title == "First"
+        assert len(queued()) == 1
+
+
+class TestUploadHookSignature:
+    @pytest.mark.parametrize(
+        ("signature", "says"),
+        [
+            ("sha256=" + "0" * 64, "does not match"),
+            ("sha256=abc", "must be sha256="),
+            ("sha1=" + "0" * 40, "must be sha256="),
+            ("0" * 64, "must be sha256="),
+            ("", "must be sha256="),
+        ],
+        ids=["wrong", "short", "other-algorithm", "no-prefix", "empty"],
+    )
+    def test_a_bad_signature_is_refused(
+        self,
+        server: Server,
+        audio_root: Path,
+        hook_database: tuple[str, Engine],
+        queued: Callable[[], list[dict[str, Any]]],
+        signature: str,
+        says: str,
+    ) -> None:
+        response = server.upload(event(audio_root), signature=signature)
+
+        assert says in error_of(response, 401)
+        assert count(hook_database[1]) == 0
+        assert queued() == []
+
+    def test_a_missing_signature_is_refused(
+        self,
+        server: Server,
+        audio_root: Path,
+        hook_database: tuple[str, Engine],
+        queued: Callable[[], list[dict[str, Any]]],
+    ) -> None:
+        response = httpx.post(f"{server.url}/hooks/upload", json=event(audio_root), timeout=10)
+
+        assert "X-Minutes-Signature is missing" in error_of(response, 401)
+        assert count(hook_database[1]) == 0
+        assert queued() == []
+
+    def test_a_signature_replayed_onto_another_body_is_refused(
+        self,
+        server: Server,
+        audio_root: Path,
+        hook_database: tuple[str, Engine],
+        queued: Callable[[], list[dict[str, Any]]],
+    ) -> None:
+        signed = json.dumps(event(audio_root, title="Signed")).encode()
+        forged = json.dumps(event(audio_root, title="Forged")).encode()
+
+        response = server.upload(forged, signature=server.sign(signed))
+
+        assert "does not match" in error_of(response, 401)
+        assert count(hook_database[1]) == 0
+        assert queued() == []
+
+    def test_the_signature_is_checked_before_the_body_is_parsed(self, server: Server) -> None:
+        # Unsigned garbage learns nothing about what a valid body looks like.
+        response = server.upload(b"{not json", signature="sha256=" + "0" * 64)
+
+        error_of(response, 401)
+        assert "details" not in response.json()
+
+
+class TestUploadHookValidation:
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            (b"{not json", "body"),
+            (b'{"title": "No source"}', "body.source_uri"),
+            (b'{"source_uri": "/x.wav", "recording_url": "http://x"}', "body.recording_url"),
+            (b"[]", "body"),
+        ],
+        ids=["bad-json", "missing-source-uri", "unknown-field", "not-an-object"],
+    )
+    def test_a_signed_body_that_is_not_an_upload_event_is_refused(
+        self,
+        server: Server,
+        hook_database: tuple[str, Engine],
+        queued: Callable[[], list[dict[str, Any]]],
+        body: bytes,
+        field: str,
+    ) -> None:
+        response = server.upload(body)
+
+        assert error_of(response, 422).startswith(f"invalid {field}")
+        details = response.json()["details"]
+        assert [detail["field"] for detail in details] == [field]
+        assert all(set(detail) == {"field", "message"} for detail in details)
+        assert "http://x" not in response.text  # the values sent are not echoed
+        assert count(hook_database[1]) == 0
+        assert queued() == []
+
+
+class TestUploadHookSizeLimit:
+    def test_a_body_declared_too_large_is_refused(
+        self,
+        server: Server,
+        hook_database: tuple[str, Engine],
+        queued: Callable[[], list[dict[str, Any]]],
+    ) -> None:
+        body = b" " * (LIMIT + 1)
+
+        response = server.upload(body)
+
+        assert str(LIMIT) in error_of(response, 413)
+        assert count(hook_database[1]) == 0
+        assert queued() == []
+
+    def test_a_chunked_body_is_cut_off_once_it_grows_too_large(
+        self,
+        server: Server,
+        audio_root: Path,
+        hook_database: tuple[str, Engine],
+        queued: Callable[[], list[dict[str, Any]]],
+    ) -> None:
+        valid = json.dumps(event(audio_root)).encode()
+        padding = b" " * (64 * 1024)
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: Transfer-Encoding: chunked
+            yield valid
+            for _ in range(LIMIT // len(padding) * 2):
+                yield padding
+
+        signature = server.sign(valid + padding * (LIMIT // len(padding) * 2))
+        response = httpx.post(
+            f"{server.url}/hooks/upload",
+            content=chunks(),
+            headers={"X-Minutes-Signature": signature},
+            timeout=10,
+        )
+
+        assert response.request.headers["transfer-encoding"] == "chunked"
+        assert str(LIMIT) in error_of(response, 413)
+        assert count(hook_database[1]) == 0
+        assert queued() == []
+
+    def test_a_body_at_the_limit_is_read(self, server: Server, audio_root: Path) -> None:
+        valid = json.dumps(event(audio_root)).encode()
+
+        response = server.upload(valid + b" " * (LIMIT - len(valid)))
+
+        assert response.status_code == 202, response.text
+
+
+class TestUploadHookSources:
+    @pytest.mark.parametrize(
+        ("source_uri", "says"),
+        [
+            ("{root}/../outside.wav", "outside the allowed audio roots"),
+            ("/etc/passwd", "outside the allowed audio roots"),
+            ("{root}/missing.wav", "no such file"),
+            ("http://127.0.0.1/x.wav", "not a public address"),
+            ("http://169.254.169.254/latest/meta-data/", "not a public address"),
+            ("ftp://example.com/x.wav", "unsupported source"),
+        ],
+        ids=["dotdot-escape", "outside-root", "missing", "loopback", "metadata", "ftp"],
+    )
+    def test_a_source_that_may_not_be_read_is_refused(
+        self,
+        server: Server,
+        audio_root: Path,
+        hook_database: tuple[str, Engine],
+        queued: Callable[[], list[dict[str, Any]]],
+        source_uri: str,
+        says: str,
+    ) -> None:
+        response = server.upload({"source_uri": source_uri.format(root=audio_root)})
+
+        assert says in error_of(response, 422)
+        assert "\n" not in response.json()["error"]
+        assert count(hook_database[1]) == 0
+        assert queued() == []
+
+
+class TestUploadHookWithoutSecret:
+    def test_every_upload_is_refused(
+        self,
+        unconfigured_server: Server,
+        audio_root: Path,
+        hook_database: tuple[str, Engine],
+    ) -> None:
+        body = json.dumps(event(audio_root)).encode()
+
+        # Signed with the empty key, and with a guess: neither may get through.
+        for key in ("", "secret"):
+            response = unconfigured_server.upload(body, signature=sign(body, key))
+            assert "HOOK_SECRET is not set" in error_of(response, 503)
+        assert count(hook_database[1]) == 0
+
+    def test_health_reports_the_in_process_broker(self, unconfigured_server: Server) -> None:
+        response = unconfigured_server.get("/healthz")
+
+        assert response.status_code == 200, response.text
+        assert response.json() == {"database": "ok", "broker": "in-process"}
+
+
+class TestUploadHookInProcess:
+    def test_the_upload_is_answered_before_the_pipeline_runs_after_it(
+        self, in_process_server: Server, audio_root: Path
+    ) -> None:
+        response = in_process_server.upload(event(audio_root))
+        answered_at = datetime.now(UTC)
+
+        assert response.status_code == 202, response.text
+        path = f"/conversations/{response.json()['conversation_id']}"
+        deadline = time.monotonic() + 30
+        while (status := in_process_server.get(path).json())["status"] in UNFINISHED:
+            assert time.monotonic() < deadline, status
+            time.sleep(0.2)
+        # Silence: the pipeline ends in "no speech", after the uploader had its answer.
+        assert status["status"] == "failed", status
+        assert "no speech" in status["error_message"]
+        assert datetime.fromisoformat(status["failed_at"]) > answered_at
+
+
+class TestUploadHookBrokerDown:
+    def test_an_upload_is_stored_and_left_to_the_recovery_sweep(
+        self,
+        brokerless_server: tuple[Server, Path],
+        audio_root: Path,
+        hook_database: tuple[str, Engine],
+    ) -> None:
+        server, log = brokerless_server
+
+        response = server.upload(event(audio_root))
+
+        assert response.status_code == 202, response.text
+        [row] = conversations(hook_database[1])
+        assert str(row.id) == response.json()["conversation_id"]
+        assert row.status == "pending"
+        assert row.lease_expires_at is not None
+        assert f"could not queue conversation_id={row.id}" in log.read_text()
+
+    def test_health_names_the_broker_and_not_its_url(
+        self, brokerless_server: tuple[Server, Path]
+    ) -> None:
+        server, log = brokerless_server
+
+        response = server.get("/healthz")
+
+        assert error_of(response, 503) == "unavailable: broker"
+        assert response.json() == {
+            "error": "unavailable: broker",
+            "database": "ok",
+            "broker": "unavailable",
+        }
+        for shown in (response.text, log.read_text()):
+            assert DEAD_BROKER_PASSWORD not in shown
+            assert "redis://" not in shown
+
+
+class TestUploadHookStatusAndHealth:
+    def test_a_stored_conversation_has_its_status(self, server: Server, audio_root: Path) -> None:
+        accepted = server.upload(event(audio_root, title="Standup")).json()
+
+        response = server.get(f"/conversations/{accepted['conversation_id']}")
+
+        assert response.status_code == 200, response.text
+        status = response.json()
+        assert status["id"] == accepted["conversation_id"]
+        assert status["status"] == "pending"
+        assert status["title"] == "Standup"
+
+    def test_an_unknown_conversation_is_404(self, server: Server) -> None:
+        unknown = uuid.uuid4()
+
+        assert str(unknown) in error_of(server.get(f"/conversations/{unknown}"), 404)
+
+    def test_a_malformed_id_is_422(self, server: Server) -> None:
+        response = server.get("/conversations/not-an-id")
+
+        assert error_of(response, 422).startswith("invalid path.conversation_id")
+        assert [d["field"] for d in response.json()["details"]] == ["path.conversation_id"]
+
+    def test_an_unknown_path_is_a_json_404(self, server: Server) -> None:
+        error_of(server.get("/hooks/nothing"), 404)
+
+    def test_health_checks_database_and_broker(self, server: Server) -> None:
+        response = server.get("/healthz")
+
+        assert response.status_code == 200, response.text
+        assert response.json() == {"database": "ok", "broker": "ok"}
+
+    def test_the_openapi_document_describes_the_upload(self, server: Server) -> None:
+        document = server.get("/openapi.json").json()
+
+        upload = document["paths"]["/hooks/upload"]["post"]
+        assert upload["requestBody"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/UploadEvent"
+        }
+        assert "source_uri" in document["components"]["schemas"]["UploadEvent"]["required"]
+        assert "UploadParticipant" in document["components"]["schemas"]
+        [header] = upload["parameters"]
+        assert (header["name"], header["in"], header["required"]) == (
+            "X-Minutes-Signature",
+            "header",
+            True,
+        )
+        assert server.get("/docs").status_code == 200
