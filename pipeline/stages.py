@@ -100,18 +100,14 @@ def transcribe(
     """
     token = uuid.uuid4()
     with uow:
-        conversation = uow.conversations.get_with_participants(conversation_id)
-        if conversation is None:
-            return StageOutcome.GONE
         now = utc_now()
-        deliveries = uow.conversations.claim_for_transcription(
+        claim = uow.conversations.claim_for_transcription(
             conversation_id, token=token, lease_until=leases.until(now), now=now
         )
-        if deliveries is None:
-            return StageOutcome.SKIPPED
-        source_uri = conversation.source_uri
-        prompt = build_prompt(conversation.title, [p.name for p in conversation.participants])
-    if _given_up(conversation_id, uow, Status.TRANSCRIBING, token, deliveries, leases):
+        if claim is None:
+            return _not_claimed(uow, conversation_id)
+        prompt = build_prompt(claim.title, uow.participants.names(conversation_id))
+    if _given_up(conversation_id, uow, Status.TRANSCRIBING, token, claim.deliveries, leases):
         return StageOutcome.FAILED
 
     # No transaction is open while the recording is fetched and transcribed: that takes
@@ -124,7 +120,7 @@ def transcribe(
                 Heartbeat(
                     conversation_id, token=token, uow=uow, leases=leases, on_progress=on_progress
                 ) as heartbeat,
-                sources.fetch(source_uri) as path,
+                sources.fetch(claim.source_uri) as path,
             ):
                 if is_transcript_file(path):
                     transcript = parse_transcript_file(path)
@@ -133,12 +129,7 @@ def transcribe(
                         path, prompt=prompt, on_progress=heartbeat.report
                     )
             with uow:
-                uow.segments.replace_for_conversation(
-                    conversation_id, [_new_segment(segment) for segment in transcript.segments]
-                )
-                _add_speakers_as_participants(uow, conversation_id, transcript)
-                # Notes of an earlier run describe the old transcript.
-                uow.syntheses.delete_for_conversation(conversation_id)
+                # The compare-and-set first: a worker that lost its lease writes nothing.
                 moved = uow.conversations.transition(
                     conversation_id,
                     expected=Status.TRANSCRIBING,
@@ -152,6 +143,15 @@ def transcribe(
                 )
                 if not moved:
                     raise _LostRace
+                uow.segments.replace_for_conversation(
+                    conversation_id,
+                    [_new_segment(segment) for segment in transcript.segments],
+                    earlier=not claim.is_first,
+                )
+                _add_speakers_as_participants(uow, conversation_id, transcript)
+                if not claim.is_first:
+                    # Notes of an earlier run describe the old transcript.
+                    uow.syntheses.delete_for_conversation(conversation_id)
     except _LostRace:
         return StageOutcome.SKIPPED
     log.info(
@@ -172,31 +172,28 @@ def synthesize(
     """Stores the notes of a transcribed conversation; its state stays synthesizing."""
     token = uuid.uuid4()
     with uow:
-        conversation = uow.conversations.get_with_participants(conversation_id)
-        if conversation is None:
-            return StageOutcome.GONE
-        if conversation.status != Status.SYNTHESIZING:
-            return StageOutcome.SKIPPED
-        if uow.syntheses.get_by_conversation(conversation_id) is not None:
-            # An earlier run stored the notes and stopped before completing: go on from there.
-            return StageOutcome.DONE
         now = utc_now()
-        deliveries = uow.conversations.claim(
-            conversation_id,
-            status=Status.SYNTHESIZING,
-            token=token,
-            lease_until=leases.until(now),
-            now=now,
+        claim = uow.conversations.claim_for_synthesis(
+            conversation_id, token=token, lease_until=leases.until(now), now=now
         )
-        if deliveries is None:
+        if claim is None:
+            conversation = uow.conversations.get_by_id(conversation_id)
+            if conversation is None:
+                return StageOutcome.GONE
+            if (
+                conversation.status == Status.SYNTHESIZING
+                and uow.syntheses.get_by_conversation(conversation_id) is not None
+            ):
+                # An earlier run stored the notes and stopped before completing: go on.
+                return StageOutcome.DONE
             return StageOutcome.SKIPPED
-        title = conversation.title
-        names = [participant.name for participant in conversation.participants]
+        title = claim.title
+        names = uow.participants.names(conversation_id)
         utterances = [
             Utterance(text=s.text, speaker=s.speaker, start=s.start, end=s.end)
-            for s in uow.segments.list_for_conversation(conversation_id)
+            for s in uow.segments.list_spoken(conversation_id)
         ]
-    if _given_up(conversation_id, uow, Status.SYNTHESIZING, token, deliveries, leases):
+    if _given_up(conversation_id, uow, Status.SYNTHESIZING, token, claim.deliveries, leases):
         return StageOutcome.FAILED
 
     try:
@@ -210,12 +207,15 @@ def synthesize(
                     utterances=utterances, title=title, participants=names
                 )
             with uow:
-                if not uow.conversations.lock_in_status(
-                    conversation_id, Status.SYNTHESIZING, holder=token
+                # Handing the lease back is the compare-and-set: it fails when another worker
+                # took the stage over meanwhile, and it locks the row until the notes are in.
+                if not uow.conversations.release_lease(
+                    conversation_id, token=token, requeue_at=leases.requeue_at(utc_now())
                 ):
                     raise _LostRace
-                uow.syntheses.save_for_conversation(
-                    conversation_id,
+                # The claim required no notes, and only the lease holder writes them.
+                uow.syntheses.create(
+                    conversation_id=conversation_id,
                     summary=notes.summary,
                     key_decisions=list(notes.key_decisions),
                     action_items=[asdict(item) for item in notes.action_items],
@@ -225,9 +225,6 @@ def synthesize(
                     model=notes.model,
                     prompt_tokens=notes.prompt_tokens,
                     completion_tokens=notes.completion_tokens,
-                )
-                uow.conversations.release_lease(
-                    conversation_id, token=token, requeue_at=leases.requeue_at(utc_now())
                 )
     except _LostRace:
         return StageOutcome.SKIPPED
@@ -242,50 +239,31 @@ def complete(
 
     One transaction, so the graph hears of exactly the conversations that completed.
     """
-    try:
-        with (
-            _failures_recorded(
-                conversation_id, uow, Status.SYNTHESIZING, None, DEFAULT_LEASES, final_attempt
-            ),
-            uow,
-        ):
-            conversation = uow.conversations.get_with_participants(conversation_id)
-            if conversation is None:
-                return StageOutcome.GONE
-            if conversation.status != Status.SYNTHESIZING:
-                return StageOutcome.SKIPPED
-            if uow.syntheses.get_by_conversation(conversation_id) is None:
-                # A stale message (from before a retry): synthesis runs, then sends its own.
-                return StageOutcome.SKIPPED
-            seconds: dict[str, float] = defaultdict(float)
-            words: dict[str, int] = defaultdict(int)
-            for segment in uow.segments.list_for_conversation(conversation_id):
-                if segment.speaker:
-                    seconds[segment.speaker.casefold()] += segment.end - segment.start
-                    words[segment.speaker.casefold()] += len(segment.text.split())
-            for participant in conversation.participants:
-                key = participant.name.casefold()
-                uow.participants.update(
-                    participant,
-                    spoken_seconds=round(seconds[key], 3) if key in seconds else None,
-                    word_count=words.get(key),
-                )
-            completed_at = utc_now()
-            moved = uow.conversations.transition(
-                conversation_id,
-                expected=Status.SYNTHESIZING,
-                target=Status.COMPLETED,
-                completed_at=completed_at,
-            )
-            if not moved:
-                raise _LostRace
-            uow.graph_outbox.add_event(
-                conversation_id,
-                GRAPH_EVENT_COMPLETED,
-                {"conversation_id": str(conversation_id), "completed_at": completed_at.isoformat()},
-            )
-    except _LostRace:
-        return StageOutcome.SKIPPED
+    with (
+        _failures_recorded(
+            conversation_id, uow, Status.SYNTHESIZING, None, DEFAULT_LEASES, final_attempt
+        ),
+        uow,
+    ):
+        # The compare-and-set first: it locks the row, and a stale message (from before
+        # a retry, when no notes are stored yet) stops here.
+        completed_at = utc_now()
+        if not uow.conversations.complete(conversation_id, completed_at=completed_at):
+            return _not_claimed(uow, conversation_id)
+        seconds: dict[str, float] = defaultdict(float)
+        words: dict[str, int] = defaultdict(int)
+        for segment in uow.segments.list_spoken(conversation_id):
+            if segment.speaker:
+                seconds[segment.speaker.casefold()] += segment.end - segment.start
+                words[segment.speaker.casefold()] += len(segment.text.split())
+        uow.participants.record_speaking(
+            conversation_id, {key: (round(seconds[key], 3), words[key]) for key in seconds}
+        )
+        uow.graph_outbox.add_event(
+            conversation_id,
+            GRAPH_EVENT_COMPLETED,
+            {"conversation_id": str(conversation_id), "completed_at": completed_at.isoformat()},
+        )
     log.info("completed conversation_id=%s", conversation_id)
     return StageOutcome.DONE
 
@@ -343,6 +321,13 @@ def reset_for_retry(
             lease_expires_at=leases.requeue_at(utc_now()),
             error_message=None,
         )
+
+
+def _not_claimed(uow: UnitOfWork, conversation_id: uuid.UUID) -> StageOutcome:
+    # The rare path, so the hot one stays a single UPDATE: say why the claim found nothing.
+    if uow.conversations.exists(conversation_id):
+        return StageOutcome.SKIPPED
+    return StageOutcome.GONE
 
 
 def _given_up(
@@ -425,9 +410,10 @@ def _new_segment(segment: TranscribedSegment) -> NewSegment:
 def _add_speakers_as_participants(
     uow: UnitOfWork, conversation_id: uuid.UUID, transcript: Transcript
 ) -> None:
-    known = {p.name.casefold() for p in uow.participants.list_for_conversation(conversation_id)}
+    known = {name.casefold() for name in uow.participants.names(conversation_id)}
+    speakers: dict[str, str] = {}
     for segment in transcript.segments:
         speaker = segment.speaker
         if speaker and speaker.casefold() not in known:
-            uow.participants.create(conversation_id=conversation_id, name=speaker)
-            known.add(speaker.casefold())
+            speakers.setdefault(speaker.casefold(), speaker)
+    uow.participants.add_names(conversation_id, list(speakers.values()))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, exists, func, select, update
+from sqlalchemy import ColumnElement, Select, Table, exists, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.interfaces import ORMOption
 
@@ -24,6 +24,10 @@ class Repository(Generic[ModelT]):
 
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    @property
+    def table(self) -> Table:
+        return cast(Table, self.model.__table__)
 
     def get_base_statement(self) -> Select[ModelT]:
         return select(self.model)
@@ -84,13 +88,12 @@ class Repository(Generic[ModelT]):
         return bool(self.session.scalar(select(exists().where(self.model.id == id))))
 
     def update_where(self, *criteria: ColumnElement[bool], **values: Any) -> int:
-        """One UPDATE of every row matching `criteria`; returns how many rows it changed."""
-        statement = (
-            update(self.model)
-            .where(*criteria)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        """One UPDATE of every row matching `criteria`; returns how many rows it changed.
+
+        On the table, not the ORM entity: loaded rows are not synchronized anyway, and the
+        ORM's bulk-update machinery costs more than the statement on the pipeline's hot path.
+        """
+        statement = update(self.table).where(*criteria).values(**values)
         return self.session.execute(statement).rowcount  # type: ignore[attr-defined,no-any-return]
 
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from repositories.base import Repository
-from repositories.models import Conversation, ConversationStatus, utc_now
+from repositories.models import Conversation, ConversationStatus, Synthesis, utc_now
 
 Status = ConversationStatus
 
@@ -46,6 +46,21 @@ UNFINISHED = (Status.PENDING, Status.TRANSCRIBING, Status.SYNTHESIZING)
 
 
 @dataclass(frozen=True, slots=True)
+class Claim:
+    """A stage taken: how many times it has been (this one included), and what it reads."""
+
+    deliveries: int
+    attempts: int  # runs of the pipeline (retries of a failed conversation add one)
+    source_uri: str
+    title: str | None
+
+    @property
+    def is_first(self) -> bool:
+        """The first run's first take: nothing from an earlier one to replace."""
+        return self.deliveries == 1 and self.attempts == 1
+
+
+@dataclass(frozen=True, slots=True)
 class StuckConversation:
     id: uuid.UUID
     status: ConversationStatus
@@ -61,9 +76,12 @@ class ConversationRepository(Repository[Conversation]):
         expected: ConversationStatus,
         target: ConversationStatus,
         holder: uuid.UUID | None = None,
+        criteria: Sequence[ColumnElement[bool]] = (),
         **values: Any,
     ) -> bool:
         """Move one conversation from `expected` to `target`, setting `values` with it.
+
+        `criteria` are further conditions the row must meet.
 
         Compare-and-set in one UPDATE: False means the row was not in `expected` (another
         worker moved it first, or it is gone), or, given a `holder`, that lease is no longer
@@ -76,29 +94,60 @@ class ConversationRepository(Repository[Conversation]):
             values.setdefault(_ENTERED_AT[target], utc_now())
         values.setdefault("lease_expires_at", None)
         values.update(lease_token=None, deliveries=0, progress=None, updated_at=utc_now())
-        criteria = [Conversation.id == id, Conversation.status == expected]
+        where = [Conversation.id == id, Conversation.status == expected, *criteria]
         if holder is not None:
-            criteria.append(Conversation.lease_token == holder)
-        return self.update_where(*criteria, status=target, **values) == 1
+            where.append(Conversation.lease_token == holder)
+        return self.update_where(*where, status=target, **values) == 1
+
+    def complete(self, id: uuid.UUID, *, completed_at: datetime) -> bool:
+        """synthesizing -> completed, if the notes are stored (a stale message finds none)."""
+        return self.transition(
+            id,
+            expected=Status.SYNTHESIZING,
+            target=Status.COMPLETED,
+            criteria=[self._notes_stored()],
+            completed_at=completed_at,
+        )
 
     def claim_for_transcription(
         self, id: uuid.UUID, *, token: uuid.UUID, lease_until: datetime, now: datetime
-    ) -> int | None:
+    ) -> Claim | None:
         """pending -> transcribing under a new lease, or a lapsed transcription taken over.
 
-        Returns how many times the stage has now been taken, or None when someone else
-        holds it (a live lease) or it is in another state.
+        One UPDATE (the hot path of every meeting), returning what the stage needs; None
+        when someone else holds the stage (a live lease), or it is in another state.
         """
-        self.transition(
-            id,
-            expected=Status.PENDING,
-            target=Status.TRANSCRIBING,
-            attempts=Conversation.attempts + 1,
-            error_message=None,
+        pending = Conversation.status == Status.PENDING
+        statement = (
+            update(self.table)
+            .where(
+                Conversation.id == id,
+                or_(
+                    pending,
+                    and_(Conversation.status == Status.TRANSCRIBING, self._lease_free(now)),
+                ),
+            )
+            # SET expressions read the row as it was: `pending` is its state before.
+            .values(
+                status=Status.TRANSCRIBING,
+                lease_token=token,
+                lease_expires_at=lease_until,
+                deliveries=case((pending, 1), else_=Conversation.deliveries + 1),
+                attempts=case((pending, Conversation.attempts + 1), else_=Conversation.attempts),
+                transcribing_at=case((pending, now), else_=Conversation.transcribing_at),
+                error_message=None,
+                progress=0,
+                updated_at=now,
+            )
+            .returning(
+                Conversation.deliveries,
+                Conversation.attempts,
+                Conversation.source_uri,
+                Conversation.title,
+            )
         )
-        return self.claim(
-            id, status=Status.TRANSCRIBING, token=token, lease_until=lease_until, now=now
-        )
+        row = self.session.execute(statement).one_or_none()
+        return None if row is None else Claim(*row)
 
     def claim(
         self,
@@ -108,18 +157,21 @@ class ConversationRepository(Repository[Conversation]):
         token: uuid.UUID,
         lease_until: datetime,
         now: datetime,
-    ) -> int | None:
-        """Take the current stage of a conversation in `status` whose lease is free or lapsed.
+        criteria: Sequence[ColumnElement[bool]] = (),
+    ) -> Claim | None:
+        """Take the current stage of a conversation in `status` whose lease is free or lapsed
+        (and which meets the extra `criteria`).
 
-        One UPDATE, so of two workers racing for it exactly one wins. Returns the stage's
-        delivery count, or None when the conversation is not there for the taking.
+        One UPDATE, so of two workers racing for it exactly one wins. None when the
+        conversation is not there for the taking.
         """
         statement = (
-            update(Conversation)
+            update(self.table)
             .where(
                 Conversation.id == id,
                 Conversation.status == status,
-                or_(Conversation.lease_token.is_(None), Conversation.lease_expires_at < now),
+                self._lease_free(now),
+                *criteria,
             )
             .values(
                 lease_token=token,
@@ -128,9 +180,36 @@ class ConversationRepository(Repository[Conversation]):
                 progress=0,
                 updated_at=now,
             )
-            .returning(Conversation.deliveries)
+            .returning(
+                Conversation.deliveries,
+                Conversation.attempts,
+                Conversation.source_uri,
+                Conversation.title,
+            )
         )
-        return self.session.scalar(statement)
+        row = self.session.execute(statement).one_or_none()
+        return None if row is None else Claim(*row)
+
+    def claim_for_synthesis(
+        self, id: uuid.UUID, *, token: uuid.UUID, lease_until: datetime, now: datetime
+    ) -> Claim | None:
+        """Take a transcribed conversation's synthesis, unless its notes are stored already."""
+        return self.claim(
+            id,
+            status=Status.SYNTHESIZING,
+            token=token,
+            lease_until=lease_until,
+            now=now,
+            criteria=[~self._notes_stored()],
+        )
+
+    @staticmethod
+    def _notes_stored() -> ColumnElement[bool]:
+        return exists().where(Synthesis.conversation_id == Conversation.id)
+
+    @staticmethod
+    def _lease_free(now: datetime) -> ColumnElement[bool]:
+        return or_(Conversation.lease_token.is_(None), Conversation.lease_expires_at < now)
 
     def renew_lease(
         self, id: uuid.UUID, *, token: uuid.UUID, lease_until: datetime, progress: int | None
@@ -183,24 +262,6 @@ class ConversationRepository(Repository[Conversation]):
                 updated_at=now,
             )
         return stuck
-
-    def lock_in_status(
-        self, id: uuid.UUID, status: ConversationStatus, *, holder: uuid.UUID | None = None
-    ) -> bool:
-        """Locks the row until the transaction ends, if it is still in `status` (and, given a
-        `holder`, that lease still holds).
-
-        A stage that writes results without changing the state holds this lock, so no other
-        worker can move the conversation on between its check and its write.
-        """
-        statement = (
-            select(Conversation.id)
-            .where(Conversation.id == id, Conversation.status == status)
-            .with_for_update()
-        )
-        if holder is not None:
-            statement = statement.where(Conversation.lease_token == holder)
-        return self.session.scalar(statement) is not None
 
     def get_by_idempotency_key(self, key: str) -> Conversation | None:
         statement = select(Conversation).where(Conversation.idempotency_key == key)

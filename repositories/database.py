@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from repositories.conversations import ConversationRepository
 from repositories.outbox import GraphOutboxRepository
 from repositories.participants import ParticipantRepository
 from repositories.segments import TranscriptSegmentRepository
 from repositories.syntheses import SynthesisRepository
+
+# A pooled connection idle this long is pinged before it is handed out.
+IDLE_BEFORE_PING_S = 30.0
 
 
 def create_database_engine(url: str, **options: Any) -> Engine:
@@ -21,8 +27,31 @@ def create_database_engine(url: str, **options: Any) -> Engine:
         engine = create_engine(url, **options)
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
         return engine
-    # pre_ping because workers hold connections across long transcriptions.
-    return create_engine(url, pool_pre_ping=True, **options)
+    engine = create_engine(url, **options)
+    # Workers hold pooled connections across long transcriptions, and a database restart
+    # leaves them dead. Not pool_pre_ping: that costs a round trip on every checkout, a
+    # handful per meeting; only a connection that sat idle is pinged before use.
+    event.listen(engine, "checkin", _note_idle_since)
+    event.listen(engine, "checkout", _ping_if_idle)
+    return engine
+
+
+def _note_idle_since(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < IDLE_BEFORE_PING_S:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+        dbapi_connection.rollback()
+    except Exception as error:
+        # The pool's own protocol: this connection is discarded and another one made.
+        raise DisconnectionError(f"stale pooled connection: {type(error).__name__}") from error
 
 
 def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:

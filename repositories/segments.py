@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select
 
 from repositories.base import ConversationPartRepository
 from repositories.models import TranscriptSegment
@@ -22,21 +22,39 @@ class NewSegment:
     words: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class SpokenText:
+    """What a segment says, without the rest of the row (what notes and statistics read)."""
+
+    speaker: str | None
+    start: float
+    end: float
+    text: str
+
+
 class TranscriptSegmentRepository(ConversationPartRepository[TranscriptSegment]):
     model = TranscriptSegment
     order_by = "position"
 
     def replace_for_conversation(
-        self, conversation_id: uuid.UUID, segments: Sequence[NewSegment]
+        self,
+        conversation_id: uuid.UUID,
+        segments: Sequence[NewSegment],
+        *,
+        earlier: bool = True,
     ) -> int:
         """Make `segments` the conversation's whole transcript, replacing any earlier one.
 
         Delete-then-insert in the caller's transaction, so a redelivered transcription leaves
-        the same rows as the first, never a mix of both.
+        the same rows as the first, never a mix of both. `earlier=False` says there cannot
+        be an earlier transcript, and saves the DELETE.
         """
-        self.session.execute(
-            delete(TranscriptSegment).where(TranscriptSegment.conversation_id == conversation_id)
-        )
+        if earlier:
+            self.session.execute(
+                delete(TranscriptSegment).where(
+                    TranscriptSegment.conversation_id == conversation_id
+                )
+            )
         if segments:
             # One executemany INSERT: a long meeting has thousands of segments.
             self.session.execute(
@@ -56,3 +74,17 @@ class TranscriptSegmentRepository(ConversationPartRepository[TranscriptSegment])
                 ],
             )
         return len(segments)
+
+    def list_spoken(self, conversation_id: uuid.UUID) -> list[SpokenText]:
+        """The transcript in order, as plain values: no ORM rows, no word timings."""
+        statement = (
+            select(
+                TranscriptSegment.speaker,
+                TranscriptSegment.start,
+                TranscriptSegment.end,
+                TranscriptSegment.text,
+            )
+            .where(TranscriptSegment.conversation_id == conversation_id)
+            .order_by(TranscriptSegment.position)
+        )
+        return [SpokenText(*row) for row in self.session.execute(statement)]

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, select
+from sqlalchemy import Integer, delete, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
@@ -31,9 +31,11 @@ class SynthesisRepository(Repository[Synthesis]):
 
     def delete_for_conversation(self, conversation_id: uuid.UUID) -> None:
         """Drop notes a new transcript has made stale."""
-        existing = self.get_by_conversation(conversation_id)
-        if existing is not None:
-            self.delete(existing)
+        self.session.execute(
+            delete(Synthesis)
+            .where(Synthesis.conversation_id == conversation_id)
+            .execution_options(synchronize_session=False)
+        )
 
     def list_with_decisions(self, *, limit: int = 100) -> Sequence[Synthesis]:
         return self._list_with_items(Synthesis.key_decisions, limit=limit)

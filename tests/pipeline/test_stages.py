@@ -170,7 +170,8 @@ class TestTranscribe:
         connection.execute(
             update(Conversation)
             .where(Conversation.id == conversation_id)
-            .values(status=Status.TRANSCRIBING)
+            # As a claim leaves it, the lease lapsed: the worker holding it died.
+            .values(status=Status.TRANSCRIBING, deliveries=1)
         )
         redelivered = stages.transcribe(
             conversation_id, uow=uow, transcriber=transcriber, sources=sources

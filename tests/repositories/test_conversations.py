@@ -203,11 +203,18 @@ class TestLeases:
         conversation_id = factories.conversation(uow)
         token, now = uuid.uuid4(), utc_now()
         with uow:
-            deliveries = uow.conversations.claim_for_transcription(
+            claim = uow.conversations.claim_for_transcription(
                 conversation_id, token=token, lease_until=now + timedelta(minutes=5), now=now
             )
             row = uow.conversations.get(conversation_id)
-        assert deliveries == 1
+        assert claim is not None
+        assert (claim.deliveries, claim.attempts, claim.source_uri, claim.title) == (
+            1,
+            1,
+            row.source_uri,
+            row.title,
+        )
+        assert claim.is_first
         assert row.status is Status.TRANSCRIBING
         assert row.lease_token == token
         assert row.lease_expires_at == now + timedelta(minutes=5)
@@ -234,11 +241,13 @@ class TestLeases:
             )
         later = now + timedelta(minutes=1)  # the first worker stopped renewing: it died
         with uow:
-            deliveries = uow.conversations.claim_for_transcription(
+            claim = uow.conversations.claim_for_transcription(
                 conversation_id, token=second, lease_until=later + timedelta(minutes=5), now=later
             )
             row = uow.conversations.get(conversation_id)
-        assert deliveries == 2
+        assert claim is not None
+        assert claim.deliveries == 2
+        assert not claim.is_first  # a takeover replaces what the first worker may have left
         assert row.lease_token == second
         assert row.attempts == 1  # the same run of the pipeline, taken over
 
@@ -303,16 +312,29 @@ class TestLeases:
                 0,
                 None,
             )
-            assert (
-                uow.conversations.claim(
-                    conversation_id,
-                    status=Status.SYNTHESIZING,
-                    token=uuid.uuid4(),
-                    lease_until=due,
-                    now=now,
-                )
-                == 1
+            claim = uow.conversations.claim_for_synthesis(
+                conversation_id, token=uuid.uuid4(), lease_until=due, now=now
             )
+        assert claim is not None
+        assert claim.deliveries == 1
+
+    def test_synthesis_is_not_claimed_once_its_notes_are_stored(self, uow: UnitOfWork) -> None:
+        conversation_id = factories.conversation(uow, status=Status.SYNTHESIZING)
+        factories.synthesis(uow, conversation_id)
+        now = utc_now()
+        with uow:
+            claim = uow.conversations.claim_for_synthesis(
+                conversation_id, token=uuid.uuid4(), lease_until=now, now=now
+            )
+            completed = uow.conversations.complete(conversation_id, completed_at=now)
+        assert claim is None
+        assert completed
+
+    def test_completing_needs_the_notes(self, uow: UnitOfWork) -> None:
+        conversation_id = factories.conversation(uow, status=Status.SYNTHESIZING)
+        with uow:
+            assert not uow.conversations.complete(conversation_id, completed_at=utc_now())
+            assert uow.conversations.get(conversation_id).status is Status.SYNTHESIZING
 
     def test_the_sweep_takes_lapsed_unfinished_conversations_once(self, uow: UnitOfWork) -> None:
         now = utc_now()
