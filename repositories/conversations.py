@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, or_, select, update
+from sqlalchemy import ColumnElement, Update, and_, case, exists, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from repositories.base import Repository
@@ -139,15 +139,8 @@ class ConversationRepository(Repository[Conversation]):
                 progress=0,
                 updated_at=now,
             )
-            .returning(
-                Conversation.deliveries,
-                Conversation.attempts,
-                Conversation.source_uri,
-                Conversation.title,
-            )
         )
-        row = self.session.execute(statement).one_or_none()
-        return None if row is None else Claim(*row)
+        return self._claimed(statement)
 
     def claim(
         self,
@@ -180,15 +173,8 @@ class ConversationRepository(Repository[Conversation]):
                 progress=0,
                 updated_at=now,
             )
-            .returning(
-                Conversation.deliveries,
-                Conversation.attempts,
-                Conversation.source_uri,
-                Conversation.title,
-            )
         )
-        row = self.session.execute(statement).one_or_none()
-        return None if row is None else Claim(*row)
+        return self._claimed(statement)
 
     def claim_for_synthesis(
         self, id: uuid.UUID, *, token: uuid.UUID, lease_until: datetime, now: datetime
@@ -206,6 +192,16 @@ class ConversationRepository(Repository[Conversation]):
     @staticmethod
     def _notes_stored() -> ColumnElement[bool]:
         return exists().where(Synthesis.conversation_id == Conversation.id)
+
+    def _claimed(self, statement: Update) -> Claim | None:
+        returning = statement.returning(
+            Conversation.deliveries,
+            Conversation.attempts,
+            Conversation.source_uri,
+            Conversation.title,
+        )
+        row = self.session.execute(returning).one_or_none()
+        return None if row is None else Claim(*row)
 
     @staticmethod
     def _lease_free(now: datetime) -> ColumnElement[bool]:

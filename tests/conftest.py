@@ -66,6 +66,22 @@ def fresh_database(postgres_server_url: str) -> Iterator[str]:
     _drop_database(postgres_server_url, name)
 
 
+@pytest.fixture(scope="module")
+def committed_database(postgres_server_url: str) -> Iterator[tuple[str, Engine]]:
+    """A migrated database of this module's own, with an engine on it.
+
+    For code that commits from other threads or processes (workers, servers): nothing is
+    rolled back, so it must not be the database the rolled-back tests share.
+    """
+    name = f"minutes_test_{uuid.uuid4().hex[:12]}"
+    url = _create_database(postgres_server_url, name)
+    engine = create_database_engine(url)
+    schema.upgrade(engine)
+    yield url, engine
+    engine.dispose()
+    _drop_database(postgres_server_url, name)
+
+
 @pytest.fixture(scope="session")
 def database_url(postgres_server_url: str) -> Iterator[str]:
     """A PostgreSQL database migrated to head by Alembic (never create_all)."""

@@ -25,8 +25,7 @@ from celery import Celery
 from sqlalchemy import Engine
 
 import celeryconfig
-from pipeline import schema
-from repositories.database import UnitOfWork, create_database_engine, create_session_factory
+from repositories.database import UnitOfWork, create_session_factory
 from repositories.models import Conversation, ConversationStatus
 
 # The Redis `make test` starts; a missing server fails the run, never skips it.
@@ -238,25 +237,11 @@ def broker_url() -> Iterator[str]:
     client.close()
 
 
-@pytest.fixture(scope="module")
-def workers_database(postgres_server_url: str) -> Iterator[tuple[str, Engine]]:
-    """A migrated database of the workers' own: they commit, nothing is rolled back."""
-    from tests.conftest import _create_database, _drop_database
-
-    name = f"minutes_workers_{uuid.uuid4().hex[:12]}"
-    url = _create_database(postgres_server_url, name)
-    engine = create_database_engine(url)
-    schema.upgrade(engine)
-    yield url, engine
-    engine.dispose()
-    _drop_database(postgres_server_url, name)
-
-
 @pytest.fixture
 def cluster(
-    workers_database: tuple[str, Engine], broker_url: str, tmp_path: Path
+    committed_database: tuple[str, Engine], broker_url: str, tmp_path: Path
 ) -> Iterator[Cluster]:
-    url, engine = workers_database
+    url, engine = committed_database
     audio_root = tmp_path / "audio"
     audio_root.mkdir()
     state = tmp_path / "state"

@@ -21,25 +21,11 @@ from repositories.models import Conversation, ConversationStatus
 from tests.audio import silence
 
 
-@pytest.fixture(scope="module")
-def hook_database(postgres_server_url: str) -> Iterator[tuple[str, Engine]]:
-    """A database of the hook's own: uploads commit from several threads at once."""
-    from pipeline import schema
-    from repositories.database import create_database_engine
-    from tests.conftest import _create_database, _drop_database
-
-    name = f"minutes_hooks_{uuid.uuid4().hex[:12]}"
-    url = _create_database(postgres_server_url, name)
-    engine = create_database_engine(url)
-    schema.upgrade(engine)
-    yield url, engine
-    engine.dispose()
-    _drop_database(postgres_server_url, name)
-
-
 @pytest.fixture
-def runtime(hook_database: tuple[str, Engine], tmp_path: Path) -> Iterator[Runtime]:
-    runtime = Runtime(Settings(database_url=SecretStr(hook_database[0]), audio_roots=[tmp_path]))
+def runtime(committed_database: tuple[str, Engine], tmp_path: Path) -> Iterator[Runtime]:
+    runtime = Runtime(
+        Settings(database_url=SecretStr(committed_database[0]), audio_roots=[tmp_path])
+    )
     yield runtime
     runtime.close()
 
@@ -118,7 +104,7 @@ class TestStoreUpload:
         ]
 
     def test_the_same_key_from_many_callers_at_once_makes_one_conversation(
-        self, runtime: Runtime, recording: Path, hook_database: tuple[str, Engine]
+        self, runtime: Runtime, recording: Path, committed_database: tuple[str, Engine]
     ) -> None:
         key = f"upload-{uuid.uuid4()}"
         event = UploadEvent(source_uri=str(recording), idempotency_key=key)
@@ -139,7 +125,7 @@ class TestStoreUpload:
         assert len(results) == 4
         assert len({conversation_id for conversation_id, _ in results}) == 1
         assert sorted(created for _, created in results) == [False, False, False, True]
-        assert _count(hook_database[1], Conversation.idempotency_key == key) == 1
+        assert _count(committed_database[1], Conversation.idempotency_key == key) == 1
 
     def test_a_repeated_platform_meeting_is_the_same_conversation(
         self, runtime: Runtime, recording: Path
@@ -163,11 +149,11 @@ class TestStoreUpload:
     def test_a_source_it_may_not_read_stores_nothing(
         self,
         runtime: Runtime,
-        hook_database: tuple[str, Engine],
+        committed_database: tuple[str, Engine],
         source: str,
         error: type[Exception],
     ) -> None:
-        before = _count(hook_database[1])
+        before = _count(committed_database[1])
         with pytest.raises(error):
             store_upload(UploadEvent(source_uri=source), runtime=runtime)
-        assert _count(hook_database[1]) == before
+        assert _count(committed_database[1]) == before

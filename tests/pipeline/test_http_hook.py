@@ -28,9 +28,7 @@ import redis
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
-from pipeline import schema
 from pipeline.config import Settings
-from repositories.database import create_database_engine
 from repositories.models import Conversation, Participant
 from tests.audio import silence
 
@@ -81,20 +79,6 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-@pytest.fixture(scope="module")
-def hook_database(postgres_server_url: str) -> Iterator[tuple[str, Engine]]:
-    """A migrated database of the servers' own: they commit, nothing is rolled back."""
-    from tests.conftest import _create_database, _drop_database
-
-    name = f"minutes_hook_{uuid.uuid4().hex[:12]}"
-    url = _create_database(postgres_server_url, name)
-    engine = create_database_engine(url)
-    schema.upgrade(engine)
-    yield url, engine
-    engine.dispose()
-    _drop_database(postgres_server_url, name)
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +149,7 @@ def _running_server(
 
 @pytest.fixture(scope="module")
 def server(
-    hook_database: tuple[str, Engine],
+    committed_database: tuple[str, Engine],
     audio_root: Path,
     broker: redis.Redis,
     tmp_path_factory: pytest.TempPathFactory,
@@ -173,42 +157,48 @@ def server(
     secret = secrets.token_hex(32)
     log = tmp_path_factory.mktemp("server") / "hook.log"
     with _running_server(
-        hook_database[0], audio_root, log, HOOK_SECRET=secret, CELERY_BROKER_URL=BROKER_URL
+        committed_database[0], audio_root, log, HOOK_SECRET=secret, CELERY_BROKER_URL=BROKER_URL
     ) as url:
         yield Server(url, secret)
 
 
 @pytest.fixture(scope="module")
 def unconfigured_server(
-    hook_database: tuple[str, Engine], audio_root: Path, tmp_path_factory: pytest.TempPathFactory
+    committed_database: tuple[str, Engine],
+    audio_root: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Server]:
     """No HOOK_SECRET and no broker (stages would run in-process)."""
     log = tmp_path_factory.mktemp("unconfigured") / "hook.log"
-    with _running_server(hook_database[0], audio_root, log) as url:
+    with _running_server(committed_database[0], audio_root, log) as url:
         yield Server(url, None)
 
 
 @pytest.fixture(scope="module")
 def in_process_server(
-    hook_database: tuple[str, Engine], audio_root: Path, tmp_path_factory: pytest.TempPathFactory
+    committed_database: tuple[str, Engine],
+    audio_root: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Server]:
     """Signed uploads and no broker: the pipeline runs inside the server."""
     secret = secrets.token_hex(32)
     log = tmp_path_factory.mktemp("in-process") / "hook.log"
-    with _running_server(hook_database[0], audio_root, log, HOOK_SECRET=secret) as url:
+    with _running_server(committed_database[0], audio_root, log, HOOK_SECRET=secret) as url:
         yield Server(url, secret)
 
 
 @pytest.fixture(scope="module")
 def brokerless_server(
-    hook_database: tuple[str, Engine], audio_root: Path, tmp_path_factory: pytest.TempPathFactory
+    committed_database: tuple[str, Engine],
+    audio_root: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Server, Path]]:
     """Signed uploads, but the broker it is configured with is down."""
     secret = secrets.token_hex(32)
     dead_broker = f"redis://:{DEAD_BROKER_PASSWORD}@127.0.0.1:{_free_port()}/0"
     log = tmp_path_factory.mktemp("brokerless") / "hook.log"
     with _running_server(
-        hook_database[0],
+        committed_database[0],
         audio_root,
         log,
         healthy=False,
@@ -219,9 +209,9 @@ def brokerless_server(
 
 
 @pytest.fixture(autouse=True)
-def no_conversations(hook_database: tuple[str, Engine]) -> None:
+def no_conversations(committed_database: tuple[str, Engine]) -> None:
     """Every test starts without conversations (participants go with them: ON DELETE CASCADE)."""
-    with hook_database[1].begin() as connection:
+    with committed_database[1].begin() as connection:
         connection.execute(delete(Conversation))
 
 
@@ -292,7 +282,7 @@ class TestUploadHookAccepts:
         self,
         server: Server,
         audio_root: Path,
-        hook_database: tuple[str, Engine],
+        committed_database: tuple[str, Engine],
         queued: Callable[[], list[dict[str, Any]]],
     ) -> None:
         response = server.upload(
@@ -314,7 +304,7 @@ class TestUploadHookAccepts:
         body = response.json()
         assert body == {"conversation_id": body["conversation_id"], "status": "pending"}
         conversation_id = uuid.UUID(body["conversation_id"])
-        [row] = conversations(hook_database[1])
+        [row] = conversations(committed_database[1])
         assert row.id == conversation_id
         assert row.status == "pending"
         assert row.title == "Weekly sync"
@@ -322,7 +312,7 @@ class TestUploadHookAccepts:
         assert row.idempotency_key == "zoom-884-221-1"
         assert row.source_uri == str(audio_root / "meeting.wav")
         assert row.lease_expires_at is not None  # the sweep sends it again if the message is lost
-        assert participants(hook_database[1], conversation_id) == [
+        assert participants(committed_database[1], conversation_id) == [
             ("Ada Lovelace", "ada@example.com", True),
             ("Alan Turing", None, False),
         ]
@@ -341,7 +331,7 @@ class TestUploadHookAccepts:
         self,
         server: Server,
         audio_root: Path,
-        hook_database: tuple[str, Engine],
+        committed_database: tuple[str, Engine],
         queued: Callable[[], list[dict[str, Any]]],
         key: dict[str, str],
     ) -> None:
@@ -350,7 +340,7 @@ class TestUploadHookAccepts:
 
         assert first.status_code == again.status_code == 202, again.text
         assert again.json() == first.json()
-        [row] = conversations(hook_database[1])
+        [row] = conversations(committed_database[1])
         assert str(row.id) == first.json()["conversation_id"]
         assert row.title == "First"
         assert len(queued()) == 1
@@ -372,7 +362,7 @@ class TestUploadHookSignature:
         self,
         server: Server,
         audio_root: Path,
-        hook_database: tuple[str, Engine],
+        committed_database: tuple[str, Engine],
         queued: Callable[[], list[dict[str, Any]]],
         signature: str,
         says: str,
@@ -380,27 +370,27 @@ class TestUploadHookSignature:
         response = server.upload(event(audio_root), signature=signature)
 
         assert says in error_of(response, 401)
-        assert count(hook_database[1]) == 0
+        assert count(committed_database[1]) == 0
         assert queued() == []
 
     def test_a_missing_signature_is_refused(
         self,
         server: Server,
         audio_root: Path,
-        hook_database: tuple[str, Engine],
+        committed_database: tuple[str, Engine],
         queued: Callable[[], list[dict[str, Any]]],
     ) -> None:
         response = httpx.post(f"{server.url}/hooks/upload", json=event(audio_root), timeout=10)
 
         assert "X-Minutes-Signature is missing" in error_of(response, 401)
-        assert count(hook_database[1]) == 0
+        assert count(committed_database[1]) == 0
         assert queued() == []
 
     def test_a_signature_replayed_onto_another_body_is_refused(
         self,
         server: Server,
         audio_root: Path,
-        hook_database: tuple[str, Engine],
+        committed_database: tuple[str, Engine],
         queued: Callable[[], list[dict[str, Any]]],
     ) -> None:
         signed = json.dumps(event(audio_root, title="Signed")).encode()
@@ -409,7 +399,7 @@ class TestUploadHookSignature:
         response = server.upload(forged, signature=server.sign(signed))
 
         assert "does not match" in error_of(response, 401)
-        assert count(hook_database[1]) == 0
+        assert count(committed_database[1]) == 0
         assert queued() == []
 
     def test_the_signature_is_checked_before_the_body_is_parsed(self, server: Server) -> None:
@@ -434,7 +424,7 @@ class TestUploadHookValidation:
     def test_a_signed_body_that_is_not_an_upload_event_is_refused(
         self,
         server: Server,
-        hook_database: tuple[str, Engine],
+        committed_database: tuple[str, Engine],
         queued: Callable[[], list[dict[str, Any]]],
         body: bytes,
         field: str,
@@ -446,7 +436,7 @@ class TestUploadHookValidation:
         assert [detail["field"] for detail in details] == [field]
         assert all(set(detail) == {"field", "message"} for detail in details)
         assert "http://x" not in response.text  # the values sent are not echoed
-        assert count(hook_database[1]) == 0
+        assert count(committed_database[1]) == 0
         assert queued() == []
 
 
@@ -454,7 +444,7 @@ class TestUploadHookSizeLimit:
     def test_a_body_declared_too_large_is_refused(
         self,
         server: Server,
-        hook_database: tuple[str, Engine],
+        committed_database: tuple[str, Engine],
         queued: Callable[[], list[dict[str, Any]]],
     ) -> None:
         body = b" " * (LIMIT + 1)
@@ -462,14 +452,14 @@ class TestUploadHookSizeLimit:
         response = server.upload(body)
 
         assert str(LIMIT) in error_of(response, 413)
-        assert count(hook_database[1]) == 0
+        assert count(committed_database[1]) == 0
         assert queued() == []
 
     def test_a_chunked_body_is_cut_off_once_it_grows_too_large(
         self,
         server: Server,
         audio_root: Path,
-        hook_database: tuple[str, Engine],
+        committed_database: tuple[str, Engine],
         queued: Callable[[], list[dict[str, Any]]],
     ) -> None:
         valid = json.dumps(event(audio_root)).encode()
@@ -490,7 +480,7 @@ class TestUploadHookSizeLimit:
 
         assert response.request.headers["transfer-encoding"] == "chunked"
         assert str(LIMIT) in error_of(response, 413)
-        assert count(hook_database[1]) == 0
+        assert count(committed_database[1]) == 0
         assert queued() == []
 
     def test_a_body_at_the_limit_is_read(self, server: Server, audio_root: Path) -> None:
@@ -518,7 +508,7 @@ class TestUploadHookSources:
         self,
         server: Server,
         audio_root: Path,
-        hook_database: tuple[str, Engine],
+        committed_database: tuple[str, Engine],
         queued: Callable[[], list[dict[str, Any]]],
         source_uri: str,
         says: str,
@@ -527,7 +517,7 @@ class TestUploadHookSources:
 
         assert says in error_of(response, 422)
         assert "\n" not in response.json()["error"]
-        assert count(hook_database[1]) == 0
+        assert count(committed_database[1]) == 0
         assert queued() == []
 
 
@@ -536,7 +526,7 @@ class TestUploadHookWithoutSecret:
         self,
         unconfigured_server: Server,
         audio_root: Path,
-        hook_database: tuple[str, Engine],
+        committed_database: tuple[str, Engine],
     ) -> None:
         body = json.dumps(event(audio_root)).encode()
 
@@ -544,7 +534,7 @@ class TestUploadHookWithoutSecret:
         for key in ("", "secret"):
             response = unconfigured_server.upload(body, signature=sign(body, key))
             assert "HOOK_SECRET is not set" in error_of(response, 503)
-        assert count(hook_database[1]) == 0
+        assert count(committed_database[1]) == 0
 
     def test_health_reports_the_in_process_broker(self, unconfigured_server: Server) -> None:
         response = unconfigured_server.get("/healthz")
@@ -577,14 +567,14 @@ class TestUploadHookBrokerDown:
         self,
         brokerless_server: tuple[Server, Path],
         audio_root: Path,
-        hook_database: tuple[str, Engine],
+        committed_database: tuple[str, Engine],
     ) -> None:
         server, log = brokerless_server
 
         response = server.upload(event(audio_root))
 
         assert response.status_code == 202, response.text
-        [row] = conversations(hook_database[1])
+        [row] = conversations(committed_database[1])
         assert str(row.id) == response.json()["conversation_id"]
         assert row.status == "pending"
         assert row.lease_expires_at is not None

@@ -16,9 +16,9 @@ import httpx
 from sqlalchemy import func, select
 
 from repositories.models import ConversationStatus, GraphOutboxEvent, TranscriptSegment
-from tests.workers import Cluster, answers, broker_url, cluster, workers_database
+from tests.workers import Cluster, answers, broker_url, cluster
 
-__all__ = ["broker_url", "cluster", "workers_database"]  # the fixtures this module uses
+__all__ = ["broker_url", "cluster"]  # the fixtures this module uses
 
 MINUTES = [sys.executable, "-c", "from pipeline.cli import main; main()"]
 

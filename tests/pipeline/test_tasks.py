@@ -22,9 +22,9 @@ from repositories.models import (
 )
 from tests.audio import silence
 from tests.fakes import TRANSCRIPT
-from tests.workers import Cluster, broker_url, cluster, redis_client, workers_database
+from tests.workers import Cluster, broker_url, cluster, redis_client
 
-__all__ = ["broker_url", "cluster", "workers_database"]  # the fixtures this module uses
+__all__ = ["broker_url", "cluster"]  # the fixtures this module uses
 
 Status = ConversationStatus
 
