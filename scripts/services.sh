@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Start/stop the local PostgreSQL and Redis that minutes needs (dev machines and CI).
+# Start/stop the local PostgreSQL, Redis and Neo4j that minutes needs (dev machines and CI).
 #
 #   scripts/services.sh start   # install if missing, start, create role/db; idempotent
-#   scripts/services.sh stop    # best-effort stop of both
+#   scripts/services.sh stop    # best-effort stop of all three
 #
 # Runs as root (CI does). No systemd is assumed: PostgreSQL is driven through
-# Debian's pg_ctlcluster and Redis is started as a plain daemon.
+# Debian's pg_ctlcluster, Redis is started as a plain daemon, and Neo4j Community 5.26 is
+# the embedded one of graphdb/ (built with Maven, run on Java 17) with Bolt on loopback.
 # MINUTES_FAST_PG=1 turns off fsync & co. -- only for throwaway test databases.
 set -euo pipefail
 
 PG_PORT=5432
 REDIS_PORT=6379
+NEO4J_PORT=7687
+GRAPHDB="$(cd "$(dirname "$0")/.." && pwd)/graphdb"
+# Data, log and pid of the local Neo4j; outside the checkout, so a fresh clone reuses it.
+NEO4J_HOME=${MINUTES_NEO4J_HOME:-/var/lib/minutes-neo4j}
 DB=minutes   # role, password and database name are all "minutes"
 
 die() { echo "services.sh: $*" >&2; exit 1; }
@@ -29,12 +34,14 @@ redis_up() { [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = P
 install_if_missing() {
     local v; v=$(pg_version)
     if command -v pg_ctlcluster >/dev/null && [ -n "$v" ] && [ -x "/usr/lib/postgresql/$v/bin/postgres" ] \
-        && command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+        && command -v redis-server >/dev/null && command -v redis-cli >/dev/null \
+        && command -v java >/dev/null && command -v mvn >/dev/null; then
         return
     fi
-    echo "installing postgresql and redis-server (apt)..."
+    echo "installing postgresql, redis-server, java and maven (apt)..."
     apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql redis-server >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql redis-server \
+        openjdk-17-jdk-headless maven >/dev/null
 }
 
 start_postgres() {
@@ -95,18 +102,52 @@ start_redis() {
     echo "redis ready on 127.0.0.1:$REDIS_PORT"
 }
 
+neo4j_up() { (exec 3<>"/dev/tcp/127.0.0.1/$NEO4J_PORT") 2>/dev/null; }
+
+start_neo4j() {
+    if neo4j_up; then
+        echo "neo4j already listening on 127.0.0.1:$NEO4J_PORT"
+        return
+    fi
+    # Built once (Maven keeps its downloads in ~/.m2), again when the launcher changes.
+    local jar="$GRAPHDB/target/graphdb-1.jar"
+    if [ ! -f "$jar" ] || [ "$GRAPHDB/pom.xml" -nt "$jar" ] \
+        || [ -n "$(find "$GRAPHDB/src" -newer "$jar" -type f)" ]; then
+        echo "building graphdb (Neo4j Community 5.26, from Maven Central)..."
+        mvn -q -B -f "$GRAPHDB/pom.xml" package >/dev/null || die "mvn package of graphdb failed"
+    fi
+    mkdir -p "$NEO4J_HOME"
+    # Heap and page cache sized for a 2-core CI machine, not half of its memory.
+    nohup java -Xms256m -Xmx768m -XX:+UseSerialGC \
+        -Dgraphdb.data="$NEO4J_HOME/data" -Dgraphdb.port="$NEO4J_PORT" -Dgraphdb.pagecache=128 \
+        -cp "$jar:$(cat "$GRAPHDB/target/classpath.txt")" minutes.graphdb.LocalNeo4j \
+        >"$NEO4J_HOME/neo4j.log" 2>&1 &
+    echo $! >"$NEO4J_HOME/neo4j.pid"
+    for _ in $(seq 240); do
+        neo4j_up && { echo "neo4j ready on 127.0.0.1:$NEO4J_PORT"; return; }
+        kill -0 "$(cat "$NEO4J_HOME/neo4j.pid")" 2>/dev/null || break
+        sleep 0.5
+    done
+    tail -n 20 "$NEO4J_HOME/neo4j.log" >&2
+    die "neo4j did not come up (log: $NEO4J_HOME/neo4j.log)"
+}
+
 stop_all() {
     local v; v=$(pg_version)
     if [ -n "$v" ] && pg_ctlcluster "$v" main status >/dev/null 2>&1; then
         pg_ctlcluster "$v" main stop || true
     fi
     redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+    if [ -f "$NEO4J_HOME/neo4j.pid" ]; then
+        kill -TERM "$(cat "$NEO4J_HOME/neo4j.pid")" 2>/dev/null || true  # a clean shutdown
+        rm -f "$NEO4J_HOME/neo4j.pid"
+    fi
     echo "services stopped"
 }
 
 [ "$(id -u)" = 0 ] || die "must run as root"
 case "${1:-}" in
-    start) install_if_missing; start_postgres; start_redis ;;
+    start) install_if_missing; start_postgres; start_redis; start_neo4j ;;
     stop) stop_all ;;
     *) die "usage: $0 start|stop" ;;
 esac
