@@ -114,7 +114,7 @@ start_neo4j() {
     if [ ! -f "$jar" ] || [ "$GRAPHDB/pom.xml" -nt "$jar" ] \
         || [ -n "$(find "$GRAPHDB/src" -newer "$jar" -type f)" ]; then
         echo "building graphdb (Neo4j Community 5.26, from Maven Central)..."
-        mvn -q -B -f "$GRAPHDB/pom.xml" package >/dev/null || die "mvn package of graphdb failed"
+        mvn -q -B -Dstyle.color=never -f "$GRAPHDB/pom.xml" package >/dev/null || die "mvn package of graphdb failed"
     fi
     mkdir -p "$NEO4J_HOME"
     # Heap and page cache sized for a 2-core CI machine, not half of its memory.
