@@ -35,13 +35,6 @@ broker_transport_options = {
 worker_send_task_events = True
 task_send_sent_event = True
 
-# Every line names the conversation a task works on (pipeline.tasks sets it).
-worker_log_format = "[%(asctime)s: %(levelname)s/%(processName)s] %(message)s"
-worker_task_log_format = (
-    "[%(asctime)s: %(levelname)s/%(processName)s] %(task_name)s[%(task_id)s] "
-    "conversation_id=%(conversation_id)s %(message)s"
-)
-
 task_default_queue = "celery"
 task_routes = {
     "pipeline.transcribe": {"queue": "transcription"},

@@ -107,6 +107,7 @@ def transcribe(
         if claim is None:
             return _not_claimed(uow, conversation_id)
         prompt = build_prompt(claim.title, uow.participants.names(conversation_id))
+    log.info("transcribing conversation_id=%s delivery=%d", conversation_id, claim.deliveries)
     if _given_up(conversation_id, uow, Status.TRANSCRIBING, token, claim.deliveries, leases):
         return StageOutcome.FAILED
 
@@ -193,6 +194,7 @@ def synthesize(
             Utterance(text=s.text, speaker=s.speaker, start=s.start, end=s.end)
             for s in uow.segments.list_spoken(conversation_id)
         ]
+    log.info("synthesizing conversation_id=%s delivery=%d", conversation_id, claim.deliveries)
     if _given_up(conversation_id, uow, Status.SYNTHESIZING, token, claim.deliveries, leases):
         return StageOutcome.FAILED
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from contextvars import ContextVar
 from typing import Any
 
 from celery import Task
-from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
+from celery.signals import worker_process_init
 from kombu.exceptions import OperationalError as BrokerError
 
 from pipeline import stages
@@ -26,7 +25,6 @@ from repositories.models import ConversationStatus
 log = logging.getLogger(__name__)
 
 _runtime: Runtime | None = None
-_conversation_id: ContextVar[str] = ContextVar("conversation_id", default="-")
 
 
 def use_runtime(runtime: Runtime) -> None:
@@ -53,13 +51,6 @@ class StageTask(Task):  # type: ignore[type-arg]
     retry_backoff = True
     retry_backoff_max = 10 * 60
     retry_jitter = True
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        token = _conversation_id.set(str(args[0] if args else kwargs.get("conversation_id")))
-        try:
-            return super().__call__(*args, **kwargs)
-        finally:
-            _conversation_id.reset(token)
 
     @property
     def final_attempt(self) -> bool:
@@ -164,20 +155,6 @@ def start_pipeline(conversation_id: uuid.UUID, runtime: Runtime | None = None) -
         log.warning(
             "could not queue conversation_id=%s error=%s", conversation_id, type(error).__name__
         )
-
-
-class _ConversationIdFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.conversation_id = _conversation_id.get()
-        return True
-
-
-@after_setup_logger.connect
-@after_setup_task_logger.connect
-def _tag_log_lines(logger: logging.Logger, **kwargs: Any) -> None:
-    # Every line a worker writes carries the conversation it was working on.
-    for handler in logger.handlers:
-        handler.addFilter(_ConversationIdFilter())
 
 
 @worker_process_init.connect
