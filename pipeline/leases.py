@@ -10,7 +10,9 @@ message is lost (a broker restarted with nothing on disk), the sweep sends it ag
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,7 +54,7 @@ DEFAULT_LEASES = Leases()
 
 
 class Heartbeat:
-    """Renews a held lease in a background thread, writing the stage's progress with it.
+    """Keeps a held lease renewed while a slow step runs, writing the stage's progress with it.
 
     `report(fraction)` is handed to the slow step as its progress callback; whole-percent
     changes also go to `on_progress` (the task's custom state, which Flower shows).
@@ -67,19 +69,17 @@ class Heartbeat:
         leases: Leases,
         on_progress: Callable[[int], None],
     ) -> None:
-        self._conversation_id = conversation_id
+        self.conversation_id = conversation_id
+        self.interval = leases.heartbeat_interval
         self._token = token
         self._uow = uow.fork()  # a session of its own: sessions are not shared across threads
         self._leases = leases
         self._on_progress = on_progress
         self._percent = 0
         self._stopped = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"heartbeat-{conversation_id}", daemon=True
-        )
 
     def __enter__(self) -> Heartbeat:
-        self._thread.start()
+        _renewer.add(self)
         return self
 
     def __exit__(
@@ -89,7 +89,7 @@ class Heartbeat:
         traceback: TracebackType | None,
     ) -> None:
         self._stopped.set()
-        self._thread.join()
+        _renewer.remove(self)
 
     def report(self, fraction: float) -> None:
         percent = max(0, min(100, int(fraction * 100)))
@@ -97,26 +97,78 @@ class Heartbeat:
             self._percent = percent
             self._on_progress(percent)
 
-    def _run(self) -> None:
-        while not self._stopped.wait(self._leases.heartbeat_interval):
-            try:
-                with self._uow:
-                    held = self._uow.conversations.renew_lease(
-                        self._conversation_id,
-                        token=self._token,
-                        lease_until=self._leases.until(utc_now()),
-                        progress=self._percent,
-                    )
-            except SQLAlchemyError:
-                # The database is away for now: keep trying. If the lease lapses meanwhile
-                # another worker may take the stage over; the final compare-and-set on the
-                # token then keeps exactly one result.
-                log.warning(
-                    "lease renewal failed conversation_id=%s",
-                    self._conversation_id,
-                    exc_info=True,
+    def renew(self) -> bool:
+        """One renewal; False once the lease is lost (or the step is over)."""
+        if self._stopped.is_set():
+            return False
+        try:
+            with self._uow:
+                held = self._uow.conversations.renew_lease(
+                    self.conversation_id,
+                    token=self._token,
+                    lease_until=self._leases.until(utc_now()),
+                    progress=self._percent,
                 )
-                continue
-            if not held:
-                log.warning("lease lost conversation_id=%s", self._conversation_id)
-                return
+        except SQLAlchemyError:
+            # The database is away for now: keep trying. If the lease lapses meanwhile
+            # another worker may take the stage over; the final compare-and-set on the
+            # token then keeps exactly one result.
+            log.warning(
+                "lease renewal failed conversation_id=%s", self.conversation_id, exc_info=True
+            )
+            return True
+        if not held and not self._stopped.is_set():
+            log.warning("lease lost conversation_id=%s", self.conversation_id)
+        return held
+
+
+class _Renewer:
+    """One thread per process renews the leases of every stage running in it.
+
+    Not a thread per stage: starting one costs more than a fast stage's whole database
+    work, and most stages end long before their first renewal is due.
+    """
+
+    def __init__(self) -> None:
+        self._due: dict[Heartbeat, float] = {}  # each heartbeat's next renewal (monotonic)
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, heartbeat: Heartbeat) -> None:
+        with self._changed:
+            self._due[heartbeat] = time.monotonic() + heartbeat.interval
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="lease-renewer", daemon=True)
+                self._thread.start()
+            self._changed.notify()
+
+    def remove(self, heartbeat: Heartbeat) -> None:
+        with self._changed:
+            self._due.pop(heartbeat, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                now = time.monotonic()
+                due = [heartbeat for heartbeat, at in self._due.items() if at <= now]
+                if not due:
+                    self._changed.wait(min(self._due.values(), default=now + 60.0) - now)
+                    continue
+                for heartbeat in due:
+                    self._due[heartbeat] = now + heartbeat.interval
+            # Outside the lock: a slow renewal must not hold up stages starting or ending.
+            for heartbeat in due:
+                if not heartbeat.renew():
+                    self.remove(heartbeat)
+
+
+_renewer = _Renewer()
+
+
+def _new_renewer_after_fork() -> None:
+    # Threads do not survive fork: a worker's pool process starts its own renewer.
+    global _renewer
+    _renewer = _Renewer()
+
+
+os.register_at_fork(after_in_child=_new_renewer_after_fork)

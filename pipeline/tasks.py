@@ -61,6 +61,8 @@ class StageTask(Task):  # type: ignore[type-arg]
         """Reports a stage's percent as the task's custom state, and as an event for Flower."""
 
         def report(percent: int) -> None:
+            if percent >= 100:
+                return  # the task's own success, a moment later, says so
             self.update_state(
                 state="PROGRESS",
                 meta={"stage": stage, "percent": percent, "conversation_id": conversation_id},
