@@ -74,16 +74,6 @@ class StageTask(Task):  # type: ignore[type-arg]
 
         return report
 
-    def send_next(self, task: Task, conversation_id: str) -> None:  # type: ignore[type-arg]
-        try:
-            task.delay(conversation_id)
-        except BrokerError:
-            # The stage's result is committed and its lease says when it is due: the
-            # recovery sweep sends this stage once the broker is back.
-            log.warning(
-                "could not queue %s conversation_id=%s", task.name, conversation_id, exc_info=True
-            )
-
 
 @app.task(base=StageTask, bind=True, name="pipeline.transcribe")
 def transcribe(self: StageTask, /, conversation_id: str, **kwargs: Any) -> str:
@@ -98,7 +88,7 @@ def transcribe(self: StageTask, /, conversation_id: str, **kwargs: Any) -> str:
         on_progress=self.progress_reporter("transcribe", conversation_id),
     )
     if outcome is stages.StageOutcome.DONE:
-        self.send_next(synthesize, conversation_id)
+        _queue(synthesize, conversation_id)
     return outcome.value
 
 
@@ -114,7 +104,7 @@ def synthesize(self: StageTask, /, conversation_id: str, **kwargs: Any) -> str:
         on_progress=self.progress_reporter("synthesize", conversation_id),
     )
     if outcome is stages.StageOutcome.DONE:
-        self.send_next(complete, conversation_id)
+        _queue(complete, conversation_id)
     return outcome.value
 
 
@@ -136,7 +126,7 @@ def recover_stuck(self: StageTask, /, **kwargs: Any) -> int:
         # Transcribe takes pending and lapsed transcribing alike; synthesize goes on to
         # complete by itself when the notes are already there.
         task = synthesize if conversation.status == ConversationStatus.SYNTHESIZING else transcribe
-        self.send_next(task, str(conversation.id))
+        _queue(task, str(conversation.id))
     return len(stuck)
 
 
@@ -150,12 +140,22 @@ def start_pipeline(conversation_id: uuid.UUID, runtime: Runtime | None = None) -
     if app.conf.task_always_eager:
         run_in_process(conversation_id, runtime or current_runtime())
         return
+    _queue(transcribe, str(conversation_id))
+
+
+def _queue(task: Task, conversation_id: str) -> None:  # type: ignore[type-arg]
+    """Send `task` for a conversation whose state is committed; a broker that is away is
+    logged, not raised: the row's lease says when the stage is due, and the recovery sweep
+    sends it once the broker is back."""
     try:
-        transcribe.delay(str(conversation_id))
+        task.delay(conversation_id)
     except BrokerError as error:
         # The error's class only: its text may name the server and its credentials.
         log.warning(
-            "could not queue conversation_id=%s error=%s", conversation_id, type(error).__name__
+            "could not queue conversation_id=%s task=%s error=%s",
+            conversation_id,
+            task.name,
+            type(error).__name__,
         )
 
 
