@@ -40,6 +40,8 @@ def count_call(counter: Path) -> int:
 
 
 class InstantTranscriber:
+    """Answers at once; the others below change what a call does (`_behave`)."""
+
     def __init__(self, state: Path, *, seconds: float = 0.0) -> None:
         self._counter = state / "transcriptions"
         self._seconds = seconds
@@ -51,70 +53,42 @@ class InstantTranscriber:
         prompt: str | None = None,
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
-        count_call(self._counter)
-        time.sleep(self._seconds)
+        self._behave(count_call(self._counter), path, on_progress or (lambda fraction: None))
         if on_progress is not None:
             on_progress(1.0)
         return TRANSCRIPT
+
+    def _behave(self, call: int, path: Path, report: Callable[[float], None]) -> None:
+        time.sleep(self._seconds)
 
 
 class StuckTranscriber(InstantTranscriber):
     """Hangs inside its first transcription (until the test kills the worker)."""
 
-    def transcribe(
-        self,
-        path: Path,
-        *,
-        prompt: str | None = None,
-        on_progress: Callable[[float], None] | None = None,
-    ) -> Transcript:
-        if count_call(self._counter) == 1:
-            if on_progress is not None:
-                on_progress(0.4)
+    def _behave(self, call: int, path: Path, report: Callable[[float], None]) -> None:
+        if call == 1:
+            report(0.4)
             time.sleep(3600)
-        return TRANSCRIPT
 
 
 class FlakyTranscriber(InstantTranscriber):
     """The provider is away for its first two calls, then answers."""
 
-    def transcribe(
-        self,
-        path: Path,
-        *,
-        prompt: str | None = None,
-        on_progress: Callable[[float], None] | None = None,
-    ) -> Transcript:
-        if count_call(self._counter) <= 2:
+    def _behave(self, call: int, path: Path, report: Callable[[float], None]) -> None:
+        if call <= 2:
             raise TransientIntegrationError("transcription service unavailable (HTTP 503)")
-        return TRANSCRIPT
 
 
 class BrokenMediaTranscriber(InstantTranscriber):
-    def transcribe(
-        self,
-        path: Path,
-        *,
-        prompt: str | None = None,
-        on_progress: Callable[[float], None] | None = None,
-    ) -> Transcript:
-        count_call(self._counter)
+    def _behave(self, call: int, path: Path, report: Callable[[float], None]) -> None:
         raise UnreadableMediaError(f"{path.name}: not audio")
 
 
 class WorkerKillingTranscriber(InstantTranscriber):
     """Takes its worker process down every time, as a recording that runs it out of memory."""
 
-    def transcribe(
-        self,
-        path: Path,
-        *,
-        prompt: str | None = None,
-        on_progress: Callable[[float], None] | None = None,
-    ) -> Transcript:
-        count_call(self._counter)
+    def _behave(self, call: int, path: Path, report: Callable[[float], None]) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
-        raise AssertionError("unreachable: the process is gone")
 
 
 class CountingSynthesizer:
