@@ -50,6 +50,12 @@ beat_schedule = {
         # A sweep not started before the next is due is redundant.
         "options": {"expires": _settings.recovery_interval_seconds},
     },
+    # Catches what a completion's own sync missed (Neo4j was down, the broker was away).
+    "sync-graph": {
+        "task": "graph.sync",
+        "schedule": _settings.graph_sync_interval_seconds,
+        "options": {"expires": _settings.graph_sync_interval_seconds},
+    },
 }
 broker_connection_retry_on_startup = True
 task_serializer = "json"

@@ -18,11 +18,21 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from integrations.errors import IntegrationError
-from pipeline import schema, stages
+from integrations.graph.queries import (
+    SAVED_QUERIES,
+    SAVED_QUERIES_BY_NAME,
+    QueryParameter,
+    QueryParameterError,
+    plain,
+)
+from integrations.graph.writer import GraphUnavailableError, GraphWriter
+from pipeline import graph, schema, stages
 from pipeline.app import app as celery_app
 from pipeline.config import get_settings
 from pipeline.hooks import UploadEvent, UploadParticipant, enqueue_upload
@@ -50,6 +60,11 @@ db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 hooks_app = typer.Typer(help="The HTTP upload hook.", no_args_is_help=True)
 app.add_typer(hooks_app, name="hooks")
+graph_app = typer.Typer(
+    help="The Neo4j graph of meetings, people, topics, decisions and action items.",
+    no_args_is_help=True,
+)
+app.add_typer(graph_app, name="graph")
 
 # A worker started without -Q serves every queue the pipeline uses.
 ALL_QUEUES = "transcription,synthesis,graph,celery"
@@ -376,6 +391,110 @@ def serve(
     uvicorn.run(create_app(runtime), host=host, port=port, log_level="info")
 
 
+def _graph(runtime: Runtime) -> GraphWriter:
+    if runtime.graph is None:
+        raise UsageError("the graph is not configured: set NEO4J_URI (e.g. bolt://127.0.0.1:7687)")
+    return runtime.graph
+
+
+@graph_app.command("sync")
+def graph_sync() -> None:
+    """Push the outbox's pending meetings to Neo4j."""
+    runtime = _runtime()
+    report = graph.sync_graph(
+        uow=runtime.unit_of_work(),
+        writer=_graph(runtime),
+        batch_size=runtime.settings.graph_batch_size,
+    )
+    print(f"synced {report.meetings} meetings ({report.events} events), {report.pending} pending")
+    if report.error is not None:
+        _fail(f"{report.failed} events left pending: {report.error}", status=1)
+
+
+@graph_app.command("rebuild")
+def graph_rebuild() -> None:
+    """Recreate the whole graph from PostgreSQL (deletes minutes' nodes first)."""
+    runtime = _runtime()
+    writer = _graph(runtime)
+    with Progress(
+        TextColumn("rebuilding the graph"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        disable=not stderr.is_terminal,
+    ) as progress:
+        bar = progress.add_task("meetings", total=None)
+        meetings = graph.rebuild_graph(
+            uow=runtime.unit_of_work(),
+            writer=writer,
+            batch_size=runtime.settings.graph_batch_size,
+            on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
+        )
+    print(f"rebuilt the graph from {meetings} meetings")
+
+
+@graph_app.command("queries")
+def graph_queries() -> None:
+    """The saved queries, with their parameters."""
+    table = Table("name", "parameters", "description")
+    for query in SAVED_QUERIES:
+        parameters = ", ".join(_describe(parameter) for parameter in query.parameters)
+        table.add_row(query.name, escape(parameters), escape(query.description))
+    stdout.print(table)
+
+
+def _describe(parameter: QueryParameter) -> str:
+    if parameter.required:
+        return f"{parameter.name} (required)"
+    if parameter.default is None:
+        return parameter.name
+    return f"{parameter.name}={parameter.default}"
+
+
+@graph_app.command("query")
+def graph_query(
+    name: Annotated[str, typer.Argument(help="A saved query (see `minutes graph queries`).")],
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="A parameter, key=value; repeat for each one."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
+) -> None:
+    """Run a saved query and print its rows."""
+    query = SAVED_QUERIES_BY_NAME.get(name)
+    if query is None:
+        raise UsageError(
+            f"no saved query is named {name!r}; known: {', '.join(SAVED_QUERIES_BY_NAME)}"
+        )
+    given: dict[str, str] = {}
+    for item in param or ():
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise UsageError(f"--param {item!r}: write it as key=value")
+        given[key.strip()] = value
+    try:
+        parameters = query.bind(given)
+    except QueryParameterError as error:
+        raise UsageError(str(error)) from None
+    columns, rows = _graph(_runtime()).read(query.cypher, parameters)
+    if as_json:
+        _print_json([{key: plain(value) for key, value in row.items()} for row in rows])
+        return
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*(_cell(plain(row[column])) for column in columns))
+    stdout.print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
 @db_app.command()
 def upgrade() -> None:
     """Migrate the database to the newest schema (alembic upgrade head)."""
@@ -411,3 +530,5 @@ def main() -> None:
     except OperationalError as error:
         # Not the user's input but the environment: still one line, and no URL in it.
         _fail(f"cannot use the database: {str(error.orig).strip().splitlines()[0]}", status=1)
+    except GraphUnavailableError as error:
+        _fail(str(error), status=1)

@@ -57,6 +57,21 @@ class Settings(BaseSettings):
     hook_secret: SecretStr | None = None
     hook_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
 
+    # Unset: graph events wait in the outbox (nothing is lost; `minutes graph sync` or the
+    # workers push them once it is set).
+    neo4j_uri: str | None = Field(default=None, description="e.g. bolt://127.0.0.1:7687")
+    neo4j_user: str = "neo4j"
+    # Unset: connect without authentication (the local development Neo4j has none).
+    neo4j_password: SecretStr | None = None
+    # Unset: the server's default database.
+    neo4j_database: str | None = None
+    graph_sync_interval_seconds: float = Field(default=60.0, gt=0)
+    # Meetings written to Neo4j per transaction.
+    graph_batch_size: int = Field(default=200, ge=1, le=5000)
+    # How long a graph write keeps retrying while Neo4j is away or busy before the sync
+    # gives up for now (its events stay pending).
+    graph_retry_seconds: float = Field(default=15.0, gt=0)
+
     @field_validator("transcription_providers", "audio_roots", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:

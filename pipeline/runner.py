@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 
-from pipeline import stages
+from pipeline import graph, stages
 from pipeline.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 
 def run_in_process(
@@ -15,7 +18,8 @@ def run_in_process(
     *,
     on_stage: Callable[[str], None] = lambda stage: None,
 ) -> stages.StageOutcome:
-    """Transcribe, synthesize, complete; the outcome of the last stage that ran.
+    """Transcribe, synthesize, complete (and, when NEO4J_URI is set, sync the graph); the
+    outcome of the last stage that ran.
 
     In-process there is no retry to wait for, so every error is final: the stage records
     the conversation as failed (with the error's message) and the error propagates.
@@ -45,5 +49,13 @@ def run_in_process(
         on_stage(name)
         outcome = step()
         if outcome is not stages.StageOutcome.DONE:
-            break
+            return outcome
+    if runtime.graph is not None:
+        on_stage("graph")
+        # The meeting is complete whatever happens here: what fails waits in the outbox.
+        report = graph.sync_graph(
+            uow=uow, writer=runtime.graph, batch_size=runtime.settings.graph_batch_size
+        )
+        if report.error is not None:
+            log.warning("the graph sync left events pending error=%s", report.error)
     return outcome

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.audio_sources import AudioSources
+from integrations.graph.writer import GraphWriter
 from integrations.synthesis.extractive import ExtractiveSynthesizer
 from integrations.transcription.local import LocalWhisperTranscriber
 from pipeline.config import Settings
@@ -35,6 +36,8 @@ class Runtime:
         """Forget pooled connections (in a forked child: they belong to the parent)."""
         if "engine" in vars(self):
             self.engine.dispose(close=False)
+        # Likewise the Neo4j driver's sockets: dropped, not closed (closing talks on them).
+        vars(self).pop("graph", None)
 
     def close(self) -> None:
         """Release what this runtime holds: pooled connections, the download client."""
@@ -42,6 +45,8 @@ class Runtime:
             self.engine.dispose()
         if "sources" in vars(self):
             self.sources.close()
+        if vars(self).get("graph") is not None:
+            self.graph.close()  # type: ignore[union-attr]
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
@@ -61,6 +66,22 @@ class Runtime:
             [*self.settings.audio_roots, *self.extra_audio_roots],
             allow_private_addresses=self.settings.allow_private_sources,
             max_download_bytes=self.settings.max_download_bytes,
+        )
+
+    @cached_property
+    def graph(self) -> GraphWriter | None:
+        """The Neo4j writer; None when NEO4J_URI is unset (graph events wait in the outbox)."""
+        settings = self.settings
+        if not settings.neo4j_uri:
+            return None
+        return GraphWriter.connect(
+            settings.neo4j_uri,
+            user=settings.neo4j_user,
+            password=settings.neo4j_password.get_secret_value()
+            if settings.neo4j_password
+            else None,
+            database=settings.neo4j_database,
+            retry_seconds=settings.graph_retry_seconds,
         )
 
     @cached_property

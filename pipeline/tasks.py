@@ -15,7 +15,7 @@ from celery import Task
 from celery.signals import worker_process_init
 from kombu.exceptions import OperationalError as BrokerError
 
-from pipeline import stages
+from pipeline import graph, stages
 from pipeline.app import app
 from pipeline.config import get_settings
 from pipeline.runner import run_in_process
@@ -114,7 +114,29 @@ def complete(self: StageTask, /, conversation_id: str, **kwargs: Any) -> str:
     outcome = stages.complete(
         uuid.UUID(conversation_id), uow=runtime.unit_of_work(), final_attempt=self.final_attempt
     )
+    if outcome is stages.StageOutcome.DONE and runtime.settings.neo4j_uri:
+        _queue(sync_graph)
     return outcome.value
+
+
+@app.task(name="graph.sync")
+def sync_graph(**kwargs: Any) -> int:
+    """Push the graph outbox to Neo4j; sent after each completion and on a schedule.
+
+    Not retried by itself: what fails stays pending in the outbox, and the periodic sync
+    takes it up again.
+    """
+    runtime = current_runtime()
+    if runtime.graph is None:
+        return 0  # NEO4J_URI unset: the events wait in the outbox
+    report = graph.sync_graph(
+        uow=runtime.unit_of_work(),
+        writer=runtime.graph,
+        batch_size=runtime.settings.graph_batch_size,
+    )
+    if report.error is not None:
+        log.warning("graph sync left events=%d pending error=%s", report.failed, report.error)
+    return report.events
 
 
 @app.task(base=StageTask, bind=True, name="pipeline.recover_stuck")
@@ -143,17 +165,19 @@ def start_pipeline(conversation_id: uuid.UUID, runtime: Runtime | None = None) -
     _queue(transcribe, str(conversation_id))
 
 
-def _queue(task: Task, conversation_id: str) -> None:  # type: ignore[type-arg]
-    """Send `task` for a conversation whose state is committed; a broker that is away is
-    logged, not raised: the row's lease says when the stage is due, and the recovery sweep
-    sends it once the broker is back."""
+def _queue(task: Task, conversation_id: str | None = None) -> None:  # type: ignore[type-arg]
+    """Send `task` (for a conversation, or the graph sync) once its state is committed.
+
+    A broker that is away is logged, not raised: a stage's lease says when it is due, and
+    the recovery sweep sends it once the broker is back (the graph's periodic sync likewise).
+    """
     try:
-        task.delay(conversation_id)
+        task.delay(*([conversation_id] if conversation_id else []))
     except BrokerError as error:
         # The error's class only: its text may name the server and its credentials.
         log.warning(
             "could not queue conversation_id=%s task=%s error=%s",
-            conversation_id,
+            conversation_id or "-",
             task.name,
             type(error).__name__,
         )

@@ -301,6 +301,24 @@ class ConversationRepository(Repository[Conversation]):
             ),
         )
 
+    def list_completed_with_notes(
+        self, ids: Sequence[uuid.UUID] | None = None, *, after: uuid.UUID | None = None, limit: int
+    ) -> Sequence[Conversation]:
+        """Completed conversations with their people and notes, in id order: those of `ids`,
+        or (for reading them all, a page at a time) the first `limit` after id `after`."""
+        statement = (
+            select(Conversation)
+            .where(Conversation.status == ConversationStatus.COMPLETED)
+            .options(selectinload(Conversation.participants), selectinload(Conversation.synthesis))
+            .order_by(Conversation.id)
+            .limit(limit)
+        )
+        if ids is not None:
+            statement = statement.where(Conversation.id.in_(ids))
+        if after is not None:
+            statement = statement.where(Conversation.id > after)
+        return self.session.scalars(statement).all()
+
     def search_by_title(self, text: str, *, limit: int = 50) -> Sequence[Conversation]:
         statement = (
             select(Conversation)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -21,11 +22,41 @@ class GraphOutboxRepository(ConversationPartRepository[GraphOutboxEvent]):
     ) -> GraphOutboxEvent:
         return self.create(conversation_id=conversation_id, event_type=event_type, payload=payload)
 
-    def list_unprocessed(self, *, limit: int = 100) -> Sequence[GraphOutboxEvent]:
+    def claim_pending(self, *, limit: int) -> Sequence[GraphOutboxEvent]:
+        """Up to `limit` unprocessed events, locked until this transaction ends.
+
+        SKIP LOCKED: events another syncer holds are passed over, so several syncers share
+        the outbox and none pushes what another is pushing. Events that failed before come
+        after the rest, so one that keeps failing does not hold up the others.
+        """
         statement = (
             select(GraphOutboxEvent)
             .where(GraphOutboxEvent.processed_at.is_(None))
-            .order_by(GraphOutboxEvent.created_at)
+            .order_by(GraphOutboxEvent.attempts, GraphOutboxEvent.created_at)
             .limit(limit)
+            .with_for_update(skip_locked=True)
         )
         return self.session.scalars(statement).all()
+
+    def pending_ids(self) -> list[uuid.UUID]:
+        statement = select(GraphOutboxEvent.id).where(GraphOutboxEvent.processed_at.is_(None))
+        return list(self.session.scalars(statement))
+
+    def count_pending(self) -> int:
+        return self.count(GraphOutboxEvent.processed_at.is_(None))
+
+    def mark_processed(self, ids: Sequence[uuid.UUID], *, at: datetime) -> int:
+        return self.update_where(
+            GraphOutboxEvent.id.in_(ids),
+            GraphOutboxEvent.processed_at.is_(None),
+            processed_at=at,
+            last_error=None,
+        )
+
+    def record_failure(self, ids: Sequence[uuid.UUID], *, error: str) -> int:
+        """Counts a failed push of these events and keeps its error; they stay pending."""
+        return self.update_where(
+            GraphOutboxEvent.id.in_(ids),
+            attempts=GraphOutboxEvent.attempts + 1,
+            last_error=error,
+        )

@@ -12,7 +12,7 @@ set -euo pipefail
 
 PG_PORT=5432
 REDIS_PORT=6379
-NEO4J_PORT=7687
+NEO4J_PORT=${MINUTES_NEO4J_PORT:-7687}
 GRAPHDB="$(cd "$(dirname "$0")/.." && pwd)/graphdb"
 # Data, log and pid of the local Neo4j; outside the checkout, so a fresh clone reuses it.
 NEO4J_HOME=${MINUTES_NEO4J_HOME:-/var/lib/minutes-neo4j}
@@ -114,7 +114,11 @@ start_neo4j() {
     if [ ! -f "$jar" ] || [ "$GRAPHDB/pom.xml" -nt "$jar" ] \
         || [ -n "$(find "$GRAPHDB/src" -newer "$jar" -type f)" ]; then
         echo "building graphdb (Neo4j Community 5.26, from Maven Central)..."
-        mvn -q -B -Dstyle.color=never -f "$GRAPHDB/pom.xml" package >/dev/null || die "mvn package of graphdb failed"
+        mkdir -p "$NEO4J_HOME"
+        # Maven 3.8 writes colour resets to stderr even in batch mode: its output is shown
+        # only when the build fails.
+        mvn -q -B -Dstyle.color=never -f "$GRAPHDB/pom.xml" package >"$NEO4J_HOME/build.log" 2>&1 \
+            || { cat "$NEO4J_HOME/build.log" >&2; die "mvn package of graphdb failed"; }
     fi
     mkdir -p "$NEO4J_HOME"
     # Heap and page cache sized for a 2-core CI machine, not half of its memory.

@@ -12,9 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from neo4j import Driver, GraphDatabase
+from neo4j.exceptions import ServiceUnavailable
 from sqlalchemy import Connection, Engine, make_url, text
 from sqlalchemy.orm import sessionmaker
 
+from integrations.graph.writer import GraphWriter
 from pipeline import schema
 from repositories.database import UnitOfWork, create_database_engine
 from tests.corpus import CORPUS
@@ -23,6 +26,9 @@ from tests.corpus import CORPUS
 ADMIN_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+psycopg://minutes:minutes@127.0.0.1:5432/minutes"
 )
+# The Neo4j `make test` starts (scripts/services.sh), one for the whole run: tests clear
+# minutes' nodes before they write, they never restart it.
+NEO4J_URI = os.environ.get("TEST_NEO4J_URI", "bolt://127.0.0.1:7687")
 
 
 @pytest.fixture(scope="session")
@@ -115,3 +121,32 @@ def uow(connection: Connection) -> UnitOfWork:
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
     )
     return UnitOfWork(factory)
+
+
+@pytest.fixture(scope="session")
+def neo4j_uri() -> str:
+    driver = GraphDatabase.driver(NEO4J_URI)
+    try:
+        driver.verify_connectivity()
+    except ServiceUnavailable as error:
+        pytest.fail(f"the test Neo4j is not running at {NEO4J_URI}: {error}")
+    finally:
+        driver.close()
+    return NEO4J_URI
+
+
+@pytest.fixture(scope="session")
+def neo4j_driver(neo4j_uri: str) -> Iterator[Driver]:
+    """A driver of the tests' own, to look at what the code under test wrote."""
+    driver = GraphDatabase.driver(neo4j_uri)
+    yield driver
+    driver.close()
+
+
+@pytest.fixture
+def graph_writer(neo4j_uri: str) -> Iterator[GraphWriter]:
+    """A writer on an empty graph: minutes' nodes wiped before the test."""
+    writer = GraphWriter.connect(neo4j_uri)
+    writer.wipe()
+    yield writer
+    writer.close()

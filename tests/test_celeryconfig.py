@@ -71,6 +71,7 @@ class TestCeleryConfig:
     def test_the_app_registers_every_stage_task_under_its_stable_name(self) -> None:
         conf = _load(CELERY_BROKER_URL="redis://127.0.0.1:6379/0")
         assert conf["tasks"] == [
+            "graph.sync",
             "pipeline.complete",
             "pipeline.recover_stuck",
             "pipeline.synthesize",
@@ -87,6 +88,9 @@ class TestCeleryConfig:
         assert isinstance(conf["visibility_timeout"], int)
         assert conf["visibility_timeout"] > 600
 
-    def test_the_recovery_sweep_runs_on_the_configured_interval(self) -> None:
-        conf = _load(RECOVERY_INTERVAL_SECONDS="15")
-        assert conf["sweep"] == {"recover-stuck-conversations": ["pipeline.recover_stuck", 15.0]}
+    def test_beat_runs_the_recovery_sweep_and_the_graph_sync_on_their_intervals(self) -> None:
+        conf = _load(RECOVERY_INTERVAL_SECONDS="15", GRAPH_SYNC_INTERVAL_SECONDS="45")
+        assert conf["sweep"] == {
+            "recover-stuck-conversations": ["pipeline.recover_stuck", 15.0],
+            "sync-graph": ["graph.sync", 45.0],
+        }

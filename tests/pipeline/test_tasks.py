@@ -11,8 +11,11 @@ import time
 import uuid
 from datetime import timedelta
 
+import pytest
+from neo4j import Driver
 from sqlalchemy import func, select
 
+from integrations.graph.writer import GraphWriter
 from repositories.models import (
     ConversationStatus,
     GraphOutboxEvent,
@@ -198,3 +201,51 @@ class TestRetries:
         assert calls(cluster, "transcriptions") == 1
         assert rows(cluster, TranscriptSegment, conversation_id) == 0
         assert failed.lease_expires_at is None  # failed: nothing for the sweep to resend
+
+
+def wait_for_graph(cluster: Cluster, driver: Driver, conversation_id: uuid.UUID) -> None:
+    """Until the conversation's outbox events are done and its meeting is in Neo4j."""
+    deadline = time.monotonic() + 60.0
+    while time.monotonic() < deadline:
+        statement = select(func.count()).where(
+            GraphOutboxEvent.conversation_id == conversation_id,
+            GraphOutboxEvent.processed_at.is_(None),
+        )
+        with cluster.engine.connect() as connection:
+            waiting = connection.scalar(statement)
+        meetings, _, _ = driver.execute_query(
+            "MATCH (m:Meeting {id: $id}) RETURN m.title AS title", id=str(conversation_id)
+        )
+        if waiting == 0 and meetings:
+            assert [record["title"] for record in meetings] == ["Release planning"]
+            return
+        time.sleep(0.2)
+    logs = "\n".join(f"--- {w.name}\n{w.output()}" for w in cluster.workers)
+    pytest.fail(f"conversation {conversation_id} did not reach the graph\n{logs}")
+
+
+class TestGraphSyncTask:
+    def test_a_completion_sends_the_meeting_to_neo4j(
+        self, cluster: Cluster, graph_writer: GraphWriter, neo4j_uri: str, neo4j_driver: Driver
+    ) -> None:
+        cluster.worker(NEO4J_URI=neo4j_uri)
+        conversation_id = pending(cluster)
+
+        cluster.send("pipeline.transcribe", conversation_id)
+
+        cluster.wait_for(conversation_id, Status.COMPLETED)
+        wait_for_graph(cluster, neo4j_driver, conversation_id)
+
+    def test_the_periodic_sync_pushes_what_no_completion_sent(
+        self, cluster: Cluster, graph_writer: GraphWriter, neo4j_uri: str, neo4j_driver: Driver
+    ) -> None:
+        # Completed while the graph was not configured: its event waits in the outbox.
+        unconfigured = cluster.worker()
+        conversation_id = pending(cluster)
+        cluster.send("pipeline.transcribe", conversation_id)
+        cluster.wait_for(conversation_id, Status.COMPLETED)
+        unconfigured.stop()
+
+        cluster.worker(beat=True, NEO4J_URI=neo4j_uri, GRAPH_SYNC_INTERVAL_SECONDS="1")
+
+        wait_for_graph(cluster, neo4j_driver, conversation_id)

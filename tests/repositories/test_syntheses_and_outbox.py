@@ -84,7 +84,7 @@ class TestGraphOutboxRepository:
             )
             last = uow.graph_outbox.add_event(conversation_id, "conversation.completed", {"n": 3})
         with uow:
-            unprocessed = uow.graph_outbox.list_unprocessed()
+            unprocessed = uow.graph_outbox.claim_pending(limit=10)
             every = uow.graph_outbox.list_for_conversation(conversation_id)
         assert [event.id for event in unprocessed] == [first.id, last.id]
         assert {event.id for event in every} == {first.id, done.id, last.id}

@@ -1,0 +1,154 @@
+"""Every Cypher statement the graph writer runs: values always arrive as parameters.
+
+Batched: each statement takes `$rows` (or `$ids`, `$keys`) and UNWINDs it, so one round
+trip writes a whole batch of meetings, never one statement per node.
+"""
+
+from __future__ import annotations
+
+# Created on first connection; IF NOT EXISTS makes every later run a no-op.
+SCHEMA = (
+    "CREATE CONSTRAINT meeting_id IF NOT EXISTS FOR (n:Meeting) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT person_key IF NOT EXISTS FOR (n:Person) REQUIRE n.key IS UNIQUE",
+    "CREATE CONSTRAINT topic_name IF NOT EXISTS FOR (n:Topic) REQUIRE n.name IS UNIQUE",
+    "CREATE CONSTRAINT decision_id IF NOT EXISTS FOR (n:Decision) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT action_item_id IF NOT EXISTS FOR (n:ActionItem) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT question_id IF NOT EXISTS FOR (n:Question) REQUIRE n.id IS UNIQUE",
+    # Person resolution looks people up by normalized name.
+    "CREATE INDEX person_name_key IF NOT EXISTS FOR (n:Person) ON (n.name_key)",
+)
+
+# The people already in the graph under each normalized name, to resolve name-only people.
+PEOPLE_BY_NAME = """
+UNWIND $name_keys AS name_key
+MATCH (person:Person {name_key: name_key})
+RETURN name_key, collect(person.key) AS keys
+"""
+
+# Replacing a meeting: its own items go, its links to people and topics go (the people and
+# topics stay, unless nothing links to them any more: see DELETE_ORPHAN_*).
+PRUNE_ITEMS = """
+UNWIND $ids AS id
+MATCH (:Meeting {id: id})-[:DECIDED|HAS_ACTION_ITEM|RAISED]->(item)
+OPTIONAL MATCH (item)-[:ASSIGNED_TO]->(owner:Person)
+WITH item, collect(owner.key) AS owners
+DETACH DELETE item
+RETURN owners
+"""
+PRUNE_TOPICS = """
+UNWIND $ids AS id
+MATCH (:Meeting {id: id})-[link:DISCUSSED]->(topic:Topic)
+DELETE link
+RETURN DISTINCT topic.name AS name
+"""
+PRUNE_PEOPLE = """
+UNWIND $ids AS id
+MATCH (person:Person)-[link:ATTENDED|SPOKE_IN]->(:Meeting {id: id})
+DELETE link
+RETURN DISTINCT person.key AS key
+"""
+DELETE_MEETINGS = """
+UNWIND $ids AS id
+MATCH (meeting:Meeting {id: id})
+DETACH DELETE meeting
+"""
+DELETE_ORPHAN_PEOPLE = """
+UNWIND $keys AS key
+MATCH (person:Person {key: key})
+WHERE NOT (person)--()
+DELETE person
+"""
+DELETE_ORPHAN_TOPICS = """
+UNWIND $keys AS key
+MATCH (topic:Topic {name: key})
+WHERE NOT (topic)--()
+DELETE topic
+"""
+
+MERGE_MEETINGS = """
+UNWIND $rows AS row
+MERGE (meeting:Meeting {id: row.id})
+SET meeting += row.properties
+"""
+MERGE_PEOPLE = """
+UNWIND $rows AS row
+MERGE (person:Person {key: row.key})
+SET person.name = row.name, person.name_key = row.name_key, person.email = row.email
+"""
+# A person first known by name only, now also by email: one person, under the email key.
+# Where both attended a meeting, what the email person's link says is kept.
+ABSORB_PEOPLE = """
+UNWIND $rows AS row
+MATCH (old:Person {key: row.name_only})
+MATCH (known:Person {key: row.email})
+CALL (old, known) {
+  MATCH (old)-[link:ATTENDED]->(meeting:Meeting)
+  MERGE (known)-[moved:ATTENDED]->(meeting)
+  ON CREATE SET moved += properties(link)
+}
+CALL (old, known) {
+  MATCH (old)-[link:SPOKE_IN]->(meeting:Meeting)
+  MERGE (known)-[moved:SPOKE_IN]->(meeting)
+  ON CREATE SET moved += properties(link)
+}
+CALL (old, known) {
+  MATCH (item:ActionItem)-[:ASSIGNED_TO]->(old)
+  MERGE (item)-[:ASSIGNED_TO]->(known)
+}
+DETACH DELETE old
+"""
+MERGE_ATTENDED = """
+UNWIND $rows AS row
+MATCH (meeting:Meeting {id: row.meeting})
+MATCH (person:Person {key: row.person})
+MERGE (person)-[attended:ATTENDED]->(meeting)
+SET attended.organizer = row.organizer
+"""
+MERGE_SPOKE_IN = """
+UNWIND $rows AS row
+MATCH (meeting:Meeting {id: row.meeting})
+MATCH (person:Person {key: row.person})
+MERGE (person)-[spoke:SPOKE_IN]->(meeting)
+SET spoke.seconds = row.seconds, spoke.words = row.words
+"""
+MERGE_TOPICS = """
+UNWIND $rows AS row
+MATCH (meeting:Meeting {id: row.meeting})
+MERGE (topic:Topic {name: row.name})
+ON CREATE SET topic.label = row.label
+MERGE (meeting)-[:DISCUSSED]->(topic)
+"""
+MERGE_DECISIONS = """
+UNWIND $rows AS row
+MATCH (meeting:Meeting {id: row.meeting})
+MERGE (decision:Decision {id: row.id})
+SET decision.text = row.text, decision.position = row.position
+MERGE (meeting)-[:DECIDED]->(decision)
+"""
+MERGE_QUESTIONS = """
+UNWIND $rows AS row
+MATCH (meeting:Meeting {id: row.meeting})
+MERGE (question:Question {id: row.id})
+SET question.text = row.text, question.position = row.position
+MERGE (meeting)-[:RAISED]->(question)
+"""
+MERGE_ACTION_ITEMS = """
+UNWIND $rows AS row
+MATCH (meeting:Meeting {id: row.meeting})
+MERGE (item:ActionItem {id: row.id})
+SET item.text = row.text, item.due = row.due, item.position = row.position
+MERGE (meeting)-[:HAS_ACTION_ITEM]->(item)
+WITH item, row
+WHERE row.owner IS NOT NULL
+MATCH (owner:Person {key: row.owner})
+MERGE (item)-[:ASSIGNED_TO]->(owner)
+"""
+
+# Ours only: other applications' nodes in the same database are left alone. In batches of
+# their own transactions, so a large graph does not need one huge transaction's memory.
+WIPE = """
+MATCH (node)
+WHERE node:Meeting OR node:Person OR node:Topic OR node:Decision OR node:ActionItem
+   OR node:Question
+CALL (node) { DETACH DELETE node } IN TRANSACTIONS OF 10000 ROWS
+"""

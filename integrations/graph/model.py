@@ -1,0 +1,90 @@
+"""What one meeting puts in the graph, as plain data, and how people and topics get keys."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+def normalize_name(text: str) -> str:
+    """The form two spellings of one name or topic share: accents, case and spacing dropped.
+
+    "  José  GARCÍA " and "jose garcia" are one person; "Q3 Roadmap" and "q3  roadmap" one
+    topic.
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(bare.casefold().split())
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Someone as a meeting knows them: a name, and an email when one was given."""
+
+    name: str
+    email: str | None = None
+
+    @property
+    def name_key(self) -> str:
+        return normalize_name(self.name)
+
+    @property
+    def key(self) -> str:
+        """The `Person.key` of DESIGN.md: the lower-cased email, else `name:<normalized>`."""
+        if self.email:
+            return self.email.strip().lower()
+        return f"name:{self.name_key}"
+
+
+@dataclass(frozen=True, slots=True)
+class Attendance:
+    person: Person
+    organizer: bool = False
+    # None: the person did not speak (or the transcript named no speakers).
+    spoken_seconds: float | None = None
+    spoken_words: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A decision or an open question: one sentence of the notes, with a stable id."""
+
+    id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """An action item; `owner` is None when the notes name nobody."""
+
+    id: str
+    text: str
+    owner: Person | None = None
+    due: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Meeting:
+    """A completed conversation and everything of it the graph holds."""
+
+    id: str
+    title: str | None
+    completed_at: datetime | None = None
+    started_at: datetime | None = None
+    duration_seconds: float | None = None
+    platform: str | None = None
+    language: str | None = None
+    summary: str | None = None
+    attendees: Sequence[Attendance] = field(default_factory=tuple)
+    topics: Sequence[str] = field(default_factory=tuple)
+    decisions: Sequence[Statement] = field(default_factory=tuple)
+    action_items: Sequence[Task] = field(default_factory=tuple)
+    questions: Sequence[Statement] = field(default_factory=tuple)
+
+    def people(self) -> list[Person]:
+        """Everyone this meeting names: attendees, then owners who did not attend."""
+        found = [attendance.person for attendance in self.attendees]
+        found += [item.owner for item in self.action_items if item.owner is not None]
+        return found

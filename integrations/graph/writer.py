@@ -1,0 +1,327 @@
+"""Mirrors meetings into Neo4j with the official driver: batched, idempotent, parameterised."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, LiteralString, Self
+
+from neo4j import Driver, GraphDatabase, ManagedTransaction, Query
+from neo4j.exceptions import (
+    AuthError,
+    DriverError,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+    TransientError,
+)
+
+from integrations.errors import IntegrationError, TransientIntegrationError
+from integrations.graph import cypher
+from integrations.graph.model import Meeting, Person, normalize_name
+
+# How long a managed transaction keeps retrying a transient failure (a deadlock, a leader
+# switch, a server that is restarting) before the error reaches the caller.
+DEFAULT_RETRY_SECONDS = 15.0
+
+
+class GraphUnavailableError(TransientIntegrationError):
+    """Neo4j cannot be reached (or refuses our credentials): nothing was written."""
+
+
+class GraphWriteError(IntegrationError):
+    """Neo4j refused what was written (the batch rolled back); asking again will not help."""
+
+
+@contextmanager
+def _neo4j_errors() -> Iterator[None]:
+    # The error's code and message only: they name no credentials.
+    try:
+        yield
+    except AuthError:
+        raise GraphUnavailableError(
+            "Neo4j refused the credentials (NEO4J_USER, NEO4J_PASSWORD)"
+        ) from None
+    except (ServiceUnavailable, SessionExpired) as error:
+        raise GraphUnavailableError(f"Neo4j is unreachable: {_one_line(error)}") from None
+    except TransientError as error:
+        raise GraphUnavailableError(f"Neo4j is busy: {error.code}: {_one_line(error)}") from None
+    except Neo4jError as error:
+        raise GraphWriteError(f"Neo4j refused it: {error.code}: {_one_line(error)}") from None
+    except DriverError as error:
+        raise GraphUnavailableError(f"Neo4j driver error: {_one_line(error)}") from None
+
+
+def _one_line(error: Exception) -> str:
+    message = error.message if isinstance(error, Neo4jError) and error.message else str(error)
+    return " ".join(message.split())
+
+
+@dataclass
+class _Rows:
+    """One batch of meetings as the parameter lists of the MERGE statements."""
+
+    meetings: list[dict[str, Any]] = field(default_factory=list)
+    people: dict[str, dict[str, Any]] = field(default_factory=dict)
+    absorbed: list[dict[str, str]] = field(default_factory=list)
+    attended: list[dict[str, Any]] = field(default_factory=list)
+    spoke_in: list[dict[str, Any]] = field(default_factory=list)
+    topics: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    questions: list[dict[str, Any]] = field(default_factory=list)
+    action_items: list[dict[str, Any]] = field(default_factory=list)
+
+    def statements(self) -> list[tuple[LiteralString, list[dict[str, Any]]]]:
+        # In this order: links need both ends, and absorbing needs the email person.
+        return [
+            (cypher.MERGE_MEETINGS, self.meetings),
+            (cypher.MERGE_PEOPLE, list(self.people.values())),
+            (cypher.ABSORB_PEOPLE, self.absorbed),
+            (cypher.MERGE_ATTENDED, self.attended),
+            (cypher.MERGE_SPOKE_IN, self.spoke_in),
+            (cypher.MERGE_TOPICS, self.topics),
+            (cypher.MERGE_DECISIONS, self.decisions),
+            (cypher.MERGE_QUESTIONS, self.questions),
+            (cypher.MERGE_ACTION_ITEMS, self.action_items),
+        ]
+
+
+class _People:
+    """Which `Person.key` each person of a batch gets.
+
+    One email is one person. A name without an email is the one person of that name who
+    has an email, when exactly one does (in the graph or in this batch); otherwise it is
+    `name:<normalized name>`. A `name:` person whose email turns up is absorbed into the
+    email person.
+    """
+
+    def __init__(self, people: Sequence[Person], graph_keys: Mapping[str, Sequence[str]]) -> None:
+        self._emails: dict[str, set[str]] = defaultdict(set)
+        self._in_graph = {key for keys in graph_keys.values() for key in keys}
+        for name_key, keys in graph_keys.items():
+            self._emails[name_key].update(key for key in keys if not key.startswith("name:"))
+        for person in people:
+            if person.email:
+                self._emails[person.name_key].add(person.key)
+
+    def key(self, person: Person) -> str:
+        if person.email:
+            return person.key
+        emails = self._emails.get(person.name_key, set())
+        return next(iter(emails)) if len(emails) == 1 else person.key
+
+    def absorbed(self) -> list[dict[str, str]]:
+        return [
+            {"name_only": f"name:{name_key}", "email": next(iter(emails))}
+            for name_key, emails in self._emails.items()
+            if len(emails) == 1 and f"name:{name_key}" in self._in_graph
+        ]
+
+
+def _rows(meetings: Sequence[Meeting], graph_keys: Mapping[str, Sequence[str]]) -> _Rows:
+    people = _People([p for meeting in meetings for p in meeting.people()], graph_keys)
+    rows = _Rows(absorbed=people.absorbed())
+
+    def person_key(person: Person) -> str:
+        key = people.key(person)
+        if key == person.key:  # a name resolved to a known email adds no person of its own
+            rows.people[key] = {
+                "key": key,
+                "name": person.name,
+                "name_key": person.name_key,
+                "email": person.key if person.email else None,
+            }
+        return key
+
+    for meeting in meetings:
+        rows.meetings.append(
+            {
+                "id": meeting.id,
+                "properties": {
+                    "title": meeting.title,
+                    "completed_at": meeting.completed_at,
+                    "started_at": meeting.started_at,
+                    "duration_seconds": meeting.duration_seconds,
+                    "platform": meeting.platform,
+                    "language": meeting.language,
+                    "summary": meeting.summary,
+                },
+            }
+        )
+        attended: dict[str, dict[str, Any]] = {}
+        for attendance in meeting.attendees:
+            key = person_key(attendance.person)
+            row = attended.setdefault(
+                key, {"meeting": meeting.id, "person": key, "organizer": False}
+            )
+            row["organizer"] = row["organizer"] or attendance.organizer
+            if attendance.spoken_seconds is not None:
+                rows.spoke_in.append(
+                    {
+                        "meeting": meeting.id,
+                        "person": key,
+                        "seconds": attendance.spoken_seconds,
+                        "words": attendance.spoken_words or 0,
+                    }
+                )
+        rows.attended.extend(attended.values())
+        topics: dict[str, str] = {}
+        for label in meeting.topics:
+            name = " ".join(label.split())
+            topics.setdefault(normalize_name(name), name)
+        rows.topics.extend(
+            {"meeting": meeting.id, "name": name, "label": label}
+            for name, label in topics.items()
+            if name
+        )
+        for position, statement in enumerate(meeting.decisions):
+            rows.decisions.append(
+                {
+                    "meeting": meeting.id,
+                    "id": statement.id,
+                    "text": statement.text,
+                    "position": position,
+                }
+            )
+        for position, statement in enumerate(meeting.questions):
+            rows.questions.append(
+                {
+                    "meeting": meeting.id,
+                    "id": statement.id,
+                    "text": statement.text,
+                    "position": position,
+                }
+            )
+        for position, item in enumerate(meeting.action_items):
+            rows.action_items.append(
+                {
+                    "meeting": meeting.id,
+                    "id": item.id,
+                    "text": item.text,
+                    "due": item.due,
+                    "position": position,
+                    "owner": person_key(item.owner) if item.owner is not None else None,
+                }
+            )
+    return rows
+
+
+def _write_meetings(tx: ManagedTransaction, meetings: Sequence[Meeting], replace: bool) -> None:
+    ids = [meeting.id for meeting in meetings]
+    orphan_people: set[str] = set()
+    orphan_topics: set[str] = set()
+    if replace:
+        for record in tx.run(cypher.PRUNE_ITEMS, ids=ids):
+            orphan_people.update(record["owners"])
+        orphan_topics.update(record["name"] for record in tx.run(cypher.PRUNE_TOPICS, ids=ids))
+        orphan_people.update(record["key"] for record in tx.run(cypher.PRUNE_PEOPLE, ids=ids))
+    name_keys = sorted({person.name_key for meeting in meetings for person in meeting.people()})
+    graph_keys = {
+        record["name_key"]: record["keys"]
+        for record in tx.run(cypher.PEOPLE_BY_NAME, name_keys=name_keys)
+    }
+    for statement, rows in _rows(meetings, graph_keys).statements():
+        if rows:
+            tx.run(statement, rows=rows).consume()
+    if orphan_people:
+        tx.run(cypher.DELETE_ORPHAN_PEOPLE, keys=sorted(orphan_people)).consume()
+    if orphan_topics:
+        tx.run(cypher.DELETE_ORPHAN_TOPICS, keys=sorted(orphan_topics)).consume()
+
+
+def _delete_meetings(tx: ManagedTransaction, ids: Sequence[str]) -> None:
+    orphan_people = {
+        key for record in tx.run(cypher.PRUNE_ITEMS, ids=ids) for key in record["owners"]
+    }
+    orphan_topics = {record["name"] for record in tx.run(cypher.PRUNE_TOPICS, ids=ids)}
+    orphan_people.update(record["key"] for record in tx.run(cypher.PRUNE_PEOPLE, ids=ids))
+    tx.run(cypher.DELETE_MEETINGS, ids=ids).consume()
+    tx.run(cypher.DELETE_ORPHAN_PEOPLE, keys=sorted(orphan_people)).consume()
+    tx.run(cypher.DELETE_ORPHAN_TOPICS, keys=sorted(orphan_topics)).consume()
+
+
+class GraphWriter:
+    """The graph's one writer (and reader, for the saved queries).
+
+    Writes run in managed write transactions, so the driver retries what is transient;
+    every meeting of a batch is written in one transaction, all of it or none.
+    """
+
+    def __init__(self, driver: Driver, *, database: str | None = None) -> None:
+        self._driver = driver
+        self._database = database
+        self._schema_ready = False
+
+    @classmethod
+    def connect(
+        cls,
+        uri: str,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        database: str | None = None,
+        retry_seconds: float = DEFAULT_RETRY_SECONDS,
+    ) -> Self:
+        auth = (user or "neo4j", password) if password else None
+        with _neo4j_errors():
+            driver = GraphDatabase.driver(
+                uri,
+                auth=auth,
+                max_transaction_retry_time=retry_seconds,
+                connection_timeout=min(retry_seconds, 30.0),
+            )
+        return cls(driver, database=database)
+
+    def close(self) -> None:
+        self._driver.close()
+
+    def ensure_schema(self) -> None:
+        """The unique constraints and the name index, once per writer (IF NOT EXISTS)."""
+        if self._schema_ready:
+            return
+        with _neo4j_errors():
+            for statement in cypher.SCHEMA:
+                self._driver.execute_query(statement, database_=self._database)
+        self._schema_ready = True
+
+    def write(self, meetings: Sequence[Meeting], *, replace: bool = True) -> None:
+        """Create or update `meetings`, in one transaction.
+
+        `replace` first removes what each meeting put in the graph before (its decisions,
+        action items, questions and links), so a re-synthesized meeting leaves nothing
+        stale; a rebuild into an empty graph skips that.
+        """
+        if not meetings:
+            return
+        self.ensure_schema()
+        with _neo4j_errors(), self._session() as session:
+            session.execute_write(_write_meetings, meetings, replace)
+
+    def delete(self, meeting_ids: Sequence[str]) -> None:
+        """Remove meetings and everything only they linked to."""
+        if not meeting_ids:
+            return
+        self.ensure_schema()
+        with _neo4j_errors(), self._session() as session:
+            session.execute_write(_delete_meetings, meeting_ids)
+
+    def wipe(self) -> None:
+        """Delete every node minutes writes (and only those)."""
+        with _neo4j_errors(), self._session() as session:
+            # CALL ... IN TRANSACTIONS commits as it goes: an auto-commit query, not managed.
+            session.run(cypher.WIPE).consume()
+
+    def read(
+        self, query: LiteralString, parameters: Mapping[str, Any]
+    ) -> tuple[list[str], list[dict[str, Any]]]:
+        """Run a read-only query (routed to a reader in a cluster): its columns, its rows."""
+        with _neo4j_errors():
+            records, _, columns = self._driver.execute_query(
+                Query(query), dict(parameters), database_=self._database, routing_="r"
+            )
+        return list(columns), [record.data() for record in records]
+
+    def _session(self) -> Any:
+        return self._driver.session(database=self._database)

@@ -1,0 +1,213 @@
+"""Mirroring completed conversations into the Neo4j graph: the outbox sync and the rebuild.
+
+PostgreSQL is the source of truth. An outbox event only says "this conversation changed";
+the sync reads the conversation as it is now and writes that, so events can be repeated,
+merged or replayed without harm.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from integrations.graph.model import Attendance, Meeting, Person, Statement, Task, normalize_name
+from integrations.graph.writer import GraphUnavailableError, GraphWriteError, GraphWriter
+from repositories.database import UnitOfWork
+from repositories.models import Conversation, ConversationStatus, GraphOutboxEvent, utc_now
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 200
+
+
+@dataclass
+class SyncReport:
+    events: int = 0  # outbox events marked done
+    meetings: int = 0  # meetings written (or removed) in Neo4j
+    failed: int = 0  # events left pending with an error
+    pending: int = 0  # events still pending when the sync ended
+    error: str | None = None
+
+
+def meeting_graph(conversation: Conversation) -> Meeting:
+    """What the graph holds of a completed conversation (loaded with people and notes)."""
+    people = {normalize_name(p.name): Person(p.name, p.email) for p in conversation.participants}
+    notes = conversation.synthesis
+    return Meeting(
+        id=str(conversation.id),
+        title=conversation.title,
+        completed_at=conversation.completed_at,
+        started_at=conversation.started_at,
+        duration_seconds=conversation.duration_seconds,
+        platform=conversation.platform,
+        language=conversation.language,
+        summary=notes.summary if notes else None,
+        attendees=[
+            Attendance(
+                person=Person(p.name, p.email),
+                organizer=p.is_organizer,
+                spoken_seconds=p.spoken_seconds,
+                spoken_words=p.word_count,
+            )
+            for p in conversation.participants
+        ],
+        topics=[text for text in map(_text, notes.key_topics if notes else ()) if text],
+        decisions=_statements(conversation.id, "decision", notes.key_decisions if notes else ()),
+        questions=_statements(conversation.id, "question", notes.open_questions if notes else ()),
+        action_items=[
+            Task(
+                id=_item_id(conversation.id, "action_item", position),
+                text=_text(item),
+                owner=_owner(item, people),
+                due=item.get("due") if isinstance(item, dict) else None,
+            )
+            for position, item in enumerate(notes.action_items if notes else ())
+            if _text(item)
+        ],
+    )
+
+
+def _item_id(conversation_id: uuid.UUID, kind: str, position: int) -> str:
+    # Stable: a re-sync or a rebuild gives every item the id it had.
+    return str(uuid.uuid5(conversation_id, f"{kind}:{position}"))
+
+
+def _text(item: Any) -> str:
+    # Providers store items as text, or as objects with a "text" field.
+    text = item.get("text") if isinstance(item, dict) else item
+    return " ".join(str(text).split()) if text else ""
+
+
+def _statements(conversation_id: uuid.UUID, kind: str, items: Sequence[Any]) -> list[Statement]:
+    return [
+        Statement(id=_item_id(conversation_id, kind, position), text=_text(item))
+        for position, item in enumerate(items)
+        if _text(item)
+    ]
+
+
+def _owner(item: Any, people: dict[str, Person]) -> Person | None:
+    """The participant an action item names as owner, by full or (if unambiguous) first
+    name; someone who did not attend is known by name only."""
+    name = item.get("owner") if isinstance(item, dict) else None
+    if not name or not normalize_name(name):
+        return None
+    key = normalize_name(name)
+    if key in people:
+        return people[key]
+    by_first_name = [person for full, person in people.items() if full.split()[:1] == [key]]
+    return by_first_name[0] if len(by_first_name) == 1 else Person(name.strip())
+
+
+def sync_graph(
+    *, uow: UnitOfWork, writer: GraphWriter, batch_size: int = DEFAULT_BATCH_SIZE
+) -> SyncReport:
+    """Push pending outbox events to Neo4j, a batch per transaction, until none is left.
+
+    Each batch's events stay locked in PostgreSQL while Neo4j is written, and are marked
+    done in the same transaction, so concurrent syncers never push the same event. A
+    failure leaves the events pending with the error and one more attempt counted, and
+    ends this sync: the next one (periodic, or after the next completion) tries again.
+    """
+    report = SyncReport()
+    while report.error is None:
+        with uow:
+            events = uow.graph_outbox.claim_pending(limit=batch_size)
+            if not events:
+                break
+            _push(uow, writer, events, report)
+    with uow:
+        report.pending = uow.graph_outbox.count_pending()
+    return report
+
+
+def _push(
+    uow: UnitOfWork, writer: GraphWriter, events: Sequence[GraphOutboxEvent], report: SyncReport
+) -> None:
+    ids = list(dict.fromkeys(event.conversation_id for event in events))
+    conversations = uow.conversations.list_completed_with_notes(ids, limit=len(ids))
+    meetings = [meeting_graph(conversation) for conversation in conversations]
+    # No longer completed (sent through the pipeline again): out of the graph until it is.
+    gone = sorted(set(map(str, ids)) - {meeting.id for meeting in meetings})
+    failures: dict[str, str] = {}
+    try:
+        writer.delete(gone)
+        writer.write(meetings)
+    except GraphUnavailableError as error:
+        failures = {str(conversation_id): str(error) for conversation_id in ids}
+    except GraphWriteError:
+        # Something in one meeting is refused: find which, and let the others through.
+        failures = _write_one_by_one(writer, meetings)
+    done = [event.id for event in events if str(event.conversation_id) not in failures]
+    uow.graph_outbox.mark_processed(done, at=utc_now())
+    report.events += len(done)
+    report.meetings += len(ids) - len(failures)
+    for conversation_id, message in failures.items():
+        failed = [event.id for event in events if str(event.conversation_id) == conversation_id]
+        uow.graph_outbox.record_failure(failed, error=message)
+        report.failed += len(failed)
+        report.error = message
+        log.warning("graph sync failed conversation_id=%s error=%s", conversation_id, message)
+
+
+def _write_one_by_one(writer: GraphWriter, meetings: Sequence[Meeting]) -> dict[str, str]:
+    failures: dict[str, str] = {}
+    for position, meeting in enumerate(meetings):
+        try:
+            writer.write([meeting])
+        except GraphWriteError as error:
+            failures[meeting.id] = str(error)
+        except GraphUnavailableError as error:
+            failures.update({rest.id: str(error) for rest in meetings[position:]})
+            break
+    return failures
+
+
+def rebuild_graph(
+    *,
+    uow: UnitOfWork,
+    writer: GraphWriter,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_progress: Callable[[int, int], None] = lambda done, total: None,
+) -> int:
+    """Recreate the whole graph from PostgreSQL: wipe ours, constraints, batched load.
+
+    Returns how many meetings were written. The events pending when it began are covered by
+    what it reads afterwards, and are marked done; later ones are left for the sync.
+    """
+    with uow:
+        covered = uow.graph_outbox.pending_ids()
+        total = uow.conversations.count(Conversation.status == ConversationStatus.COMPLETED)
+    reader = uow.fork()
+
+    def read_page(after: uuid.UUID | None) -> tuple[list[Meeting], uuid.UUID | None]:
+        with reader:
+            page = reader.conversations.list_completed_with_notes(after=after, limit=batch_size)
+            return [meeting_graph(c) for c in page], (page[-1].id if page else None)
+
+    done = 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-rebuild-read") as pool:
+        # PostgreSQL reads the next page while Neo4j writes this one: a rebuild then takes
+        # about as long as the writes alone, not the sum of both.
+        upcoming = pool.submit(read_page, None)
+        writer.wipe()
+        writer.ensure_schema()
+        on_progress(0, total)
+        while True:
+            meetings, last = upcoming.result()
+            if last is None:
+                break
+            upcoming = pool.submit(read_page, last)
+            # Into an empty graph: nothing of these meetings to replace.
+            writer.write(meetings, replace=False)
+            done += len(meetings)
+            on_progress(done, max(total, done))
+    with uow:
+        for start in range(0, len(covered), 1000):
+            uow.graph_outbox.mark_processed(covered[start : start + 1000], at=utc_now())
+    log.info("rebuilt the graph meetings=%d", done)
+    return done
