@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Models and data come from installed packages only: nothing is fetched at run time.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test lint format services bench bench-orchestration clean
+.PHONY: demo test lint format services bench bench-orchestration bench-graph clean
 
 $(BIN)/minutes: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ bench: $(BIN)/minutes
 
 bench-orchestration: $(BIN)/minutes services
 	$(BIN)/python bench/orchestration.py
+
+# Wipes minutes' nodes in the Neo4j at NEO4J_URI (default: the local one, port 7687).
+bench-graph: $(BIN)/minutes services
+	$(BIN)/python bench/graph.py
 
 clean:
 	rm -rf $(VENV) minutes.db
