@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from integrations.graph.model import Attendance, Meeting, Person, Statement, Task, normalize_name
 from integrations.graph.writer import GraphUnavailableError, GraphWriteError, GraphWriter
+from repositories.conversations import CompletedConversation
 from repositories.database import UnitOfWork
 from repositories.models import Conversation, ConversationStatus, GraphOutboxEvent, utc_now
 
@@ -33,10 +33,29 @@ class SyncReport:
     error: str | None = None
 
 
-def meeting_graph(conversation: Conversation) -> Meeting:
-    """What the graph holds of a completed conversation (loaded with people and notes)."""
-    people = {normalize_name(p.name): Person(p.name, p.email) for p in conversation.participants}
-    notes = conversation.synthesis
+def meeting_graph(conversation: CompletedConversation) -> Meeting:
+    """What the graph holds of a completed conversation."""
+    attendees = [
+        Attendance(
+            person=Person(p.name, p.email),
+            organizer=p.is_organizer,
+            spoken_seconds=p.spoken_seconds,
+            spoken_words=p.word_count,
+        )
+        for p in conversation.participants
+    ]
+    people = {normalize_name(a.person.name): a.person for a in attendees}
+    action_items = []
+    for position, item in enumerate(conversation.action_items):
+        if text := _text(item):
+            action_items.append(
+                Task(
+                    id=_item_id(conversation.id, "action_item", position),
+                    text=text,
+                    owner=_owner(item, people),
+                    due=item.get("due") if isinstance(item, dict) else None,
+                )
+            )
     return Meeting(
         id=str(conversation.id),
         title=conversation.title,
@@ -45,29 +64,12 @@ def meeting_graph(conversation: Conversation) -> Meeting:
         duration_seconds=conversation.duration_seconds,
         platform=conversation.platform,
         language=conversation.language,
-        summary=notes.summary if notes else None,
-        attendees=[
-            Attendance(
-                person=Person(p.name, p.email),
-                organizer=p.is_organizer,
-                spoken_seconds=p.spoken_seconds,
-                spoken_words=p.word_count,
-            )
-            for p in conversation.participants
-        ],
-        topics=[text for text in map(_text, notes.key_topics if notes else ()) if text],
-        decisions=_statements(conversation.id, "decision", notes.key_decisions if notes else ()),
-        questions=_statements(conversation.id, "question", notes.open_questions if notes else ()),
-        action_items=[
-            Task(
-                id=_item_id(conversation.id, "action_item", position),
-                text=_text(item),
-                owner=_owner(item, people),
-                due=item.get("due") if isinstance(item, dict) else None,
-            )
-            for position, item in enumerate(notes.action_items if notes else ())
-            if _text(item)
-        ],
+        summary=conversation.summary,
+        attendees=attendees,
+        topics=[text for text in map(_text, conversation.key_topics) if text],
+        decisions=_statements(conversation.id, "decision", conversation.key_decisions),
+        questions=_statements(conversation.id, "question", conversation.open_questions),
+        action_items=action_items,
     )
 
 
@@ -84,9 +86,9 @@ def _text(item: Any) -> str:
 
 def _statements(conversation_id: uuid.UUID, kind: str, items: Sequence[Any]) -> list[Statement]:
     return [
-        Statement(id=_item_id(conversation_id, kind, position), text=_text(item))
+        Statement(id=_item_id(conversation_id, kind, position), text=text)
         for position, item in enumerate(items)
-        if _text(item)
+        if (text := _text(item))
     ]
 
 
@@ -182,30 +184,21 @@ def rebuild_graph(
     with uow:
         covered = uow.graph_outbox.pending_ids()
         total = uow.conversations.count(Conversation.status == ConversationStatus.COMPLETED)
-    reader = uow.fork()
-
-    def read_page(after: uuid.UUID | None) -> tuple[list[Meeting], uuid.UUID | None]:
-        with reader:
-            page = reader.conversations.list_completed_with_notes(after=after, limit=batch_size)
-            return [meeting_graph(c) for c in page], (page[-1].id if page else None)
-
+    writer.wipe()
+    writer.ensure_schema()
+    on_progress(0, total)
     done = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-rebuild-read") as pool:
-        # PostgreSQL reads the next page while Neo4j writes this one: a rebuild then takes
-        # about as long as the writes alone, not the sum of both.
-        upcoming = pool.submit(read_page, None)
-        writer.wipe()
-        writer.ensure_schema()
-        on_progress(0, total)
-        while True:
-            meetings, last = upcoming.result()
-            if last is None:
-                break
-            upcoming = pool.submit(read_page, last)
-            # Into an empty graph: nothing of these meetings to replace.
-            writer.write(meetings, replace=False)
-            done += len(meetings)
-            on_progress(done, max(total, done))
+    after: uuid.UUID | None = None
+    while True:
+        with uow:
+            page = uow.conversations.list_completed_with_notes(after=after, limit=batch_size)
+        if not page:
+            break
+        # Into an empty graph: nothing of these meetings to replace.
+        writer.write([meeting_graph(conversation) for conversation in page], replace=False)
+        after = page[-1].id
+        done += len(page)
+        on_progress(done, max(total, done))
     with uow:
         for start in range(0, len(covered), 1000):
             uow.graph_outbox.mark_processed(covered[start : start + 1000], at=utc_now())

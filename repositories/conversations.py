@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Update, and_, case, exists, or_, select, u
 from sqlalchemy.orm import selectinload
 
 from repositories.base import Repository
-from repositories.models import Conversation, ConversationStatus, Synthesis, utc_now
+from repositories.models import Conversation, ConversationStatus, Participant, Synthesis, utc_now
 
 Status = ConversationStatus
 
@@ -64,6 +64,34 @@ class Claim:
 class StuckConversation:
     id: uuid.UUID
     status: ConversationStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Attendee:
+    name: str
+    email: str | None
+    is_organizer: bool
+    spoken_seconds: float | None
+    word_count: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedConversation:
+    """A completed conversation, its people and its notes: what the graph is made from."""
+
+    id: uuid.UUID
+    title: str | None
+    completed_at: datetime | None
+    started_at: datetime | None
+    duration_seconds: float | None
+    platform: str | None
+    language: str | None
+    participants: list[Attendee]  # by name
+    summary: str | None  # None, and no items, when the conversation has no notes
+    key_topics: list[Any]
+    key_decisions: list[Any]
+    open_questions: list[Any]
+    action_items: list[Any]
 
 
 class ConversationRepository(Repository[Conversation]):
@@ -303,13 +331,30 @@ class ConversationRepository(Repository[Conversation]):
 
     def list_completed_with_notes(
         self, ids: Sequence[uuid.UUID] | None = None, *, after: uuid.UUID | None = None, limit: int
-    ) -> Sequence[Conversation]:
+    ) -> list[CompletedConversation]:
         """Completed conversations with their people and notes, in id order: those of `ids`,
-        or (for reading them all, a page at a time) the first `limit` after id `after`."""
+        or (for reading them all, a page at a time) the first `limit` after id `after`.
+
+        Plain rows, not ORM objects: a rebuild reads every meeting there is, and building
+        and tracking mapped instances for them cost more than Neo4j took to write them.
+        """
         statement = (
-            select(Conversation)
+            select(
+                Conversation.id,
+                Conversation.title,
+                Conversation.completed_at,
+                Conversation.started_at,
+                Conversation.duration_seconds,
+                Conversation.platform,
+                Conversation.language,
+                Synthesis.summary,
+                Synthesis.key_topics,
+                Synthesis.key_decisions,
+                Synthesis.open_questions,
+                Synthesis.action_items,
+            )
+            .outerjoin(Synthesis)
             .where(Conversation.status == ConversationStatus.COMPLETED)
-            .options(selectinload(Conversation.participants), selectinload(Conversation.synthesis))
             .order_by(Conversation.id)
             .limit(limit)
         )
@@ -317,7 +362,44 @@ class ConversationRepository(Repository[Conversation]):
             statement = statement.where(Conversation.id.in_(ids))
         if after is not None:
             statement = statement.where(Conversation.id > after)
-        return self.session.scalars(statement).all()
+        conversations = self.session.execute(statement).all()
+        people: dict[uuid.UUID, list[Attendee]] = {row.id: [] for row in conversations}
+        if people:
+            for row in self.session.execute(
+                select(
+                    Participant.conversation_id,
+                    Participant.name,
+                    Participant.email,
+                    Participant.is_organizer,
+                    Participant.spoken_seconds,
+                    Participant.word_count,
+                )
+                .where(Participant.conversation_id.in_(people))
+                .order_by(Participant.conversation_id, Participant.name)
+            ):
+                people[row.conversation_id].append(
+                    Attendee(
+                        row.name, row.email, row.is_organizer, row.spoken_seconds, row.word_count
+                    )
+                )
+        return [
+            CompletedConversation(
+                id=row.id,
+                title=row.title,
+                completed_at=row.completed_at,
+                started_at=row.started_at,
+                duration_seconds=row.duration_seconds,
+                platform=row.platform,
+                language=row.language,
+                participants=people[row.id],
+                summary=row.summary,
+                key_topics=row.key_topics or [],
+                key_decisions=row.key_decisions or [],
+                open_questions=row.open_questions or [],
+                action_items=row.action_items or [],
+            )
+            for row in conversations
+        ]
 
     def search_by_title(self, text: str, *, limit: int = 50) -> Sequence[Conversation]:
         statement = (

@@ -65,11 +65,6 @@ WHERE NOT (topic)--()
 DELETE topic
 """
 
-MERGE_MEETINGS = """
-UNWIND $rows AS row
-MERGE (meeting:Meeting {id: row.id})
-SET meeting += row.properties
-"""
 MERGE_PEOPLE = """
 UNWIND $rows AS row
 MERGE (person:Person {key: row.key})
@@ -97,51 +92,53 @@ CALL (old, known) {
 }
 DETACH DELETE old
 """
-MERGE_ATTENDED = """
+# One row per meeting, carrying its links and items: the meeting is looked up once, not
+# once per link, and its id crosses the wire once. People are merged (and absorbed) first.
+MERGE_MEETINGS = """
 UNWIND $rows AS row
-MATCH (meeting:Meeting {id: row.meeting})
-MATCH (person:Person {key: row.person})
-MERGE (person)-[attended:ATTENDED]->(meeting)
-SET attended.organizer = row.organizer
-"""
-MERGE_SPOKE_IN = """
-UNWIND $rows AS row
-MATCH (meeting:Meeting {id: row.meeting})
-MATCH (person:Person {key: row.person})
-MERGE (person)-[spoke:SPOKE_IN]->(meeting)
-SET spoke.seconds = row.seconds, spoke.words = row.words
-"""
-MERGE_TOPICS = """
-UNWIND $rows AS row
-MATCH (meeting:Meeting {id: row.meeting})
-MERGE (topic:Topic {name: row.name})
-ON CREATE SET topic.label = row.label
-MERGE (meeting)-[:DISCUSSED]->(topic)
-"""
-MERGE_DECISIONS = """
-UNWIND $rows AS row
-MATCH (meeting:Meeting {id: row.meeting})
-MERGE (decision:Decision {id: row.id})
-SET decision.text = row.text, decision.position = row.position
-MERGE (meeting)-[:DECIDED]->(decision)
-"""
-MERGE_QUESTIONS = """
-UNWIND $rows AS row
-MATCH (meeting:Meeting {id: row.meeting})
-MERGE (question:Question {id: row.id})
-SET question.text = row.text, question.position = row.position
-MERGE (meeting)-[:RAISED]->(question)
-"""
-MERGE_ACTION_ITEMS = """
-UNWIND $rows AS row
-MATCH (meeting:Meeting {id: row.meeting})
-MERGE (item:ActionItem {id: row.id})
-SET item.text = row.text, item.due = row.due, item.position = row.position
-MERGE (meeting)-[:HAS_ACTION_ITEM]->(item)
-WITH item, row
-WHERE row.owner IS NOT NULL
-MATCH (owner:Person {key: row.owner})
-MERGE (item)-[:ASSIGNED_TO]->(owner)
+MERGE (meeting:Meeting {id: row.id})
+SET meeting += row.properties
+WITH meeting, row
+CALL (meeting, row) {
+  UNWIND row.attended AS attendance
+  MATCH (person:Person {key: attendance.person})
+  MERGE (person)-[attended:ATTENDED]->(meeting)
+  SET attended.organizer = attendance.organizer
+}
+CALL (meeting, row) {
+  UNWIND row.spoke_in AS spoken
+  MATCH (person:Person {key: spoken.person})
+  MERGE (person)-[spoke:SPOKE_IN]->(meeting)
+  SET spoke.seconds = spoken.seconds, spoke.words = spoken.words
+}
+CALL (meeting, row) {
+  UNWIND row.topics AS discussed
+  MERGE (topic:Topic {name: discussed.name})
+  ON CREATE SET topic.label = discussed.label
+  MERGE (meeting)-[:DISCUSSED]->(topic)
+}
+CALL (meeting, row) {
+  UNWIND row.decisions AS decided
+  MERGE (decision:Decision {id: decided.id})
+  SET decision.text = decided.text, decision.position = decided.position
+  MERGE (meeting)-[:DECIDED]->(decision)
+}
+CALL (meeting, row) {
+  UNWIND row.questions AS raised
+  MERGE (question:Question {id: raised.id})
+  SET question.text = raised.text, question.position = raised.position
+  MERGE (meeting)-[:RAISED]->(question)
+}
+CALL (meeting, row) {
+  UNWIND row.action_items AS task
+  MERGE (item:ActionItem {id: task.id})
+  SET item.text = task.text, item.due = task.due, item.position = task.position
+  MERGE (meeting)-[:HAS_ACTION_ITEM]->(item)
+  WITH item, task
+  WHERE task.owner IS NOT NULL
+  MATCH (owner:Person {key: task.owner})
+  MERGE (item)-[:ASSIGNED_TO]->(owner)
+}
 """
 
 # Ours only: other applications' nodes in the same database are left alone. In batches of

@@ -6,17 +6,22 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 
+# The same people and topics come back meeting after meeting; a rebuild normalizes each
+# name hundreds of times.
+@lru_cache(maxsize=8192)
 def normalize_name(text: str) -> str:
     """The form two spellings of one name or topic share: accents, case and spacing dropped.
 
     "  José  GARCÍA " and "jose garcia" are one person; "Q3 Roadmap" and "q3  roadmap" one
     topic.
     """
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return " ".join(bare.casefold().split())
+    if not text.isascii():
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(text.casefold().split())
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,28 +63,16 @@ def _one_line(error: Exception) -> str:
 class _Rows:
     """One batch of meetings as the parameter lists of the MERGE statements."""
 
-    meetings: list[dict[str, Any]] = field(default_factory=list)
     people: dict[str, dict[str, Any]] = field(default_factory=dict)
     absorbed: list[dict[str, str]] = field(default_factory=list)
-    attended: list[dict[str, Any]] = field(default_factory=list)
-    spoke_in: list[dict[str, Any]] = field(default_factory=list)
-    topics: list[dict[str, Any]] = field(default_factory=list)
-    decisions: list[dict[str, Any]] = field(default_factory=list)
-    questions: list[dict[str, Any]] = field(default_factory=list)
-    action_items: list[dict[str, Any]] = field(default_factory=list)
+    meetings: list[dict[str, Any]] = field(default_factory=list)
 
     def statements(self) -> list[tuple[LiteralString, list[dict[str, Any]]]]:
-        # In this order: links need both ends, and absorbing needs the email person.
+        # In this order: a meeting's links need its people, absorbing needs the email person.
         return [
-            (cypher.MERGE_MEETINGS, self.meetings),
             (cypher.MERGE_PEOPLE, list(self.people.values())),
             (cypher.ABSORB_PEOPLE, self.absorbed),
-            (cypher.MERGE_ATTENDED, self.attended),
-            (cypher.MERGE_SPOKE_IN, self.spoke_in),
-            (cypher.MERGE_TOPICS, self.topics),
-            (cypher.MERGE_DECISIONS, self.decisions),
-            (cypher.MERGE_QUESTIONS, self.questions),
-            (cypher.MERGE_ACTION_ITEMS, self.action_items),
+            (cypher.MERGE_MEETINGS, self.meetings),
         ]
 
 
@@ -136,6 +124,24 @@ def _rows(meetings: Sequence[Meeting], graph_keys: Mapping[str, Sequence[str]]) 
         return key
 
     for meeting in meetings:
+        attended: dict[str, dict[str, Any]] = {}
+        spoke_in: list[dict[str, Any]] = []
+        for attendance in meeting.attendees:
+            key = person_key(attendance.person)
+            row = attended.setdefault(key, {"person": key, "organizer": False})
+            row["organizer"] = row["organizer"] or attendance.organizer
+            if attendance.spoken_seconds is not None:
+                spoke_in.append(
+                    {
+                        "person": key,
+                        "seconds": attendance.spoken_seconds,
+                        "words": attendance.spoken_words or 0,
+                    }
+                )
+        topics: dict[str, str] = {}
+        for label in meeting.topics:
+            name = " ".join(label.split())
+            topics.setdefault(normalize_name(name), name)
         rows.meetings.append(
             {
                 "id": meeting.id,
@@ -148,63 +154,31 @@ def _rows(meetings: Sequence[Meeting], graph_keys: Mapping[str, Sequence[str]]) 
                     "language": meeting.language,
                     "summary": meeting.summary,
                 },
+                "attended": list(attended.values()),
+                "spoke_in": spoke_in,
+                "topics": [
+                    {"name": name, "label": label} for name, label in topics.items() if name
+                ],
+                "decisions": [
+                    {"id": statement.id, "text": statement.text, "position": position}
+                    for position, statement in enumerate(meeting.decisions)
+                ],
+                "questions": [
+                    {"id": statement.id, "text": statement.text, "position": position}
+                    for position, statement in enumerate(meeting.questions)
+                ],
+                "action_items": [
+                    {
+                        "id": item.id,
+                        "text": item.text,
+                        "due": item.due,
+                        "position": position,
+                        "owner": person_key(item.owner) if item.owner is not None else None,
+                    }
+                    for position, item in enumerate(meeting.action_items)
+                ],
             }
         )
-        attended: dict[str, dict[str, Any]] = {}
-        for attendance in meeting.attendees:
-            key = person_key(attendance.person)
-            row = attended.setdefault(
-                key, {"meeting": meeting.id, "person": key, "organizer": False}
-            )
-            row["organizer"] = row["organizer"] or attendance.organizer
-            if attendance.spoken_seconds is not None:
-                rows.spoke_in.append(
-                    {
-                        "meeting": meeting.id,
-                        "person": key,
-                        "seconds": attendance.spoken_seconds,
-                        "words": attendance.spoken_words or 0,
-                    }
-                )
-        rows.attended.extend(attended.values())
-        topics: dict[str, str] = {}
-        for label in meeting.topics:
-            name = " ".join(label.split())
-            topics.setdefault(normalize_name(name), name)
-        rows.topics.extend(
-            {"meeting": meeting.id, "name": name, "label": label}
-            for name, label in topics.items()
-            if name
-        )
-        for position, statement in enumerate(meeting.decisions):
-            rows.decisions.append(
-                {
-                    "meeting": meeting.id,
-                    "id": statement.id,
-                    "text": statement.text,
-                    "position": position,
-                }
-            )
-        for position, statement in enumerate(meeting.questions):
-            rows.questions.append(
-                {
-                    "meeting": meeting.id,
-                    "id": statement.id,
-                    "text": statement.text,
-                    "position": position,
-                }
-            )
-        for position, item in enumerate(meeting.action_items):
-            rows.action_items.append(
-                {
-                    "meeting": meeting.id,
-                    "id": item.id,
-                    "text": item.text,
-                    "due": item.due,
-                    "position": position,
-                    "owner": person_key(item.owner) if item.owner is not None else None,
-                }
-            )
     return rows
 
 
