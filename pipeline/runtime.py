@@ -45,8 +45,8 @@ class Runtime:
             self.engine.dispose()
         if "sources" in vars(self):
             self.sources.close()
-        if vars(self).get("graph") is not None:
-            self.graph.close()  # type: ignore[union-attr]
+        if (writer := vars(self).get("graph")) is not None:
+            writer.close()
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)

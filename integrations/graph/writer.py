@@ -183,14 +183,7 @@ def _rows(meetings: Sequence[Meeting], graph_keys: Mapping[str, Sequence[str]]) 
 
 
 def _write_meetings(tx: ManagedTransaction, meetings: Sequence[Meeting], replace: bool) -> None:
-    ids = [meeting.id for meeting in meetings]
-    orphan_people: set[str] = set()
-    orphan_topics: set[str] = set()
-    if replace:
-        for record in tx.run(cypher.PRUNE_ITEMS, ids=ids):
-            orphan_people.update(record["owners"])
-        orphan_topics.update(record["name"] for record in tx.run(cypher.PRUNE_TOPICS, ids=ids))
-        orphan_people.update(record["key"] for record in tx.run(cypher.PRUNE_PEOPLE, ids=ids))
+    orphans = _prune(tx, [meeting.id for meeting in meetings]) if replace else None
     name_keys = sorted({person.name_key for meeting in meetings for person in meeting.people()})
     graph_keys = {
         record["name_key"]: record["keys"]
@@ -199,21 +192,31 @@ def _write_meetings(tx: ManagedTransaction, meetings: Sequence[Meeting], replace
     for statement, rows in _rows(meetings, graph_keys).statements():
         if rows:
             tx.run(statement, rows=rows).consume()
-    if orphan_people:
-        tx.run(cypher.DELETE_ORPHAN_PEOPLE, keys=sorted(orphan_people)).consume()
-    if orphan_topics:
-        tx.run(cypher.DELETE_ORPHAN_TOPICS, keys=sorted(orphan_topics)).consume()
+    if orphans is not None:
+        _delete_orphans(tx, *orphans)
 
 
 def _delete_meetings(tx: ManagedTransaction, ids: Sequence[str]) -> None:
-    orphan_people = {
-        key for record in tx.run(cypher.PRUNE_ITEMS, ids=ids) for key in record["owners"]
-    }
-    orphan_topics = {record["name"] for record in tx.run(cypher.PRUNE_TOPICS, ids=ids)}
-    orphan_people.update(record["key"] for record in tx.run(cypher.PRUNE_PEOPLE, ids=ids))
+    orphans = _prune(tx, ids)
     tx.run(cypher.DELETE_MEETINGS, ids=ids).consume()
-    tx.run(cypher.DELETE_ORPHAN_PEOPLE, keys=sorted(orphan_people)).consume()
-    tx.run(cypher.DELETE_ORPHAN_TOPICS, keys=sorted(orphan_topics)).consume()
+    _delete_orphans(tx, *orphans)
+
+
+def _prune(tx: ManagedTransaction, ids: Sequence[str]) -> tuple[set[str], set[str]]:
+    """Remove what the meetings `ids` put in the graph (their items and links); the keys
+    of the people and topics that may have nothing left linking to them."""
+    people = {key for record in tx.run(cypher.PRUNE_ITEMS, ids=ids) for key in record["owners"]}
+    topics = {record["name"] for record in tx.run(cypher.PRUNE_TOPICS, ids=ids)}
+    people.update(record["key"] for record in tx.run(cypher.PRUNE_PEOPLE, ids=ids))
+    return people, topics
+
+
+def _delete_orphans(tx: ManagedTransaction, people: set[str], topics: set[str]) -> None:
+    # Run last: a person or topic that a rewritten meeting links to again is no orphan.
+    if people:
+        tx.run(cypher.DELETE_ORPHAN_PEOPLE, keys=sorted(people)).consume()
+    if topics:
+        tx.run(cypher.DELETE_ORPHAN_TOPICS, keys=sorted(topics)).consume()
 
 
 class GraphWriter:
