@@ -8,9 +8,7 @@ first meeting, and by email from the second one on.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,8 +26,7 @@ from integrations.graph.queries import (
 )
 from integrations.graph.writer import GraphWriter
 from tests.conftest import NEO4J_URI
-
-MINUTES = [sys.executable, "-c", "from pipeline.cli import main; main()"]
+from tests.pipeline.test_cli import one_line_error, run
 
 KICKOFF = "00000000-0000-4000-8000-000000000001"
 HIRING = "00000000-0000-4000-8000-000000000002"
@@ -568,35 +565,10 @@ def minutes(
     *args: str, tmp_path: Path, neo4j_uri: str | None = NEO4J_URI
 ) -> subprocess.CompletedProcess[str]:
     """`minutes ...` as a user runs it, on an embedded database of its own."""
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DATABASE_URL", "NEO4J_", "CELERY_"))
-    }
-    environment.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'minutes.db'}",
-        HF_HUB_OFFLINE="1",
-        COLUMNS="200",  # rich would wrap the tables to a pipe's default 80 columns
-    )
+    env = {"COLUMNS": "200"}  # rich would wrap the tables to a pipe's default 80 columns
     if neo4j_uri is not None:
-        environment["NEO4J_URI"] = neo4j_uri
-    return subprocess.run(
-        [*MINUTES, *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
-
-
-def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 2, result
-    assert result.stdout == ""
-    [line] = result.stderr.strip().splitlines()
-    assert line.startswith("error: ")
-    return line
+        env["NEO4J_URI"] = neo4j_uri
+    return run(*args, database_url=f"sqlite:///{tmp_path / 'minutes.db'}", cwd=tmp_path, env=env)
 
 
 class TestGraphQueryCommand:
@@ -651,7 +623,7 @@ class TestGraphQueryCommand:
         assert "30.0" in body[2]
 
     def test_an_unknown_query(self, tmp_path: Path) -> None:
-        line = _one_line_error(minutes("graph", "query", "nope", tmp_path=tmp_path))
+        line = one_line_error(minutes("graph", "query", "nope", tmp_path=tmp_path))
         assert line == (
             "error: no saved query is named 'nope'; known: "
             + ", ".join(query.name for query in SAVED_QUERIES)
@@ -671,15 +643,15 @@ class TestGraphQueryCommand:
     )
     def test_a_bad_parameter(self, tmp_path: Path, params: list[str], message: str) -> None:
         result = minutes("graph", "query", "recurring-topics", *params, tmp_path=tmp_path)
-        assert _one_line_error(result) == message
+        assert one_line_error(result) == message
 
     def test_a_missing_parameter(self, tmp_path: Path) -> None:
         result = minutes("graph", "query", "decisions-about", tmp_path=tmp_path)
-        assert _one_line_error(result) == "error: decisions-about needs --param topic=<topic>"
+        assert one_line_error(result) == "error: decisions-about needs --param topic=<topic>"
 
     def test_without_neo4j_configured(self, tmp_path: Path) -> None:
         result = minutes("graph", "query", "recurring-topics", tmp_path=tmp_path, neo4j_uri=None)
-        assert _one_line_error(result).startswith(
+        assert one_line_error(result).startswith(
             "error: the graph is not configured: set NEO4J_URI"
         )
 

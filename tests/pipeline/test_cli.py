@@ -49,7 +49,8 @@ def run(
     environment = {
         key: value
         for key, value in os.environ.items()
-        if key != "DATABASE_URL" and not key.startswith("CELERY_")
+        # Only what the test gives: no ambient broker or Neo4j.
+        if key != "DATABASE_URL" and not key.startswith(("CELERY_", "NEO4J_"))
     }
     environment["HF_HUB_OFFLINE"] = "1"
     if database_url is not None:
@@ -71,7 +72,7 @@ def count(engine: Engine, model: Any) -> int:
         return connection.scalar(select(func.count()).select_from(model)) or 0
 
 
-def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 2, result
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
@@ -271,7 +272,7 @@ class TestRetry:
         assert result.returncode == 0, result.stderr
         assert f"conversation {conversation_id} completed" in result.stdout
         again = run("retry", str(conversation_id), database_url=url)
-        assert "only failed ones are retried" in _one_line_error(again)
+        assert "only failed ones are retried" in one_line_error(again)
 
 
 class TestEnqueue:
@@ -364,7 +365,7 @@ class TestEnqueue:
             cwd=allowed,
             env={"CELERY_BROKER_URL": broker_url, "AUDIO_ROOTS": str(allowed)},
         )
-        assert message in _one_line_error(result)
+        assert message in one_line_error(result)
         assert count(engine, Conversation) == before
         assert redis_client(broker_url).llen("transcription") == 0
 
@@ -390,7 +391,7 @@ class TestEnqueue:
 
     def test_a_worker_needs_a_broker(self, migrated: tuple[str, Engine]) -> None:
         url, _ = migrated
-        assert "CELERY_BROKER_URL" in _one_line_error(run("worker", database_url=url))
+        assert "CELERY_BROKER_URL" in one_line_error(run("worker", database_url=url))
 
 
 class TestBadInput:
@@ -416,7 +417,7 @@ class TestBadInput:
         before = (count(engine, Conversation), count(engine, TranscriptSegment))
         path = tmp_path / name
         path.write_bytes(content)
-        assert message in _one_line_error(run("process", str(path), database_url=url))
+        assert message in one_line_error(run("process", str(path), database_url=url))
         assert (count(engine, Conversation), count(engine, TranscriptSegment)) == before
 
     @pytest.mark.parametrize("seconds", [0.0, 3.0])
@@ -426,23 +427,23 @@ class TestBadInput:
         url, engine = migrated
         before = count(engine, Conversation)
         wav = silence(tmp_path / "quiet.wav", seconds)
-        assert "no speech" in _one_line_error(run("process", str(wav), database_url=url))
+        assert "no speech" in one_line_error(run("process", str(wav), database_url=url))
         assert count(engine, Conversation) == before
         assert count(engine, Synthesis) <= before
 
     def test_missing_file(self, migrated: tuple[str, Engine], tmp_path: Path) -> None:
         url, _ = migrated
-        line = _one_line_error(run("process", str(tmp_path / "nope.wav"), database_url=url))
+        line = one_line_error(run("process", str(tmp_path / "nope.wav"), database_url=url))
         assert line == f"error: {tmp_path / 'nope.wav'}: no such file"
 
     @pytest.mark.parametrize("command", ["status", "show", "retry"])
     def test_unknown_and_malformed_ids(self, migrated: tuple[str, Engine], command: str) -> None:
         url, _ = migrated
         unknown = str(uuid.uuid4())
-        assert f"no conversation has id {unknown}" in _one_line_error(
+        assert f"no conversation has id {unknown}" in one_line_error(
             run(command, unknown, database_url=url)
         )
-        assert "not a conversation id" in _one_line_error(run(command, "42", database_url=url))
+        assert "not a conversation id" in one_line_error(run(command, "42", database_url=url))
 
     @pytest.mark.parametrize(
         "args",
@@ -460,9 +461,9 @@ class TestBadInput:
         url, engine = migrated
         (tmp_path / "a.wav").write_bytes(b"RIFF")
         before = count(engine, Conversation)
-        _one_line_error(run(*args, database_url=url, cwd=tmp_path))
+        one_line_error(run(*args, database_url=url, cwd=tmp_path))
         assert count(engine, Conversation) == before
 
     def test_an_unmigrated_server_database_is_reported(self, fresh_database: str) -> None:
-        line = _one_line_error(run("list", database_url=fresh_database))
+        line = one_line_error(run("list", database_url=fresh_database))
         assert "minutes db upgrade" in line
