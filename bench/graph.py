@@ -36,19 +36,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, LiteralString
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction
-from sqlalchemy import Engine, insert, make_url, text
+from sqlalchemy import Engine, insert
 
 from integrations.errors import IntegrationError
 from integrations.graph.model import normalize_name
 from integrations.graph.writer import GraphWriter
-from pipeline import schema
 from pipeline.graph import DEFAULT_BATCH_SIZE, meeting_graph, rebuild_graph, sync_graph
 from repositories.database import UnitOfWork, create_database_engine, create_session_factory
 from repositories.models import Conversation, ConversationStatus, Participant, Synthesis
+from scratch_database import scratch_database
 
-ADMIN_DATABASE_URL = os.environ.get(
-    "BENCH_DATABASE_URL", "postgresql+psycopg://minutes:minutes@127.0.0.1:5432/minutes"
-)
 NEO4J_URI = os.environ.get("NEO4J_URI", "bolt://127.0.0.1:7687")
 
 SEED = 20240601
@@ -219,25 +216,13 @@ def sentence(rng: random.Random, labels: Sequence[str]) -> str:
 
 @contextmanager
 def bench_database() -> Iterator[Engine]:
-    """A migrated database of this run's own, dropped at the end."""
-    name = f"minutes_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_database_engine(ADMIN_DATABASE_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(ADMIN_DATABASE_URL).set(database=name).render_as_string(False)
+    """An engine on a migrated database of this run's own, dropped at the end."""
+    with scratch_database() as url:
+        engine = create_database_engine(url)
         try:
-            engine = create_database_engine(url)
-            try:
-                schema.upgrade(engine)
-                yield engine
-            finally:
-                engine.dispose()
+            yield engine
         finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+            engine.dispose()
 
 
 def store(engine: Engine, meetings: Sequence[SyntheticMeeting]) -> None:

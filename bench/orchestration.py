@@ -30,8 +30,7 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -48,7 +47,7 @@ from celery.signals import (
     worker_process_shutdown,
 )
 from pydantic import SecretStr
-from sqlalchemy import Engine, event, make_url, text
+from sqlalchemy import Engine, event
 from sqlalchemy.pool import Pool
 
 # Run as a plain script the repository's own modules (celeryconfig above all, which is not
@@ -57,18 +56,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import celeryconfig
 from integrations.synthesis.base import ActionItem, Notes, Utterance
 from integrations.transcription.base import TranscribedSegment, Transcript
-from pipeline import schema
 from pipeline.app import app
 from pipeline.config import Settings
 from pipeline.hooks import UploadEvent, UploadParticipant, store_upload
 from pipeline.runtime import Runtime
 from pipeline.tasks import use_runtime
-from repositories.database import create_database_engine
 from repositories.models import Conversation, ConversationStatus
+from scratch_database import scratch_database
 
-ADMIN_DATABASE_URL = os.environ.get(
-    "BENCH_DATABASE_URL", "postgresql+psycopg://minutes:minutes@127.0.0.1:5432/minutes"
-)
 # Tests use 13 and 14; a database number of our own, so a flush touches nothing else.
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 
@@ -261,27 +256,6 @@ class _TaskProfile:
 # The benchmark itself.
 
 
-@contextmanager
-def bench_database() -> Iterator[str]:
-    """A migrated database of this run's own, dropped at the end."""
-    name = f"minutes_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_database_engine(ADMIN_DATABASE_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(ADMIN_DATABASE_URL).set(database=name).render_as_string(False)
-        try:
-            engine = create_database_engine(url)
-            schema.upgrade(engine)
-            engine.dispose()
-            yield url
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
 class BenchError(Exception):
     """The benchmark could not finish: a worker died, a meeting failed, a round timed out."""
 
@@ -448,7 +422,7 @@ def run(options: argparse.Namespace) -> None:
         profile_dir.mkdir(parents=True, exist_ok=True)
     broker = redis.Redis.from_url(REDIS_URL)
     broker.flushdb()
-    with tempfile.TemporaryDirectory(prefix="minutes-bench-") as temp, bench_database() as url:
+    with tempfile.TemporaryDirectory(prefix="minutes-bench-") as temp, scratch_database() as url:
         audio_root = Path(temp) / "audio"
         audio_root.mkdir()
         # The stages check the source is a file inside AUDIO_ROOTS; the instant transcriber
