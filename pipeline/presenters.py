@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from integrations.transcription.base import TranscribedSegment
+from integrations.transcription.platform import write_srt, write_vtt
 from repositories.models import Conversation, Synthesis, TranscriptSegment
 
 
@@ -127,20 +129,12 @@ def show_markdown(conversation: Conversation, *, excerpt: int | None = None) -> 
 
 
 def subtitles(segments: Sequence[TranscriptSegment], *, format: str) -> str:
-    """The transcript as SRT or WebVTT, with speakers as SRT prefixes or VTT voice tags."""
-    if format == "srt":
-        blocks = [
-            f"{index}\n{_timestamp(s.start, ',')} --> {_timestamp(s.end, ',')}\n"
-            f"{f'{s.speaker}: ' if s.speaker else ''}{s.text}\n"
-            for index, s in enumerate(segments, start=1)
-        ]
-        return "\n".join(blocks)
-    blocks = [
-        f"{_timestamp(s.start, '.')} --> {_timestamp(s.end, '.')}\n"
-        f"{f'<v {s.speaker}>' if s.speaker else ''}{s.text}\n"
-        for s in segments
+    """The transcript as SRT or WebVTT, written so that `minutes process` reads it back the same."""
+    transcribed = [
+        TranscribedSegment(segment.start, segment.end, segment.text, segment.speaker)
+        for segment in segments
     ]
-    return "WEBVTT\n\n" + "\n".join(blocks)
+    return write_srt(transcribed) if format == "srt" else write_vtt(transcribed)
 
 
 def _action_item(item: dict[str, Any]) -> str:
@@ -152,14 +146,6 @@ def _action_item(item: dict[str, Any]) -> str:
 
 def _bullets(heading: str, items: Sequence[str]) -> list[str]:
     return [f"## {heading}", "", *([f"- {item}" for item in items] or ["_None._"]), ""]
-
-
-def _timestamp(seconds: float, separator: str) -> str:
-    milliseconds = round(seconds * 1000)
-    hours, milliseconds = divmod(milliseconds, 3_600_000)
-    minutes, milliseconds = divmod(milliseconds, 60_000)
-    whole, milliseconds = divmod(milliseconds, 1000)
-    return f"{hours:02d}:{minutes:02d}:{whole:02d}{separator}{milliseconds:03d}"
 
 
 def _clock(seconds: float) -> str:

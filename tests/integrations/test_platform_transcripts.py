@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 import pytest
 
 from integrations.transcription.base import MalformedTranscriptError, TranscribedSegment, Word
-from integrations.transcription.platform import is_transcript_file, parse_transcript_file
+from integrations.transcription.platform import (
+    is_transcript_file,
+    parse_transcript_file,
+    write_srt,
+    write_vtt,
+)
+from tests.audio import silence
 
 DATA = Path(__file__).parent / "data"
 
@@ -21,13 +28,39 @@ def _write(tmp_path: Path, name: str, content: str | bytes) -> Path:
 
 
 class TestIsTranscriptFile:
-    @pytest.mark.parametrize("name", ["a.vtt", "a.srt", "a.json", "Meeting.VTT", "x.Srt"])
+    @pytest.mark.parametrize("name", ["a.vtt", "a.srt", "a.json", "a.txt", "Meeting.VTT", "x.Srt"])
     def test_transcript_suffixes(self, name: str) -> None:
         assert is_transcript_file(Path(name))
 
-    @pytest.mark.parametrize("name", ["a.mp4", "a.txt", "vtt", "a.vtt.bak"])
+    @pytest.mark.parametrize("name", ["a.mp4", "vtt", "a.vtt.bak"])
     def test_other_files(self, name: str) -> None:
         assert not is_transcript_file(Path(name))
+
+    @pytest.mark.parametrize(
+        ("name", "content"),
+        [
+            pytest.param("recording", "WEBVTT\n\n00:01.000 --> 00:02.000\nHi\n", id="vtt"),
+            pytest.param("captions.dat", "1\n00:00:01,000 --> 00:00:02,000\nHi\n", id="srt"),
+            pytest.param("export", '[{"start": 0, "end": 1, "text": "hi"}]', id="json"),
+            pytest.param("zoom", "[Jane Doe] 10:01:02\nHello\n", id="zoom-saved"),
+            pytest.param("zoom-old", "10:01:02 Jane Doe: Hello\n", id="zoom-inline"),
+            pytest.param(
+                "teams.vtt.bak",
+                "\ufeffWEBVTT\n\n00:01.000 --> 00:02.000\nHi\n".encode("utf-16"),
+                id="utf-16-vtt",
+            ),
+        ],
+    )
+    def test_transcripts_recognised_by_content(
+        self, tmp_path: Path, name: str, content: str | bytes
+    ) -> None:
+        assert is_transcript_file(_write(tmp_path, name, content))
+
+    def test_audio_is_not_a_transcript(self, tmp_path: Path) -> None:
+        assert not is_transcript_file(silence(tmp_path / "recording", 1.0))
+
+    def test_other_text_is_not_a_transcript(self, tmp_path: Path) -> None:
+        assert not is_transcript_file(_write(tmp_path, "notes.md", "# Notes\n\nHello\n"))
 
 
 class TestParseTranscriptFile:
@@ -176,7 +209,7 @@ class TestParseTranscriptFile:
             pytest.param(
                 "m.vtt",
                 b"\x89PNG\r\n\x1a\n\x00\x00\xff\xd8garbage",
-                "m.vtt: not UTF-8 text",
+                "m.vtt: not a text file",
                 id="binary-garbage",
             ),
             pytest.param(
@@ -331,10 +364,29 @@ class TestParseTranscriptFile:
             pytest.param("m.json", "[]", "m.json: has no segments", id="json-no-segments"),
             pytest.param("m.json", "[" * 100_000, "m.json: not valid JSON: ", id="json-too-deep"),
             pytest.param(
-                "m.txt",
+                "m.doc",
                 "hello",
-                "m.txt: not a transcript file (expected .json, .srt or .vtt)",
-                id="unknown-suffix",
+                "m.doc: not a transcript: expected WebVTT, SRT, JSON segments or a Zoom transcript",
+                id="unknown-format",
+            ),
+            pytest.param(
+                "m.txt",
+                "Notes from the meeting\n[Jane Doe] 10:01:02\nHello\n",
+                "m.txt: line 1: expected '[Name] HH:MM:SS' or 'HH:MM:SS Name: text', "
+                "got 'Notes from the meeting'",
+                id="txt-not-zoom",
+            ),
+            pytest.param(
+                "m.srt",
+                b"1\n00:00:01,000 --> 00:00:02,000\nHi\x00\x01\n",
+                "m.srt: not a text file",
+                id="control-characters",
+            ),
+            pytest.param(
+                "m.vtt",
+                codecs.BOM_UTF16_LE + b"W\x00E\x00\x00\xd8",
+                "m.vtt: not valid UTF-16-LE text",
+                id="broken-utf-16",
             ),
         ],
     )
@@ -349,3 +401,294 @@ class TestParseTranscriptFile:
         message = str(raised.value)
         assert message.startswith(expected)
         assert "\n" not in message
+
+
+def _cues(path: Path) -> list[tuple[float, float, str | None, str]]:
+    return [(s.start, s.end, s.speaker, s.text) for s in parse_transcript_file(path).segments]
+
+
+def _vtt(*cue_texts: str) -> str:
+    cues = [
+        f"{index}\n00:00:{index:02d}.000 --> 00:00:{index + 1:02d}.000\n{text}\n"
+        for index, text in enumerate(cue_texts)
+    ]
+    return "WEBVTT\n\n" + "\n".join(cues)
+
+
+class TestSpeakerLabels:
+    @pytest.mark.parametrize(
+        ("line", "speaker", "text"),
+        [
+            ("Jane Doe (she/her): I'll send it.", "Jane Doe (she/her)", "I'll send it."),
+            ("O'Brien, Sean: Agreed.", "O'Brien, Sean", "Agreed."),
+            ("Sam Lee [Guest]: Hi.", "Sam Lee [Guest]", "Hi."),
+            ("Dr. Ana María López-García: Yes.", "Dr. Ana María López-García", "Yes."),
+            ("Ludwig van Beethoven: Da.", "Ludwig van Beethoven", "Da."),
+            ("Guest 2: Thanks.", "Guest 2", "Thanks."),
+            ("SPEAKER_01: Right.", "SPEAKER_01", "Right."),
+            ("JOHN: Over here!", "JOHN", "Over here!"),
+            ("李明\uff1a你好", "李明", "你好"),
+            ("Alice Chen: Note: the time is 10:30.", "Alice Chen", "Note: the time is 10:30."),
+        ],
+    )
+    def test_display_names_are_speakers(
+        self, tmp_path: Path, line: str, speaker: str, text: str
+    ) -> None:
+        path = _write(tmp_path, "zoom.vtt", _vtt(line))
+
+        assert _cues(path) == [(0.0, 1.0, speaker, text)]
+
+    @pytest.mark.parametrize(
+        "line",
+        [
+            "Action items are in the doc: see the link.",
+            "Here's the plan: we ship on Monday.",
+            "So, the answer: yes.",
+            "Q3: revenue is up.",
+            "The call starts at 10:30 sharp.",
+            "See https://example.com: it has the agenda.",
+            "2 things: first, the budget.",
+        ],
+    )
+    def test_sentences_with_a_colon_stay_text(self, tmp_path: Path, line: str) -> None:
+        path = _write(tmp_path, "zoom.srt", f"1\n00:00:00,000 --> 00:00:01,000\n{line}\n")
+
+        assert _cues(path) == [(0.0, 1.0, None, line)]
+
+
+class TestCueBoundaries:
+    def test_vtt_cue_ends_at_the_next_timing_line_without_a_blank_line(
+        self, tmp_path: Path
+    ) -> None:
+        # As yt-dlp writes YouTube's captions.
+        path = _write(
+            tmp_path,
+            "yt.en.vtt",
+            "WEBVTT\nKind: captions\nLanguage: en\n"
+            "00:00:00.000 --> 00:00:02.000 align:start position:0%\n"
+            "so<00:00:00.500><c> welcome</c>\n"
+            "00:00:02.000 --> 00:00:04.500 align:start position:0%\n"
+            "to the review\n"
+            "00:00:04.500 --> 00:00:06.000\n"
+            "thanks\n",
+        )
+
+        assert _cues(path) == [
+            (0.0, 2.0, None, "so welcome"),
+            (2.0, 4.5, None, "to the review"),
+            (4.5, 6.0, None, "thanks"),
+        ]
+
+    def test_srt_cue_ends_at_the_next_cue_without_a_blank_line(self, tmp_path: Path) -> None:
+        path = _write(
+            tmp_path,
+            "m.srt",
+            "1\n00:00:01,000 --> 00:00:02,000\nAnn Lee: first\n"
+            "2\n00:00:02,000 --> 00:00:03,000\nsecond, where a --> b\n",
+        )
+
+        assert _cues(path) == [
+            (1.0, 2.0, "Ann Lee", "first"),
+            (2.0, 3.0, None, "second, where a --> b"),
+        ]
+
+
+class TestStyling:
+    def test_srt_styling_codes_stripped(self, tmp_path: Path) -> None:
+        path = _write(
+            tmp_path,
+            "m.srt",
+            '1\n00:00:01,000 --> 00:00:02,000\n{\\an8}{\\i1}Top\\hline{\\i0} <font color="#ff0000">'
+            "red</font> <B>bold</B> <3 & co\\Nnext\n",
+        )
+
+        assert _cues(path) == [(1.0, 2.0, None, "Top line red bold <3 & co next")]
+
+    def test_vtt_cue_settings_and_override_codes_stripped(self, tmp_path: Path) -> None:
+        path = _write(
+            tmp_path,
+            "m.vtt",
+            "WEBVTT\n\n00:00:01.000 --> 00:00:02.000 align:start position:0% line:0\n"
+            "{\\an8}Bob Lee: Hello\n",
+        )
+
+        assert _cues(path) == [(1.0, 2.0, "Bob Lee", "Hello")]
+
+
+class TestEncodings:
+    CUES = "1\n00:00:01,000 --> 00:00:02,000\nJos\xe9 M\xfcller: \xc7a va? \u2013 Tr\xe8s bien.\n"
+
+    @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-8-sig"])
+    def test_unicode_with_a_bom(self, tmp_path: Path, encoding: str) -> None:
+        data = self.CUES.encode(encoding)
+        if encoding == "utf-16-be":
+            data = codecs.BOM_UTF16_BE + data
+        path = _write(tmp_path, "m.srt", data)
+
+        assert _cues(path) == [(1.0, 2.0, "Jos\xe9 M\xfcller", "\xc7a va? \u2013 Tr\xe8s bien.")]
+
+    @pytest.mark.parametrize(
+        ("encoding", "line", "speaker", "text"),
+        [
+            (
+                "cp1252",
+                "Jos\xe9 M\xfcller: \xc7a va? Tr\xe8s bien \u2013 \xe0 demain, \u201cmerci\u201d.",
+                "Jos\xe9 M\xfcller",
+                "\xc7a va? Tr\xe8s bien \u2013 \xe0 demain, \u201cmerci\u201d.",
+            ),
+            (
+                "cp1251",
+                "Иван Петров: Привет, как дела? Хорошо, спасибо.",
+                "Иван Петров",
+                "Привет, как дела? Хорошо, спасибо.",
+            ),
+            (
+                "shift_jis",
+                "山田太郎\uff1aこんにちは、元気ですか。はい、ありがとう。",
+                "山田太郎",
+                "こんにちは、元気ですか。はい、ありがとう。",
+            ),
+        ],
+    )
+    def test_legacy_encodings_detected(
+        self, tmp_path: Path, encoding: str, line: str, speaker: str, text: str
+    ) -> None:
+        path = _write(
+            tmp_path, "m.srt", f"1\n00:00:01,000 --> 00:00:02,000\n{line}\n".encode(encoding)
+        )
+
+        assert _cues(path) == [(1.0, 2.0, speaker, text)]
+
+
+class TestFormatSniffing:
+    @pytest.mark.parametrize("name", ["transcript.txt", "recording", "captions.dat"])
+    def test_vtt_by_content(self, tmp_path: Path, name: str) -> None:
+        path = _write(tmp_path, name, "WEBVTT\n\n00:01.000 --> 00:02.000\n<v Ann Lee>Hi\n")
+
+        transcript = parse_transcript_file(path)
+
+        assert transcript.provider == "platform:vtt"
+        assert _cues(path) == [(1.0, 2.0, "Ann Lee", "Hi")]
+
+    def test_srt_saved_as_vtt_is_read_as_srt(self, tmp_path: Path) -> None:
+        path = _write(tmp_path, "m.vtt", "1\n00:00:01,000 --> 00:00:02,000\nAnn Lee: Hi\n")
+
+        assert parse_transcript_file(path).provider == "platform:srt"
+        assert _cues(path) == [(1.0, 2.0, "Ann Lee", "Hi")]
+
+    def test_zoom_saved_transcript(self, tmp_path: Path) -> None:
+        path = _write(
+            tmp_path,
+            "meeting_saved_closed_caption.txt",
+            "[Jane Doe (she/her)] 23:59:58\nLet's start.\nFirst, the budget.\n\n"
+            "[O'Brien, Sean] 00:00:04\nI'll send the numbers by Friday.\n\n"
+            "[Jane Doe (she/her)] 00:00:09\nThanks.\n",
+        )
+
+        transcript = parse_transcript_file(path)
+
+        assert transcript.provider == "platform:txt"
+        # Times from the first caption, across midnight; the last lasts as long as it
+        # takes to say.
+        assert _cues(path) == [
+            (0.0, 6.0, "Jane Doe (she/her)", "Let's start. First, the budget."),
+            (6.0, 11.0, "O'Brien, Sean", "I'll send the numbers by Friday."),
+            (11.0, 11.4, "Jane Doe (she/her)", "Thanks."),
+        ]
+
+    def test_zoom_caption_lines(self, tmp_path: Path) -> None:
+        path = _write(
+            tmp_path,
+            "closed_caption.txt",
+            "10:01:02 Jane Doe: Hello there.\n10:01:05 Bob Lee: Agenda: budget.\n"
+            "10:01:05 so that's it\n",
+        )
+
+        assert _cues(path) == [
+            (0.0, 3.0, "Jane Doe", "Hello there."),
+            (3.0, 3.8, "Bob Lee", "Agenda: budget."),
+            (3.0, 4.2, None, "so that's it"),
+        ]
+
+
+class TestSeveralSpeakersInOneCue:
+    def test_vtt_voices_each_get_their_segment(self, tmp_path: Path) -> None:
+        path = _write(
+            tmp_path,
+            "m.vtt",
+            "WEBVTT\n\n00:01.000 --> 00:03.000\n<v Bob Lee>ok</v> <v.loud Ann O'Neil>"
+            "fine by me</v>\n",
+        )
+
+        # The cue's time is shared by how much each one says.
+        assert _cues(path) == [
+            (1.0, 1.333, "Bob Lee", "ok"),
+            (1.333, 3.0, "Ann O'Neil", "fine by me"),
+        ]
+
+    @pytest.mark.parametrize(
+        "cue",
+        [
+            "- Bob Lee: ok\n- Ann O'Neil: fine by me",
+            "-Bob Lee: ok\n-Ann O'Neil: fine by me",
+            "- [Bob Lee] ok\n- [Ann O'Neil] fine by me",
+            "\u2013 Bob Lee: ok\n\u2013 Ann O'Neil: fine by me",
+        ],
+    )
+    def test_srt_dash_dialogue_splits_into_speakers(self, tmp_path: Path, cue: str) -> None:
+        path = _write(tmp_path, "m.srt", f"1\n00:00:01,000 --> 00:00:03,000\n{cue}\n")
+
+        assert _cues(path) == [
+            (1.0, 1.333, "Bob Lee", "ok"),
+            (1.333, 3.0, "Ann O'Neil", "fine by me"),
+        ]
+
+    def test_dialogue_without_names_and_continuation_lines(self, tmp_path: Path) -> None:
+        path = _write(
+            tmp_path,
+            "m.srt",
+            "1\n00:00:00,000 --> 00:00:02,000\nAre you coming\ntonight?\n- Yes.\n",
+        )
+
+        assert _cues(path) == [
+            (0.0, 1.703, None, "Are you coming tonight?"),
+            (1.703, 2.0, None, "Yes."),
+        ]
+
+    def test_a_minus_sign_is_no_dialogue_dash(self, tmp_path: Path) -> None:
+        path = _write(tmp_path, "m.srt", "1\n00:00:00,000 --> 00:00:02,000\nIt was\n-5 degrees.\n")
+
+        assert _cues(path) == [(0.0, 2.0, None, "It was -5 degrees.")]
+
+
+AWKWARD = (
+    TranscribedSegment(0.0, 1.5, "a --> b <3 & co &amp; <i>not</i> markup", "R&D <Team>"),
+    TranscribedSegment(1.5, 2.25, "Agenda: budget, then hiring."),
+    TranscribedSegment(2.25, 3.0, "[Bob] Alice: hi"),
+    TranscribedSegment(3.0, 4.0, "- ok"),
+    TranscribedSegment(4.0, 5.001, "Fine: yes.", "O'Brien, Sean"),
+    TranscribedSegment(5.001, 6.0, "x", "Jane Doe (she/her)"),
+    TranscribedSegment(3723.004, 3725.0, "Later.", "Zoë Ångström-Lee"),
+)
+
+
+class TestExport:
+    def test_vtt_round_trips_any_text_and_speaker(self, tmp_path: Path) -> None:
+        path = _write(tmp_path, "export.vtt", write_vtt(AWKWARD))
+
+        assert parse_transcript_file(path).segments == AWKWARD
+
+    def test_vtt_escapes_markup_and_the_timing_arrow(self) -> None:
+        vtt = write_vtt(AWKWARD[:1])
+
+        assert vtt == (
+            "WEBVTT\n\n00:00:00.000 --> 00:00:01.500\n"
+            "<v R&amp;D &lt;Team&gt;>a --&gt; b &lt;3 &amp; co &amp;amp; "
+            "&lt;i&gt;not&lt;/i&gt; markup\n"
+        )
+
+    def test_srt_round_trips_text_and_names(self, tmp_path: Path) -> None:
+        named = tuple(s for s in AWKWARD if s.speaker != "R&D <Team>")
+        path = _write(tmp_path, "export.srt", write_srt(named))
+
+        assert parse_transcript_file(path).segments == named
