@@ -190,7 +190,10 @@ ParticipantOption = Annotated[
 
 @app.command()
 def process(
-    file: Annotated[Path, typer.Argument(help="An audio file, or a .vtt, .srt, .json transcript.")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="An audio file, or a WebVTT, SRT, JSON or Zoom .txt transcript."),
+    ],
     title: Annotated[str | None, typer.Option("--title", "-t", help="The meeting's title.")] = None,
     participant: ParticipantOption = None,
     as_json: Annotated[
