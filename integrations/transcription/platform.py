@@ -464,8 +464,8 @@ def _unlabelled(text: str) -> str:
 
 
 def _parse_zoom_txt(text: str) -> _Parsed:
-    # [line number, seconds into the day, speaker, text lines]
-    entries: list[tuple[int, int, str | None, list[str]]] = []
+    # (seconds into the day, speaker, text lines)
+    entries: list[tuple[int, str | None, list[str]]] = []
     for number, line in enumerate(text.split("\n"), start=1):
         stripped = line.strip()
         if not stripped:
@@ -473,20 +473,20 @@ def _parse_zoom_txt(text: str) -> _Parsed:
         header = _ZOOM_HEADER.fullmatch(stripped)
         caption = None if header else _ZOOM_LINE.fullmatch(stripped)
         if header:
-            entries.append((number, _clock(header), _normalize(header[1]) or None, []))
+            entries.append((_clock(header), _normalize(header[1]) or None, []))
         elif caption:
             speaker, said = _labelled(caption[4])
-            entries.append((number, _clock(caption), speaker, [said]))
+            entries.append((_clock(caption), speaker, [said]))
         elif entries:
-            entries[-1][3].append(stripped)
+            entries[-1][2].append(stripped)
         else:
             raise _FormatError(
                 f"line {number}: expected '[Name] HH:MM:SS' or 'HH:MM:SS Name: text', "
                 f"got {_quote(stripped)}"
             )
-    starts = _elapsed([clock for _, clock, _, _ in entries])
+    starts = _elapsed([clock for clock, _, _ in entries])
     segments = []
-    for index, (_, _, speaker, lines) in enumerate(entries):
+    for index, (_, speaker, lines) in enumerate(entries):
         said = _normalize(" ".join(lines))
         if not said:
             continue
