@@ -239,6 +239,33 @@ class TestPeople:
         assert person["spoke"] == ["by-name"]
         assert person["owes"] == ["Call the bank"]
 
+    def test_a_name_written_with_and_without_its_polish_letter_is_one_person(
+        self, graph_writer: GraphWriter, neo4j_driver: Driver
+    ) -> None:
+        graph_writer.write(
+            [meeting("a", attendees=(Attendance(Person("Łukasz Nowak")),), action_items=())]
+        )
+        graph_writer.write(
+            [
+                meeting(
+                    "b",
+                    attendees=(Attendance(Person("Lukasz Nowak")),),
+                    action_items=(("Book the room", Person("ŁUKASZ NOWAK")),),
+                )
+            ]
+        )
+
+        people = rows(
+            neo4j_driver,
+            "MATCH (p:Person) RETURN p.key AS key, [(p)-[:ATTENDED]->(m) | m.id] AS attended, "
+            "[(p)<-[:ASSIGNED_TO]-(a) | a.text] AS owes",
+        )
+        assert len(people) == 1
+        [person] = people
+        assert person["key"] == "name:lukasz nowak"
+        assert sorted(person["attended"]) == ["a", "b"]
+        assert person["owes"] == ["Book the room"]
+
     def test_one_batch_resolves_a_name_to_the_email_it_also_holds(
         self, graph_writer: GraphWriter, neo4j_driver: Driver
     ) -> None:
