@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from integrations.graph.model import Attendance, Meeting, Person, Statement, Task, normalize_name
@@ -142,8 +143,12 @@ def _push(
     except GraphUnavailableError as error:
         failures = {str(conversation_id): str(error) for conversation_id in ids}
     except GraphWriteError:
-        # Something in one meeting is refused: find which, and let the others through.
-        failures = _write_one_by_one(writer, meetings)
+        # Something in one meeting is refused: find which, and let the others through. The
+        # removals go again too: if they were what failed, nothing of them was done.
+        failures = _one_by_one(
+            [(meeting_id, partial(writer.delete, [meeting_id])) for meeting_id in gone]
+            + [(meeting.id, partial(writer.write, [meeting])) for meeting in meetings]
+        )
     done = [event.id for event in events if str(event.conversation_id) not in failures]
     uow.graph_outbox.mark_processed(done, at=utc_now())
     report.events += len(done)
@@ -156,15 +161,17 @@ def _push(
         log.warning("graph sync failed conversation_id=%s error=%s", conversation_id, message)
 
 
-def _write_one_by_one(writer: GraphWriter, meetings: Sequence[Meeting]) -> dict[str, str]:
+def _one_by_one(changes: Sequence[tuple[str, Callable[[], None]]]) -> dict[str, str]:
+    """Applies each meeting's change (a write or a removal) on its own; the error of each
+    meeting whose change failed, by meeting id."""
     failures: dict[str, str] = {}
-    for position, meeting in enumerate(meetings):
+    for position, (meeting_id, change) in enumerate(changes):
         try:
-            writer.write([meeting])
+            change()
         except GraphWriteError as error:
-            failures[meeting.id] = str(error)
+            failures[meeting_id] = str(error)
         except GraphUnavailableError as error:
-            failures.update({rest.id: str(error) for rest in meetings[position:]})
+            failures.update({rest: str(error) for rest, _ in changes[position:]})
             break
     return failures
 

@@ -9,13 +9,14 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, LiteralString
 
 import pytest
-from neo4j import Driver
+from neo4j import Driver, ManagedTransaction, Result
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
+from integrations.graph import cypher
 from integrations.graph.model import normalize_name
 from integrations.graph.writer import GraphWriter
 from pipeline import stages
@@ -353,6 +354,59 @@ class TestFailures:
         assert stuck.last_error == report.error
         titles = rows(neo4j_driver, "MATCH (m:Meeting) RETURN m.id AS id")
         assert {r["id"] for r in titles} == {str(fine), str(later)}
+
+    def test_a_removal_neo4j_refuses_leaves_its_event_pending(
+        self,
+        uow: UnitOfWork,
+        graph_writer: GraphWriter,
+        neo4j_driver: Driver,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        redone = completed_meeting(uow, "Redo", [("Ana", None)])
+        sync_graph(uow=uow, writer=graph_writer)
+        with uow:  # sent through the pipeline again: out of the graph until it completes
+            uow.conversations.update(
+                uow.conversations.get(redone), status=ConversationStatus.PENDING
+            )
+            uow.graph_outbox.add_event(redone, stages.GRAPH_EVENT_COMPLETED, {})
+        fine = completed_meeting(uow, "Fine", [("Ben", None)])
+        refuse_meeting_removals(monkeypatch)
+
+        report = sync_graph(uow=uow, writer=graph_writer)
+
+        assert (report.events, report.failed) == (1, 1)
+        [stuck] = pending(uow)
+        assert (stuck.conversation_id, stuck.attempts) == (redone, 1)
+        assert (stuck.last_error or "").startswith("Neo4j refused it: ")
+        meetings = "MATCH (m:Meeting) RETURN m.id AS id ORDER BY id"
+        assert rows(neo4j_driver, meetings) == sorted(
+            [{"id": str(redone)}, {"id": str(fine)}], key=lambda row: row["id"]
+        )
+
+        monkeypatch.undo()  # Neo4j takes removals again
+        report = sync_graph(uow=uow, writer=graph_writer)
+
+        assert (report.events, report.failed) == (1, 0)
+        assert pending(uow) == []
+        assert rows(neo4j_driver, meetings) == [{"id": str(fine)}]
+
+
+def refuse_meeting_removals(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neo4j refuses to remove meetings, as a server whose user may not delete does: the
+    driver sends, in the removal's place, a statement the server refuses."""
+    run = ManagedTransaction.run
+
+    def refusing(
+        self: ManagedTransaction,
+        query: LiteralString,
+        parameters: dict[str, Any] | None = None,
+        **kwparameters: Any,
+    ) -> Result:
+        if query == cypher.DELETE_MEETINGS:
+            return run(self, "RETURN 1 / 0")
+        return run(self, query, parameters, **kwparameters)
+
+    monkeypatch.setattr(ManagedTransaction, "run", refusing)
 
 
 class TestRebuild:
