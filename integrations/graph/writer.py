@@ -287,8 +287,9 @@ class GraphWriter:
     def wipe(self) -> None:
         """Delete every node minutes writes (and only those)."""
         with _neo4j_errors(), self._session() as session:
-            # CALL ... IN TRANSACTIONS commits as it goes: an auto-commit query, not managed.
-            session.run(cypher.WIPE).consume()
+            # CALL ... IN TRANSACTIONS commits as it goes: auto-commit queries, not managed.
+            for statement in cypher.WIPE:
+                session.run(statement).consume()
 
     def read(
         self, query: LiteralString, parameters: Mapping[str, Any]
