@@ -31,7 +31,7 @@ from integrations.graph.queries import (
     QueryParameterError,
     plain,
 )
-from integrations.graph.writer import GraphUnavailableError, GraphWriter
+from integrations.graph.writer import GraphAddressError, GraphUnavailableError, GraphWriter
 from pipeline import graph, schema, stages
 from pipeline.app import app as celery_app
 from pipeline.config import get_settings
@@ -392,9 +392,13 @@ def serve(
 
 
 def _graph(runtime: Runtime) -> GraphWriter:
-    if runtime.graph is None:
+    try:
+        writer = runtime.graph
+    except GraphAddressError as error:
+        raise UsageError(str(error)) from None
+    if writer is None:
         raise UsageError("the graph is not configured: set NEO4J_URI (e.g. bolt://127.0.0.1:7687)")
-    return runtime.graph
+    return writer
 
 
 @graph_app.command("sync")

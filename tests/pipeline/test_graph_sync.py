@@ -28,7 +28,7 @@ from pipeline.runtime import Runtime
 from repositories.database import UnitOfWork, create_session_factory
 from repositories.models import ConversationStatus, GraphOutboxEvent, utc_now
 from tests.graph import node_counts, relationship_counts, rows, snapshot
-from tests.pipeline.test_cli import MINUTES, run
+from tests.pipeline.test_cli import MINUTES, one_line_error, run
 
 DATA = Path(__file__).parent.parent / "integrations" / "data"
 UNREACHABLE_NEO4J = "bolt://127.0.0.1:1"
@@ -489,6 +489,29 @@ class TestCommands:
         assert result.stderr == (
             "error: the graph is not configured: set NEO4J_URI (e.g. bolt://127.0.0.1:7687)\n"
         )
+
+    @pytest.mark.parametrize(
+        "command",
+        [("graph", "sync"), ("graph", "rebuild"), ("graph", "query", "open-action-items")],
+        ids=["sync", "rebuild", "query"],
+    )
+    def test_the_neo4j_browser_address_is_one_line_saying_to_use_bolt(
+        self, database: str, uow: UnitOfWork, command: tuple[str, ...]
+    ) -> None:
+        completed_meeting(uow, "One", [("Ana", None)])
+
+        result = run(
+            *command,
+            database_url=database,
+            env={"NEO4J_URI": "http://neo4j:s3cret@127.0.0.1:7474/browser/"},
+        )
+
+        assert one_line_error(result) == (
+            "error: NEO4J_URI must be a bolt:// or neo4j:// address (bolt+s://, neo4j+s:// "
+            "with TLS), e.g. bolt://127.0.0.1:7687 (http:// is the Neo4j Browser's address)"
+        )
+        assert "s3cret" not in result.stderr
+        assert len(pending(uow)) == 1
 
     def test_an_unreachable_neo4j_leaves_the_events_pending_and_exits_1(
         self, database: str, uow: UnitOfWork
