@@ -409,6 +409,8 @@ def graph_sync() -> None:
         uow=runtime.unit_of_work(),
         writer=_graph(runtime),
         batch_size=runtime.settings.graph_batch_size,
+        # Asked for by hand: pushed now, after the batch another sync may be pushing.
+        wait_for_other_syncs=True,
     )
     print(f"synced {report.meetings} meetings ({report.events} events), {report.pending} pending")
     if report.error is not None:

@@ -32,6 +32,8 @@ class SyncReport:
     failed: int = 0  # events left pending with an error
     pending: int = 0  # events still pending when the sync ended
     error: str | None = None
+    # Another sync held the lock, so this one stopped: that one pushes what is pending.
+    yielded: bool = False
 
 
 def meeting_graph(conversation: CompletedConversation) -> Meeting:
@@ -107,18 +109,30 @@ def _owner(item: Any, people: dict[str, Person]) -> Person | None:
 
 
 def sync_graph(
-    *, uow: UnitOfWork, writer: GraphWriter, batch_size: int = DEFAULT_BATCH_SIZE
+    *,
+    uow: UnitOfWork,
+    writer: GraphWriter,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    wait_for_other_syncs: bool = False,
 ) -> SyncReport:
     """Push pending outbox events to Neo4j, a batch per transaction, until none is left.
 
-    Each batch's events stay locked in PostgreSQL while Neo4j is written, and are marked
-    done in the same transaction, so concurrent syncers never push the same event. A
-    failure leaves the events pending with the error and one more attempt counted, and
-    ends this sync: the next one (periodic, or after the next completion) tries again.
+    One sync at a time pushes: each batch takes the sync lock first, and a sync that finds
+    it taken stops at once (or, `wait_for_other_syncs`, waits its turn), so a completion's
+    sync never waits on Neo4j while another one already does. Each batch's events stay
+    locked in PostgreSQL while Neo4j is written, and are marked done in the same
+    transaction. A failure (Neo4j unreachable is found at once, not retried) leaves the
+    events pending with the error and one more attempt counted, and ends this sync: the next
+    one (periodic, or after the next completion) tries again.
     """
     report = SyncReport()
     while report.error is None:
         with uow:
+            if not uow.graph_outbox.lock_for_sync(wait=wait_for_other_syncs):
+                # The holder loops until the outbox is empty, so it takes these events too
+                # (one committed after its last look waits for the periodic sync).
+                report.yielded = True
+                break
             events = uow.graph_outbox.claim_pending(limit=batch_size)
             if not events:
                 break
@@ -138,6 +152,9 @@ def _push(
     gone = sorted(set(map(str, ids)) - {meeting.id for meeting in meetings})
     failures: dict[str, str] = {}
     try:
+        # An unreachable Neo4j fails here in a moment, where a write would keep retrying
+        # for up to GRAPH_RETRY_SECONDS, holding a worker (and these events) all along.
+        writer.check_reachable()
         writer.delete(gone)
         writer.write(meetings)
     except GraphUnavailableError as error:

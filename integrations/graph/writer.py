@@ -276,6 +276,12 @@ class GraphWriter:
     def close(self) -> None:
         self._driver.close()
 
+    def check_reachable(self) -> None:
+        """Raises GraphUnavailableError at once if Neo4j cannot be reached: one connection
+        attempt (a round trip on a pooled one), none of a transaction's retries."""
+        with _neo4j_errors():
+            self._driver.verify_connectivity()
+
     def ensure_schema(self) -> None:
         """The unique constraints and the name index, once per writer (IF NOT EXISTS)."""
         if self._schema_ready:

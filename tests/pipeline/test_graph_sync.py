@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, LiteralString
+from urllib.parse import urlsplit
 
 import pytest
 from neo4j import Driver, ManagedTransaction, Result
@@ -27,8 +29,13 @@ from pipeline.runner import run_in_process
 from pipeline.runtime import Runtime
 from repositories.database import UnitOfWork, create_session_factory
 from repositories.models import ConversationStatus, GraphOutboxEvent, utc_now
+from tests.audio import silence
 from tests.graph import node_counts, relationship_counts, rows, snapshot
 from tests.pipeline.test_cli import MINUTES, one_line_error, run
+from tests.relay import TcpRelay
+from tests.workers import Cluster, broker_url, cluster
+
+__all__ = ["broker_url", "cluster"]  # the fixtures this module uses
 
 DATA = Path(__file__).parent.parent / "integrations" / "data"
 UNREACHABLE_NEO4J = "bolt://127.0.0.1:1"
@@ -226,6 +233,23 @@ class TestSync:
         rebuild_graph(uow=uow, writer=graph_writer)
         assert snapshot(neo4j_driver) == concurrent
 
+    def test_a_sync_that_finds_another_one_pushing_leaves_the_outbox_to_it(
+        self, uow: UnitOfWork, graph_writer: GraphWriter, neo4j_driver: Driver
+    ) -> None:
+        completed_meeting(uow, "Planning", [("Ana Lima", None)])
+        other_sync = uow.fork()
+
+        with other_sync:  # another worker's sync, in the middle of a batch
+            assert other_sync.graph_outbox.lock_for_sync(wait=False)
+            report = sync_graph(uow=uow, writer=graph_writer)
+
+        assert (report.yielded, report.events, report.failed, report.pending) == (True, 0, 0, 1)
+        [event] = pending(uow)
+        assert event.attempts == 0
+        assert node_counts(neo4j_driver) == Counter()
+        report = sync_graph(uow=uow, writer=graph_writer)
+        assert (report.yielded, report.events, report.pending) == (False, 1, 0)
+
     def test_a_resynthesized_meeting_keeps_only_its_new_items(
         self, uow: UnitOfWork, graph_writer: GraphWriter, neo4j_driver: Driver
     ) -> None:
@@ -407,6 +431,73 @@ def refuse_meeting_removals(monkeypatch: pytest.MonkeyPatch) -> None:
         return run(self, query, parameters, **kwparameters)
 
     monkeypatch.setattr(ManagedTransaction, "run", refusing)
+
+
+class TestNeo4jOutage:
+    def test_meetings_keep_completing_while_neo4j_is_down_and_reach_it_once_it_is_back(
+        self,
+        database: str,
+        uow: UnitOfWork,
+        cluster: Cluster,
+        graph_writer: GraphWriter,
+        neo4j_uri: str,
+        neo4j_driver: Driver,
+    ) -> None:
+        server = urlsplit(neo4j_uri)
+        neo4j = TcpRelay(target=(server.hostname or "127.0.0.1", server.port or 7687))
+        # One worker slot for every queue, as `minutes worker` serves them; a sync that
+        # waited for Neo4j would hold it for the ten minutes a write may retry.
+        cluster.worker(
+            beat=True,
+            NEO4J_URI=f"bolt://127.0.0.1:{neo4j.port}",
+            GRAPH_RETRY_SECONDS="600",
+            GRAPH_SYNC_INTERVAL_SECONDS="1",
+        )
+        meetings = [queued_meeting(cluster) for _ in range(5)]
+
+        for conversation_id in meetings:
+            cluster.send("pipeline.transcribe", conversation_id)
+
+        for conversation_id in meetings:
+            cluster.wait_for(conversation_id, ConversationStatus.COMPLETED)
+        waiting = wait_for_outbox(
+            uow,
+            cluster,
+            lambda events: len(events) == len(meetings) and all(e.attempts for e in events),
+        )
+        assert {event.conversation_id for event in waiting} == set(meetings)
+        assert all(
+            (event.last_error or "").startswith("Neo4j is unreachable: ") for event in waiting
+        )
+        assert node_counts(neo4j_driver) == Counter()
+
+        neo4j.start()
+        try:
+            wait_for_outbox(uow, cluster, lambda events: not events)
+        finally:
+            neo4j.stop()
+        in_graph = rows(neo4j_driver, "MATCH (m:Meeting) RETURN m.id AS id")
+        assert {row["id"] for row in in_graph} == {str(i) for i in meetings}
+
+
+def queued_meeting(cluster: Cluster) -> uuid.UUID:
+    """A stored pending conversation with its recording in the cluster's audio root."""
+    recording = silence(cluster.audio_root / f"{uuid.uuid4().hex}.wav", seconds=1.0)
+    with cluster.uow as uow:
+        return uow.conversations.create(source_uri=str(recording), title="Weekly sync").id
+
+
+def wait_for_outbox(
+    uow: UnitOfWork, cluster: Cluster, done: Callable[[list[GraphOutboxEvent]], bool]
+) -> list[GraphOutboxEvent]:
+    """The pending outbox events, once `done` says they are as expected."""
+    deadline = time.monotonic() + 60.0
+    while time.monotonic() < deadline:
+        if done(waiting := pending(uow)):
+            return waiting
+        time.sleep(0.2)
+    logs = "\n".join(f"--- {worker.name}\n{worker.output()}" for worker in cluster.workers)
+    pytest.fail(f"the outbox did not get there: {pending(uow)}\n{logs}")
 
 
 class TestRebuild:
