@@ -31,7 +31,7 @@ from integrations.graph.queries import (
     QueryParameterError,
     plain,
 )
-from integrations.graph.writer import GraphUnavailableError, GraphWriter
+from integrations.graph.writer import GraphAddressError, GraphUnavailableError, GraphWriter
 from pipeline import graph, schema, stages
 from pipeline.app import app as celery_app
 from pipeline.config import get_settings
@@ -395,9 +395,13 @@ def serve(
 
 
 def _graph(runtime: Runtime) -> GraphWriter:
-    if runtime.graph is None:
+    try:
+        writer = runtime.graph
+    except GraphAddressError as error:
+        raise UsageError(str(error)) from None
+    if writer is None:
         raise UsageError("the graph is not configured: set NEO4J_URI (e.g. bolt://127.0.0.1:7687)")
-    return runtime.graph
+    return writer
 
 
 @graph_app.command("sync")
@@ -408,6 +412,8 @@ def graph_sync() -> None:
         uow=runtime.unit_of_work(),
         writer=_graph(runtime),
         batch_size=runtime.settings.graph_batch_size,
+        # Asked for by hand: pushed now, after the batch another sync may be pushing.
+        wait_for_other_syncs=True,
     )
     print(f"synced {report.meetings} meetings ({report.events} events), {report.pending} pending")
     if report.error is not None:

@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from integrations.graph.model import Attendance, Meeting, Person, Statement, Task, normalize_name
@@ -31,6 +32,8 @@ class SyncReport:
     failed: int = 0  # events left pending with an error
     pending: int = 0  # events still pending when the sync ended
     error: str | None = None
+    # Another sync held the lock, so this one stopped: that one pushes what is pending.
+    yielded: bool = False
 
 
 def meeting_graph(conversation: CompletedConversation) -> Meeting:
@@ -106,18 +109,30 @@ def _owner(item: Any, people: dict[str, Person]) -> Person | None:
 
 
 def sync_graph(
-    *, uow: UnitOfWork, writer: GraphWriter, batch_size: int = DEFAULT_BATCH_SIZE
+    *,
+    uow: UnitOfWork,
+    writer: GraphWriter,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    wait_for_other_syncs: bool = False,
 ) -> SyncReport:
     """Push pending outbox events to Neo4j, a batch per transaction, until none is left.
 
-    Each batch's events stay locked in PostgreSQL while Neo4j is written, and are marked
-    done in the same transaction, so concurrent syncers never push the same event. A
-    failure leaves the events pending with the error and one more attempt counted, and
-    ends this sync: the next one (periodic, or after the next completion) tries again.
+    One sync at a time pushes: each batch takes the sync lock first, and a sync that finds
+    it taken stops at once (or, `wait_for_other_syncs`, waits its turn), so a completion's
+    sync never waits on Neo4j while another one already does. Each batch's events stay
+    locked in PostgreSQL while Neo4j is written, and are marked done in the same
+    transaction. A failure (Neo4j unreachable is found at once, not retried) leaves the
+    events pending with the error and one more attempt counted, and ends this sync: the next
+    one (periodic, or after the next completion) tries again.
     """
     report = SyncReport()
     while report.error is None:
         with uow:
+            if not uow.graph_outbox.lock_for_sync(wait=wait_for_other_syncs):
+                # The holder loops until the outbox is empty, so it takes these events too
+                # (one committed after its last look waits for the periodic sync).
+                report.yielded = True
+                break
             events = uow.graph_outbox.claim_pending(limit=batch_size)
             if not events:
                 break
@@ -137,13 +152,20 @@ def _push(
     gone = sorted(set(map(str, ids)) - {meeting.id for meeting in meetings})
     failures: dict[str, str] = {}
     try:
+        # An unreachable Neo4j fails here in a moment, where a write would keep retrying
+        # for up to GRAPH_RETRY_SECONDS, holding a worker (and these events) all along.
+        writer.check_reachable()
         writer.delete(gone)
         writer.write(meetings)
     except GraphUnavailableError as error:
         failures = {str(conversation_id): str(error) for conversation_id in ids}
     except GraphWriteError:
-        # Something in one meeting is refused: find which, and let the others through.
-        failures = _write_one_by_one(writer, meetings)
+        # Something in one meeting is refused: find which, and let the others through. The
+        # removals go again too: if they were what failed, nothing of them was done.
+        failures = _one_by_one(
+            [(meeting_id, partial(writer.delete, [meeting_id])) for meeting_id in gone]
+            + [(meeting.id, partial(writer.write, [meeting])) for meeting in meetings]
+        )
     done = [event.id for event in events if str(event.conversation_id) not in failures]
     uow.graph_outbox.mark_processed(done, at=utc_now())
     report.events += len(done)
@@ -156,15 +178,17 @@ def _push(
         log.warning("graph sync failed conversation_id=%s error=%s", conversation_id, message)
 
 
-def _write_one_by_one(writer: GraphWriter, meetings: Sequence[Meeting]) -> dict[str, str]:
+def _one_by_one(changes: Sequence[tuple[str, Callable[[], None]]]) -> dict[str, str]:
+    """Applies each meeting's change (a write or a removal) on its own; the error of each
+    meeting whose change failed, by meeting id."""
     failures: dict[str, str] = {}
-    for position, meeting in enumerate(meetings):
+    for position, (meeting_id, change) in enumerate(changes):
         try:
-            writer.write([meeting])
+            change()
         except GraphWriteError as error:
-            failures[meeting.id] = str(error)
+            failures[meeting_id] = str(error)
         except GraphUnavailableError as error:
-            failures.update({rest.id: str(error) for rest in meetings[position:]})
+            failures.update({rest: str(error) for rest, _ in changes[position:]})
             break
     return failures
 

@@ -123,8 +123,9 @@ def complete(self: StageTask, /, conversation_id: str, **kwargs: Any) -> str:
 def sync_graph(**kwargs: Any) -> int:
     """Push the graph outbox to Neo4j; sent after each completion and on a schedule.
 
-    Not retried by itself: what fails stays pending in the outbox, and the periodic sync
-    takes it up again.
+    Holds a worker only while it pushes: it stops at once when another sync is pushing,
+    or when Neo4j is unreachable. Not retried by itself: what fails stays pending in the outbox,
+    and the periodic sync takes it up again.
     """
     runtime = current_runtime()
     if runtime.graph is None:
@@ -134,6 +135,8 @@ def sync_graph(**kwargs: Any) -> int:
         writer=runtime.graph,
         batch_size=runtime.settings.graph_batch_size,
     )
+    if report.yielded:
+        log.info("graph sync left the outbox to the sync already running")
     if report.error is not None:
         log.warning("graph sync left events=%d pending error=%s", report.failed, report.error)
     return report.events

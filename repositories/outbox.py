@@ -7,10 +7,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from repositories.base import ConversationPartRepository
 from repositories.models import GraphOutboxEvent
+
+# The key of the PostgreSQL advisory lock one graph sync at a time holds ("minutes:" in
+# ASCII, then 1): any number no other advisory lock of this database uses.
+GRAPH_SYNC_LOCK_KEY = 0x6D696E7574657301
 
 
 class GraphOutboxRepository(ConversationPartRepository[GraphOutboxEvent]):
@@ -21,6 +25,22 @@ class GraphOutboxRepository(ConversationPartRepository[GraphOutboxEvent]):
         self, conversation_id: uuid.UUID, event_type: str, payload: dict[str, Any]
     ) -> GraphOutboxEvent:
         return self.create(conversation_id=conversation_id, event_type=event_type, payload=payload)
+
+    def lock_for_sync(self, *, wait: bool) -> bool:
+        """Takes the graph sync's lock until this transaction ends; False when another
+        transaction holds it and `wait` is not asked for.
+
+        One sync at a time talks to Neo4j, so while Neo4j is slow or away a burst of
+        completions does not turn into a crowd of syncs each holding a worker. SQLite has no
+        advisory locks and runs one writer at a time anyway: there it is always True.
+        """
+        if self.session.get_bind().dialect.name != "postgresql":
+            return True
+        if wait:
+            self.session.execute(select(func.pg_advisory_xact_lock(GRAPH_SYNC_LOCK_KEY)))
+            return True
+        locked = self.session.scalar(select(func.pg_try_advisory_xact_lock(GRAPH_SYNC_LOCK_KEY)))
+        return bool(locked)
 
     def claim_pending(self, *, limit: int) -> Sequence[GraphOutboxEvent]:
         """Up to `limit` unprocessed events, locked until this transaction ends.

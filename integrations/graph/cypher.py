@@ -142,10 +142,22 @@ CALL (meeting, row) {
 """
 
 # Ours only: other applications' nodes in the same database are left alone. In batches of
-# their own transactions, so a large graph does not need one huge transaction's memory.
-WIPE = """
+# their own transactions (CALL ... IN TRANSACTIONS), so a large graph never needs one huge
+# transaction's memory: first the relationships our nodes start (every one minutes writes),
+# then the nodes, which by then have few relationships left to detach. Deleting nodes with
+# their relationships in one go put a topic's or a person's thousands of links, and a
+# batch of meetings' dozens each, into a single transaction.
+WIPE = (
+    """
+MATCH (node)-[link]->()
+WHERE node:Meeting OR node:Person OR node:Topic OR node:Decision OR node:ActionItem
+   OR node:Question
+CALL (link) { DELETE link } IN TRANSACTIONS OF 10000 ROWS
+""",
+    """
 MATCH (node)
 WHERE node:Meeting OR node:Person OR node:Topic OR node:Decision OR node:ActionItem
    OR node:Question
 CALL (node) { DETACH DELETE node } IN TRANSACTIONS OF 10000 ROWS
-"""
+""",
+)

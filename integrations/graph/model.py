@@ -8,20 +8,31 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
+from anyascii import anyascii
+
 
 # The same people and topics come back meeting after meeting; a rebuild normalizes each
 # name hundreds of times.
 @lru_cache(maxsize=8192)
 def normalize_name(text: str) -> str:
-    """The form two spellings of one name or topic share: accents, case and spacing dropped.
+    """The form two spellings of one name or topic share: transliterated to ASCII, case
+    and spacing dropped.
 
-    "  José  GARCÍA " and "jose garcia" are one person; "Q3 Roadmap" and "q3  roadmap" one
-    topic.
+    "  José  GARCÍA " and "jose garcia" are one person, and so are "Łukasz" and "Lukasz"
+    (letters such as Ł, ø, ß have no accent to strip: they are transliterated); "Q3
+    Roadmap" and "q3  roadmap" are one topic.
     """
     if not text.isascii():
-        decomposed = unicodedata.normalize("NFKD", text)
-        text = "".join(char for char in decomposed if not unicodedata.combining(char))
+        text = "".join(map(_transliterate, unicodedata.normalize("NFKC", text)))
     return " ".join(text.casefold().split())
+
+
+def _transliterate(char: str) -> str:
+    # Chinese characters stay as they are: their romanization drops the tones, so
+    # different names (王伟, 汪伟) would read alike and two people would become one.
+    if unicodedata.name(char, "").startswith("CJK UNIFIED IDEOGRAPH"):
+        return char
+    return anyascii(char)
 
 
 @dataclass(frozen=True, slots=True)

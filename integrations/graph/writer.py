@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, LiteralString, Self
+from urllib.parse import urlsplit
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction, Query
 from neo4j.exceptions import (
@@ -33,6 +34,26 @@ class GraphUnavailableError(TransientIntegrationError):
 
 class GraphWriteError(IntegrationError):
     """Neo4j refused what was written (the batch rolled back); asking again will not help."""
+
+
+class GraphAddressError(IntegrationError):
+    """NEO4J_URI is no address the driver speaks Bolt to (often the Browser's http:// one)."""
+
+
+# Bolt, directly or routed through a cluster, each plain or with TLS.
+BOLT_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+
+
+def _check_address(uri: str) -> None:
+    scheme = urlsplit(uri).scheme.lower()
+    if scheme in BOLT_SCHEMES:
+        return
+    # Named by its scheme only: the rest of the address may hold credentials.
+    browser = " (http:// is the Neo4j Browser's address)" if scheme in ("http", "https") else ""
+    raise GraphAddressError(
+        "NEO4J_URI must be a bolt:// or neo4j:// address (bolt+s://, neo4j+s:// with TLS), "
+        f"e.g. bolt://127.0.0.1:7687{browser}"
+    )
 
 
 @contextmanager
@@ -241,6 +262,7 @@ class GraphWriter:
         database: str | None = None,
         retry_seconds: float = DEFAULT_RETRY_SECONDS,
     ) -> Self:
+        _check_address(uri)
         auth = (user or "neo4j", password) if password else None
         with _neo4j_errors():
             driver = GraphDatabase.driver(
@@ -253,6 +275,12 @@ class GraphWriter:
 
     def close(self) -> None:
         self._driver.close()
+
+    def check_reachable(self) -> None:
+        """Raises GraphUnavailableError at once if Neo4j cannot be reached: one connection
+        attempt (a round trip on a pooled one), none of a transaction's retries."""
+        with _neo4j_errors():
+            self._driver.verify_connectivity()
 
     def ensure_schema(self) -> None:
         """The unique constraints and the name index, once per writer (IF NOT EXISTS)."""
@@ -287,8 +315,9 @@ class GraphWriter:
     def wipe(self) -> None:
         """Delete every node minutes writes (and only those)."""
         with _neo4j_errors(), self._session() as session:
-            # CALL ... IN TRANSACTIONS commits as it goes: an auto-commit query, not managed.
-            session.run(cypher.WIPE).consume()
+            # CALL ... IN TRANSACTIONS commits as it goes: auto-commit queries, not managed.
+            for statement in cypher.WIPE:
+                session.run(statement).consume()
 
     def read(
         self, query: LiteralString, parameters: Mapping[str, Any]

@@ -239,6 +239,33 @@ class TestPeople:
         assert person["spoke"] == ["by-name"]
         assert person["owes"] == ["Call the bank"]
 
+    def test_a_name_written_with_and_without_its_polish_letter_is_one_person(
+        self, graph_writer: GraphWriter, neo4j_driver: Driver
+    ) -> None:
+        graph_writer.write(
+            [meeting("a", attendees=(Attendance(Person("Łukasz Nowak")),), action_items=())]
+        )
+        graph_writer.write(
+            [
+                meeting(
+                    "b",
+                    attendees=(Attendance(Person("Lukasz Nowak")),),
+                    action_items=(("Book the room", Person("ŁUKASZ NOWAK")),),
+                )
+            ]
+        )
+
+        people = rows(
+            neo4j_driver,
+            "MATCH (p:Person) RETURN p.key AS key, [(p)-[:ATTENDED]->(m) | m.id] AS attended, "
+            "[(p)<-[:ASSIGNED_TO]-(a) | a.text] AS owes",
+        )
+        assert len(people) == 1
+        [person] = people
+        assert person["key"] == "name:lukasz nowak"
+        assert sorted(person["attended"]) == ["a", "b"]
+        assert person["owes"] == ["Book the room"]
+
     def test_one_batch_resolves_a_name_to_the_email_it_also_holds(
         self, graph_writer: GraphWriter, neo4j_driver: Driver
     ) -> None:
@@ -295,3 +322,29 @@ class TestErrors:
             graph_writer.write([meeting("fine"), meeting("broken", topics=(huge_topic,))])
 
         assert node_counts(neo4j_driver) == Counter()
+
+
+class TestWipe:
+    def test_a_hub_with_many_relationships_goes_and_other_applications_nodes_stay(
+        self, graph_writer: GraphWriter, neo4j_driver: Driver
+    ) -> None:
+        graph_writer.write([meeting("m1")])
+        # More links than a wipe batch holds, all on one node: a topic every meeting discussed.
+        neo4j_driver.execute_query(
+            "MERGE (hub:Topic {name: 'budget'}) "
+            "WITH hub UNWIND range(1, $meetings) AS n "
+            "CREATE (:Meeting {id: 'bulk-' + n})-[:DISCUSSED]->(hub)",
+            meetings=25_000,
+        )
+        # Another application's nodes in the same database, one of them linked to ours.
+        neo4j_driver.execute_query(
+            "MATCH (hub:Topic {name: 'budget'}) "
+            "CREATE (hub)<-[:MENTIONS]-(:Document {title: 'Plan'})-[:CITES]->(:Document)"
+        )
+        try:
+            graph_writer.wipe()
+
+            assert node_counts(neo4j_driver) == Counter(Document=2)
+            assert relationship_counts(neo4j_driver) == Counter(CITES=1)
+        finally:
+            neo4j_driver.execute_query("MATCH (document:Document) DETACH DELETE document")

@@ -5,17 +5,20 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, LiteralString
+from urllib.parse import urlsplit
 
 import pytest
-from neo4j import Driver
+from neo4j import Driver, ManagedTransaction, Result
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
+from integrations.graph import cypher
 from integrations.graph.model import normalize_name
 from integrations.graph.writer import GraphWriter
 from pipeline import stages
@@ -26,8 +29,13 @@ from pipeline.runner import run_in_process
 from pipeline.runtime import Runtime
 from repositories.database import UnitOfWork, create_session_factory
 from repositories.models import ConversationStatus, GraphOutboxEvent, utc_now
+from tests.audio import silence
 from tests.graph import node_counts, relationship_counts, rows, snapshot
-from tests.pipeline.test_cli import MINUTES, run
+from tests.pipeline.test_cli import MINUTES, one_line_error, run
+from tests.relay import TcpRelay
+from tests.workers import Cluster, broker_url, cluster
+
+__all__ = ["broker_url", "cluster"]  # the fixtures this module uses
 
 DATA = Path(__file__).parent.parent / "integrations" / "data"
 UNREACHABLE_NEO4J = "bolt://127.0.0.1:1"
@@ -225,6 +233,23 @@ class TestSync:
         rebuild_graph(uow=uow, writer=graph_writer)
         assert snapshot(neo4j_driver) == concurrent
 
+    def test_a_sync_that_finds_another_one_pushing_leaves_the_outbox_to_it(
+        self, uow: UnitOfWork, graph_writer: GraphWriter, neo4j_driver: Driver
+    ) -> None:
+        completed_meeting(uow, "Planning", [("Ana Lima", None)])
+        other_sync = uow.fork()
+
+        with other_sync:  # another worker's sync, in the middle of a batch
+            assert other_sync.graph_outbox.lock_for_sync(wait=False)
+            report = sync_graph(uow=uow, writer=graph_writer)
+
+        assert (report.yielded, report.events, report.failed, report.pending) == (True, 0, 0, 1)
+        [event] = pending(uow)
+        assert event.attempts == 0
+        assert node_counts(neo4j_driver) == Counter()
+        report = sync_graph(uow=uow, writer=graph_writer)
+        assert (report.yielded, report.events, report.pending) == (False, 1, 0)
+
     def test_a_resynthesized_meeting_keeps_only_its_new_items(
         self, uow: UnitOfWork, graph_writer: GraphWriter, neo4j_driver: Driver
     ) -> None:
@@ -354,6 +379,126 @@ class TestFailures:
         titles = rows(neo4j_driver, "MATCH (m:Meeting) RETURN m.id AS id")
         assert {r["id"] for r in titles} == {str(fine), str(later)}
 
+    def test_a_removal_neo4j_refuses_leaves_its_event_pending(
+        self,
+        uow: UnitOfWork,
+        graph_writer: GraphWriter,
+        neo4j_driver: Driver,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        redone = completed_meeting(uow, "Redo", [("Ana", None)])
+        sync_graph(uow=uow, writer=graph_writer)
+        with uow:  # sent through the pipeline again: out of the graph until it completes
+            uow.conversations.update(
+                uow.conversations.get(redone), status=ConversationStatus.PENDING
+            )
+            uow.graph_outbox.add_event(redone, stages.GRAPH_EVENT_COMPLETED, {})
+        fine = completed_meeting(uow, "Fine", [("Ben", None)])
+        refuse_meeting_removals(monkeypatch)
+
+        report = sync_graph(uow=uow, writer=graph_writer)
+
+        assert (report.events, report.failed) == (1, 1)
+        [stuck] = pending(uow)
+        assert (stuck.conversation_id, stuck.attempts) == (redone, 1)
+        assert (stuck.last_error or "").startswith("Neo4j refused it: ")
+        meetings = "MATCH (m:Meeting) RETURN m.id AS id ORDER BY id"
+        assert rows(neo4j_driver, meetings) == sorted(
+            [{"id": str(redone)}, {"id": str(fine)}], key=lambda row: row["id"]
+        )
+
+        monkeypatch.undo()  # Neo4j takes removals again
+        report = sync_graph(uow=uow, writer=graph_writer)
+
+        assert (report.events, report.failed) == (1, 0)
+        assert pending(uow) == []
+        assert rows(neo4j_driver, meetings) == [{"id": str(fine)}]
+
+
+def refuse_meeting_removals(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neo4j refuses to remove meetings, as a server whose user may not delete does: the
+    driver sends, in the removal's place, a statement the server refuses."""
+    run = ManagedTransaction.run
+
+    def refusing(
+        self: ManagedTransaction,
+        query: LiteralString,
+        parameters: dict[str, Any] | None = None,
+        **kwparameters: Any,
+    ) -> Result:
+        if query == cypher.DELETE_MEETINGS:
+            return run(self, "RETURN 1 / 0")
+        return run(self, query, parameters, **kwparameters)
+
+    monkeypatch.setattr(ManagedTransaction, "run", refusing)
+
+
+class TestNeo4jOutage:
+    def test_meetings_keep_completing_while_neo4j_is_down_and_reach_it_once_it_is_back(
+        self,
+        database: str,
+        uow: UnitOfWork,
+        cluster: Cluster,
+        graph_writer: GraphWriter,
+        neo4j_uri: str,
+        neo4j_driver: Driver,
+    ) -> None:
+        server = urlsplit(neo4j_uri)
+        neo4j = TcpRelay(target=(server.hostname or "127.0.0.1", server.port or 7687))
+        # One worker slot for every queue, as `minutes worker` serves them; a sync that
+        # waited for Neo4j would hold it for the ten minutes a write may retry.
+        cluster.worker(
+            beat=True,
+            NEO4J_URI=f"bolt://127.0.0.1:{neo4j.port}",
+            GRAPH_RETRY_SECONDS="600",
+            GRAPH_SYNC_INTERVAL_SECONDS="1",
+        )
+        meetings = [queued_meeting(cluster) for _ in range(5)]
+
+        for conversation_id in meetings:
+            cluster.send("pipeline.transcribe", conversation_id)
+
+        for conversation_id in meetings:
+            cluster.wait_for(conversation_id, ConversationStatus.COMPLETED)
+        waiting = wait_for_outbox(
+            uow,
+            cluster,
+            lambda events: len(events) == len(meetings) and all(e.attempts for e in events),
+        )
+        assert {event.conversation_id for event in waiting} == set(meetings)
+        assert all(
+            (event.last_error or "").startswith("Neo4j is unreachable: ") for event in waiting
+        )
+        assert node_counts(neo4j_driver) == Counter()
+
+        neo4j.start()
+        try:
+            wait_for_outbox(uow, cluster, lambda events: not events)
+        finally:
+            neo4j.stop()
+        in_graph = rows(neo4j_driver, "MATCH (m:Meeting) RETURN m.id AS id")
+        assert {row["id"] for row in in_graph} == {str(i) for i in meetings}
+
+
+def queued_meeting(cluster: Cluster) -> uuid.UUID:
+    """A stored pending conversation with its recording in the cluster's audio root."""
+    recording = silence(cluster.audio_root / f"{uuid.uuid4().hex}.wav", seconds=1.0)
+    with cluster.uow as uow:
+        return uow.conversations.create(source_uri=str(recording), title="Weekly sync").id
+
+
+def wait_for_outbox(
+    uow: UnitOfWork, cluster: Cluster, done: Callable[[list[GraphOutboxEvent]], bool]
+) -> list[GraphOutboxEvent]:
+    """The pending outbox events, once `done` says they are as expected."""
+    deadline = time.monotonic() + 60.0
+    while time.monotonic() < deadline:
+        if done(waiting := pending(uow)):
+            return waiting
+        time.sleep(0.2)
+    logs = "\n".join(f"--- {worker.name}\n{worker.output()}" for worker in cluster.workers)
+    pytest.fail(f"the outbox did not get there: {pending(uow)}\n{logs}")
+
 
 class TestRebuild:
     def test_rebuild_after_a_wipe_gives_the_incremental_graph(
@@ -435,6 +580,29 @@ class TestCommands:
         assert result.stderr == (
             "error: the graph is not configured: set NEO4J_URI (e.g. bolt://127.0.0.1:7687)\n"
         )
+
+    @pytest.mark.parametrize(
+        "command",
+        [("graph", "sync"), ("graph", "rebuild"), ("graph", "query", "open-action-items")],
+        ids=["sync", "rebuild", "query"],
+    )
+    def test_the_neo4j_browser_address_is_one_line_saying_to_use_bolt(
+        self, database: str, uow: UnitOfWork, command: tuple[str, ...]
+    ) -> None:
+        completed_meeting(uow, "One", [("Ana", None)])
+
+        result = run(
+            *command,
+            database_url=database,
+            env={"NEO4J_URI": "http://neo4j:s3cret@127.0.0.1:7474/browser/"},
+        )
+
+        assert one_line_error(result) == (
+            "error: NEO4J_URI must be a bolt:// or neo4j:// address (bolt+s://, neo4j+s:// "
+            "with TLS), e.g. bolt://127.0.0.1:7687 (http:// is the Neo4j Browser's address)"
+        )
+        assert "s3cret" not in result.stderr
+        assert len(pending(uow)) == 1
 
     def test_an_unreachable_neo4j_leaves_the_events_pending_and_exits_1(
         self, database: str, uow: UnitOfWork
