@@ -388,7 +388,8 @@ def serve(
         stderr.print("warning: HOOK_SECRET is not set: every upload is refused", style="yellow")
     # A server's own log lines (uploads refused, accepted) are for its operator: on by default.
     logging.getLogger("pipeline").setLevel(min(logging.INFO, logging.getLogger().level))
-    uvicorn.run(create_app(runtime), host=host, port=port, log_level="info")
+    # No access log: the app logs each request on one line of its own, with why it was refused.
+    uvicorn.run(create_app(runtime), host=host, port=port, log_level="info", access_log=False)
 
 
 def _graph(runtime: Runtime) -> GraphWriter:

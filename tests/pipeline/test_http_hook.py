@@ -39,39 +39,63 @@ BROKER_URL = "redis://127.0.0.1:6379/14"
 DEAD_BROKER_PASSWORD = "broker-password-never-shown"
 READY_TIMEOUT_S = 20.0
 LIMIT = 1024 * 1024  # HOOK_MAX_BODY_BYTES's default
+BODY_TIMEOUT_S = 3  # HOOK_BODY_TIMEOUT_SECONDS of the `server` fixture
 UNFINISHED = {"pending", "transcribing", "synthesizing"}
 SETTINGS = set(Settings.model_fields)  # their environment variables, lower-cased
 
 
-def sign(body: bytes, secret: str) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(body: bytes, secret: str, timestamp: str) -> str:
+    signed = timestamp.encode() + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def now() -> str:
+    return str(int(time.time()))
 
 
 @dataclass(frozen=True)
 class Server:
     url: str
     secret: str | None
+    log: Path
+    token: str | None = None
 
     def upload(
-        self, event: Mapping[str, Any] | bytes, *, signature: str | None = None
+        self,
+        event: Mapping[str, Any] | bytes,
+        *,
+        signature: str | None = None,
+        timestamp: str | None = None,
     ) -> httpx.Response:
-        """POST an event, signed with the server's secret unless `signature` is given."""
+        """POST an event stamped now (or `timestamp`), signed with the server's secret
+        unless `signature` is given."""
         body = event if isinstance(event, bytes) else json.dumps(event).encode()
+        timestamp = timestamp or now()
         if signature is None:
-            signature = self.sign(body)
+            signature = self.sign(body, timestamp)
         return httpx.post(
             f"{self.url}/hooks/upload",
             content=body,
-            headers={"X-Minutes-Signature": signature, "Content-Type": "application/json"},
+            headers={
+                "X-Minutes-Timestamp": timestamp,
+                "X-Minutes-Signature": signature,
+                "Content-Type": "application/json",
+            },
             timeout=10,
         )
 
-    def sign(self, body: bytes) -> str:
+    def sign(self, body: bytes, timestamp: str) -> str:
         assert self.secret is not None, "this server has no secret to sign with"
-        return sign(body, self.secret)
+        return sign(body, self.secret, timestamp)
 
-    def get(self, path: str) -> httpx.Response:
-        return httpx.get(f"{self.url}{path}", timeout=10)
+    def get(self, path: str, *, token: str | None = None) -> httpx.Response:
+        """GET with the server's API token as the bearer, or `token` in its place."""
+        token = token or self.token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.get(f"{self.url}{path}", headers=headers, timeout=10)
+
+    def log_lines(self) -> list[str]:
+        return self.log.read_text().splitlines()
 
 
 def _free_port() -> int:
@@ -154,12 +178,18 @@ def server(
     broker: redis.Redis,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Server]:
-    secret = secrets.token_hex(32)
+    secret, token = secrets.token_hex(32), secrets.token_urlsafe(32)
     log = tmp_path_factory.mktemp("server") / "hook.log"
     with _running_server(
-        committed_database[0], audio_root, log, HOOK_SECRET=secret, CELERY_BROKER_URL=BROKER_URL
+        committed_database[0],
+        audio_root,
+        log,
+        HOOK_SECRET=secret,
+        API_TOKEN=token,
+        CELERY_BROKER_URL=BROKER_URL,
+        HOOK_BODY_TIMEOUT_SECONDS=str(BODY_TIMEOUT_S),
     ) as url:
-        yield Server(url, secret)
+        yield Server(url, secret, log, token)
 
 
 @pytest.fixture(scope="module")
@@ -168,10 +198,10 @@ def unconfigured_server(
     audio_root: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Server]:
-    """No HOOK_SECRET and no broker (stages would run in-process)."""
+    """No HOOK_SECRET, no API_TOKEN and no broker (stages would run in-process)."""
     log = tmp_path_factory.mktemp("unconfigured") / "hook.log"
     with _running_server(committed_database[0], audio_root, log) as url:
-        yield Server(url, None)
+        yield Server(url, None, log)
 
 
 @pytest.fixture(scope="module")
@@ -181,10 +211,12 @@ def in_process_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Server]:
     """Signed uploads and no broker: the pipeline runs inside the server."""
-    secret = secrets.token_hex(32)
+    secret, token = secrets.token_hex(32), secrets.token_urlsafe(32)
     log = tmp_path_factory.mktemp("in-process") / "hook.log"
-    with _running_server(committed_database[0], audio_root, log, HOOK_SECRET=secret) as url:
-        yield Server(url, secret)
+    with _running_server(
+        committed_database[0], audio_root, log, HOOK_SECRET=secret, API_TOKEN=token
+    ) as url:
+        yield Server(url, secret, log, token)
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +224,7 @@ def brokerless_server(
     committed_database: tuple[str, Engine],
     audio_root: Path,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Server, Path]]:
+) -> Iterator[Server]:
     """Signed uploads, but the broker it is configured with is down."""
     secret = secrets.token_hex(32)
     dead_broker = f"redis://:{DEAD_BROKER_PASSWORD}@127.0.0.1:{_free_port()}/0"
@@ -205,7 +237,7 @@ def brokerless_server(
         HOOK_SECRET=secret,
         CELERY_BROKER_URL=dead_broker,
     ) as url:
-        yield Server(url, secret), log
+        yield Server(url, secret, log)
 
 
 @pytest.fixture(autouse=True)
@@ -380,7 +412,12 @@ class TestUploadHookSignature:
         committed_database: tuple[str, Engine],
         queued: Callable[[], list[dict[str, Any]]],
     ) -> None:
-        response = httpx.post(f"{server.url}/hooks/upload", json=event(audio_root), timeout=10)
+        response = httpx.post(
+            f"{server.url}/hooks/upload",
+            json=event(audio_root),
+            headers={"X-Minutes-Timestamp": now()},
+            timeout=10,
+        )
 
         assert "X-Minutes-Signature is missing" in error_of(response, 401)
         assert count(committed_database[1]) == 0
@@ -396,7 +433,7 @@ class TestUploadHookSignature:
         signed = json.dumps(event(audio_root, title="Signed")).encode()
         forged = json.dumps(event(audio_root, title="Forged")).encode()
 
-        response = server.upload(forged, signature=server.sign(signed))
+        response = server.upload(forged, signature=server.sign(signed, now()))
 
         assert "does not match" in error_of(response, 401)
         assert count(committed_database[1]) == 0
@@ -470,11 +507,12 @@ class TestUploadHookSizeLimit:
             for _ in range(LIMIT // len(padding) * 2):
                 yield padding
 
-        signature = server.sign(valid + padding * (LIMIT // len(padding) * 2))
+        timestamp = now()
+        signature = server.sign(valid + padding * (LIMIT // len(padding) * 2), timestamp)
         response = httpx.post(
             f"{server.url}/hooks/upload",
             content=chunks(),
-            headers={"X-Minutes-Signature": signature},
+            headers={"X-Minutes-Timestamp": timestamp, "X-Minutes-Signature": signature},
             timeout=10,
         )
 
@@ -532,7 +570,10 @@ class TestUploadHookWithoutSecret:
 
         # Signed with the empty key, and with a guess: neither may get through.
         for key in ("", "secret"):
-            response = unconfigured_server.upload(body, signature=sign(body, key))
+            timestamp = now()
+            response = unconfigured_server.upload(
+                body, signature=sign(body, key, timestamp), timestamp=timestamp
+            )
             assert "HOOK_SECRET is not set" in error_of(response, 503)
         assert count(committed_database[1]) == 0
 
@@ -565,11 +606,11 @@ class TestUploadHookInProcess:
 class TestUploadHookBrokerDown:
     def test_an_upload_is_stored_and_left_to_the_recovery_sweep(
         self,
-        brokerless_server: tuple[Server, Path],
+        brokerless_server: Server,
         audio_root: Path,
         committed_database: tuple[str, Engine],
     ) -> None:
-        server, log = brokerless_server
+        server = brokerless_server
 
         response = server.upload(event(audio_root))
 
@@ -578,12 +619,10 @@ class TestUploadHookBrokerDown:
         assert str(row.id) == response.json()["conversation_id"]
         assert row.status == "pending"
         assert row.lease_expires_at is not None
-        assert f"could not queue conversation_id={row.id}" in log.read_text()
+        assert f"could not queue conversation_id={row.id}" in server.log.read_text()
 
-    def test_health_names_the_broker_and_not_its_url(
-        self, brokerless_server: tuple[Server, Path]
-    ) -> None:
-        server, log = brokerless_server
+    def test_health_names_the_broker_and_not_its_url(self, brokerless_server: Server) -> None:
+        server = brokerless_server
 
         response = server.get("/healthz")
 
@@ -593,7 +632,7 @@ class TestUploadHookBrokerDown:
             "database": "ok",
             "broker": "unavailable",
         }
-        for shown in (response.text, log.read_text()):
+        for shown in (response.text, server.log.read_text()):
             assert DEAD_BROKER_PASSWORD not in shown
             assert "redis://" not in shown
 
@@ -639,10 +678,10 @@ class TestUploadHookStatusAndHealth:
         }
         assert "source_uri" in document["components"]["schemas"]["UploadEvent"]["required"]
         assert "UploadParticipant" in document["components"]["schemas"]
-        [header] = upload["parameters"]
-        assert (header["name"], header["in"], header["required"]) == (
-            "X-Minutes-Signature",
-            "header",
-            True,
-        )
+        assert [(p["name"], p["in"], p["required"]) for p in upload["parameters"]] == [
+            ("X-Minutes-Timestamp", "header", True),
+            ("X-Minutes-Signature", "header", True),
+        ]
+        read = document["paths"]["/conversations/{conversation_id}"]["get"]
+        assert read["security"] == [{"HTTPBearer": []}]
         assert server.get("/docs").status_code == 200
