@@ -13,6 +13,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -25,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, make_url, select
 from sqlalchemy.orm import Session
 
 from pipeline.config import Settings
@@ -240,6 +241,79 @@ def brokerless_server(
         yield Server(url, secret, log)
 
 
+class _DatabaseProxy:
+    """A loopback TCP forwarder to the test PostgreSQL: the server's DATABASE_URL names its
+    port, and closing it is the database going away (the shared server is never stopped)."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self._target = target
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:  # closed
+                return
+            upstream = socket.create_connection(self._target)
+            with self._lock:
+                self._open += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+    def close(self) -> None:
+        """Refuse new connections and cut the open ones, as a stopped server does."""
+        with suppress(OSError):  # closed already
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        self._listener.close()
+        with self._lock:
+            for connection in self._open:
+                with suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+                connection.close()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    with suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    with suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
+
+
+@pytest.fixture(scope="module")
+def database_down(
+    committed_database: tuple[str, Engine],
+    audio_root: Path,
+    broker: redis.Redis,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Server, _DatabaseProxy]]:
+    """A server whose database the test can take away (it starts with it there)."""
+    url = make_url(committed_database[0])
+    assert url.host is not None
+    assert url.port is not None
+    proxy = _DatabaseProxy((url.host, url.port))
+    through_proxy = url.set(host="127.0.0.1", port=proxy.port)
+    secret, token = secrets.token_hex(32), secrets.token_urlsafe(32)
+    log = tmp_path_factory.mktemp("database-down") / "hook.log"
+    try:
+        with _running_server(
+            through_proxy.render_as_string(hide_password=False),
+            audio_root,
+            log,
+            HOOK_SECRET=secret,
+            API_TOKEN=token,
+            CELERY_BROKER_URL=BROKER_URL,
+        ) as server_url:
+            yield Server(server_url, secret, log, token), proxy
+    finally:
+        proxy.close()
+
+
 @pytest.fixture(autouse=True)
 def no_conversations(committed_database: tuple[str, Engine]) -> None:
     """Every test starts without conversations (participants go with them: ON DELETE CASCADE)."""
@@ -447,6 +521,88 @@ class TestUploadHookSignature:
         assert "details" not in response.json()
 
 
+class TestUploadHookReplay:
+    @pytest.mark.parametrize("offset", [-301, 301, -86400], ids=["past", "future", "yesterday"])
+    def test_a_signed_request_stamped_over_five_minutes_away_is_refused(
+        self,
+        server: Server,
+        audio_root: Path,
+        committed_database: tuple[str, Engine],
+        queued: Callable[[], list[dict[str, Any]]],
+        offset: int,
+    ) -> None:
+        # Correctly signed, timestamp included: what an eavesdropper would replay later.
+        stale = str(int(time.time()) + offset)
+
+        response = server.upload(event(audio_root), timestamp=stale)
+
+        assert "more than 5 minutes" in error_of(response, 401)
+        assert count(committed_database[1]) == 0
+        assert queued() == []
+
+    def test_a_replay_with_a_fresh_timestamp_does_not_match_its_signature(
+        self,
+        server: Server,
+        audio_root: Path,
+        committed_database: tuple[str, Engine],
+        queued: Callable[[], list[dict[str, Any]]],
+    ) -> None:
+        body = json.dumps(event(audio_root)).encode()
+        captured = str(int(time.time()) - 600)
+
+        response = server.upload(body, signature=server.sign(body, captured), timestamp=now())
+
+        assert "does not match" in error_of(response, 401)
+        assert count(committed_database[1]) == 0
+        assert queued() == []
+
+    def test_a_signature_of_the_body_alone_is_refused(
+        self,
+        server: Server,
+        audio_root: Path,
+        committed_database: tuple[str, Engine],
+        queued: Callable[[], list[dict[str, Any]]],
+    ) -> None:
+        assert server.secret is not None
+        body = json.dumps(event(audio_root)).encode()
+        digest = hmac.new(server.secret.encode(), body, hashlib.sha256).hexdigest()
+
+        response = server.upload(body, signature=f"sha256={digest}")
+
+        assert "does not match" in error_of(response, 401)
+        assert count(committed_database[1]) == 0
+        assert queued() == []
+
+    @pytest.mark.parametrize(
+        ("timestamp", "says"),
+        [
+            (None, "X-Minutes-Timestamp is missing"),
+            ("", "must be unix seconds"),
+            ("1e9", "must be unix seconds"),
+            ("-5", "must be unix seconds"),
+            ("2026-11-26T12:00:00Z", "must be unix seconds"),
+        ],
+        ids=["missing", "empty", "float", "negative", "iso"],
+    )
+    def test_a_missing_or_malformed_timestamp_is_refused(
+        self,
+        server: Server,
+        audio_root: Path,
+        committed_database: tuple[str, Engine],
+        timestamp: str | None,
+        says: str,
+    ) -> None:
+        body = json.dumps(event(audio_root)).encode()
+        headers = {"X-Minutes-Signature": server.sign(body, timestamp or "")}
+        if timestamp is not None:
+            headers["X-Minutes-Timestamp"] = timestamp
+
+        response = httpx.post(f"{server.url}/hooks/upload", content=body, headers=headers)
+
+        assert says in error_of(response, 401)
+        assert count(committed_database[1]) == 0
+
+
 class TestUploadHookValidation:
     @pytest.mark.parametrize(
         ("body", "field"),
@@ -475,6 +631,28 @@ class TestUploadHookValidation:
         assert "http://x" not in response.text  # the values sent are not echoed
         assert count(committed_database[1]) == 0
         assert queued() == []
+
+    @pytest.mark.parametrize("field", ["source_uri", "title"])
+    def test_a_nul_character_is_refused_as_invalid(
+        self,
+        server: Server,
+        audio_root: Path,
+        committed_database: tuple[str, Engine],
+        queued: Callable[[], list[dict[str, Any]]],
+        field: str,
+    ) -> None:
+        sent = event(audio_root, title="Weekly sync")
+        sent[field] = sent[field] + "\x00.wav"
+
+        response = server.upload(sent)
+
+        assert (
+            error_of(response, 422)
+            == f"invalid body.{field}: Value error, must not contain a NUL character"
+        )
+        assert count(committed_database[1]) == 0
+        assert queued() == []
+        assert "Traceback" not in server.log.read_text()
 
 
 class TestUploadHookSizeLimit:
@@ -635,6 +813,167 @@ class TestUploadHookBrokerDown:
         for shown in (response.text, server.log.read_text()):
             assert DEAD_BROKER_PASSWORD not in shown
             assert "redis://" not in shown
+
+
+class TestUploadHookDatabaseDown:
+    def test_upload_read_and_health_answer_503_with_retry_after(
+        self,
+        database_down: tuple[Server, _DatabaseProxy],
+        audio_root: Path,
+        committed_database: tuple[str, Engine],
+        queued: Callable[[], list[dict[str, Any]]],
+    ) -> None:
+        server, proxy = database_down
+        proxy.close()  # the server holds a pooled connection: it dies too
+
+        upload = server.upload(event(audio_root, idempotency_key="while-down"))
+        read = server.get(f"/conversations/{uuid.uuid4()}")
+        health = server.get("/healthz")
+
+        for response in (upload, read):
+            assert "database is unavailable" in error_of(response, 503)
+            assert response.headers["Retry-After"] == "30"
+        assert health.status_code == 503
+        assert health.json()["database"] == "unavailable"
+        assert count(committed_database[1]) == 0
+        assert queued() == []
+        log = server.log.read_text()
+        assert "Traceback" not in log
+        assert log.count("refused=database-unavailable") == 2
+
+
+def _raw_upload(server: Server, *, declared_length: int) -> tuple[socket.socket, bytes]:
+    """A connection to the server and the head of an upload (its headers well formed,
+    so the body is what it waits for), with the first bytes of a body that never ends."""
+    host, port = server.url.removeprefix("http://").split(":")
+    connection = socket.create_connection((host, int(port)), timeout=30)
+    timestamp = now()
+    head = (
+        f"POST /hooks/upload HTTP/1.1\r\nHost: {host}\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {declared_length}\r\n"
+        f"X-Minutes-Timestamp: {timestamp}\r\n"
+        f"X-Minutes-Signature: {server.sign(b'', timestamp)}\r\n\r\n"
+    )
+    return connection, head.encode() + b'{"source_uri": '
+
+
+def _lines_after(server: Server, seen: int, marker: str, times: int = 1) -> list[str]:
+    """The log lines after the first `seen`, once `times` of them contain `marker` (the
+    log is written by another process)."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        lines = server.log_lines()[seen:]
+        if sum(marker in line for line in lines) >= times:
+            return lines
+        assert time.monotonic() < deadline, f"no {marker!r} x{times} in:\n" + "\n".join(lines)
+        time.sleep(0.05)
+
+
+class TestUploadHookBrokenClients:
+    CLIENTS = 50
+
+    def test_clients_gone_mid_body_are_one_line_each_and_no_traceback(
+        self, server: Server, committed_database: tuple[str, Engine]
+    ) -> None:
+        seen = len(server.log_lines())
+
+        for _ in range(self.CLIENTS):
+            connection, partial = _raw_upload(server, declared_length=1000)
+            with connection:
+                connection.sendall(partial)
+        _lines_after(server, seen, "refused=client-disconnected", times=self.CLIENTS)
+        # One request after them: anything more they were going to log is there by its line.
+        server.get("/healthz")
+
+        lines = _lines_after(server, seen, "path=/healthz")
+        assert len(lines) == self.CLIENTS + 1, "\n".join(lines)
+        assert sum("refused=client-disconnected" in line for line in lines) == self.CLIENTS
+        assert "Traceback" not in server.log.read_text()
+        assert count(committed_database[1]) == 0
+
+    def test_a_body_trickling_past_the_deadline_gets_408_and_a_closed_connection(
+        self, server: Server, committed_database: tuple[str, Engine]
+    ) -> None:
+        seen = len(server.log_lines())
+        connection, partial = _raw_upload(server, declared_length=1000)
+        answer = b""
+        with connection:
+            connection.sendall(partial)
+            connection.settimeout(0.5)
+            # A byte every half second: a client that keeps trickling is still cut off
+            # (bounded: the server's deadline is BODY_TIMEOUT_S, far below 60 tries).
+            for _ in range(60):
+                try:
+                    received = connection.recv(65536)
+                except TimeoutError:
+                    with suppress(OSError):
+                        connection.sendall(b" ")
+                    continue
+                if not received:
+                    break  # the server closed the connection
+                answer += received
+            else:
+                pytest.fail(f"the connection was still open; answer so far: {answer!r}")
+
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408 "), answer
+        assert b"connection: close" in head.lower()
+        assert json.loads(body) == {
+            "error": f"the body was not received within {BODY_TIMEOUT_S} seconds"
+        }
+        lines = _lines_after(server, seen, "refused=body-timeout")
+        assert len(lines) == 1, "\n".join(lines)
+        assert "status=408" in lines[0]
+        assert "Traceback" not in server.log.read_text()
+        assert count(committed_database[1]) == 0
+
+
+class TestReadApiToken:
+    @pytest.mark.parametrize(
+        "authorization",
+        [None, "Bearer wrong-token", "Basic bWludXRlczptaW51dGVz", "Bearer", "{token}"],
+        ids=["none", "wrong", "basic", "empty-bearer", "token-without-scheme"],
+    )
+    def test_a_read_without_the_token_is_refused(
+        self, server: Server, audio_root: Path, authorization: str | None
+    ) -> None:
+        accepted = server.upload(event(audio_root, title="Private standup")).json()
+        headers = {}
+        if authorization is not None:
+            headers["Authorization"] = authorization.format(token=server.token)
+
+        response = httpx.get(
+            f"{server.url}/conversations/{accepted['conversation_id']}", headers=headers
+        )
+
+        error_of(response, 401)
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+        assert "Private standup" not in response.text
+
+    def test_the_token_reads_the_status(self, server: Server, audio_root: Path) -> None:
+        accepted = server.upload(event(audio_root)).json()
+
+        response = server.get(f"/conversations/{accepted['conversation_id']}")
+
+        assert response.status_code == 200, response.text
+        assert response.json()["id"] == accepted["conversation_id"]
+
+    @pytest.mark.parametrize("authorization", ["Bearer", "Bearer guess"])
+    def test_without_api_token_every_read_is_refused(
+        self, unconfigured_server: Server, authorization: str
+    ) -> None:
+        response = httpx.get(
+            f"{unconfigured_server.url}/conversations/{uuid.uuid4()}",
+            headers={"Authorization": authorization},
+        )
+
+        assert "API_TOKEN is not set" in error_of(response, 503)
+
+    def test_health_needs_no_token(self, server: Server) -> None:
+        response = httpx.get(f"{server.url}/healthz")
+
+        assert response.status_code == 200, response.text
 
 
 class TestUploadHookStatusAndHealth:
