@@ -43,6 +43,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from integrations.errors import IntegrationError, TransientIntegrationError
 from pipeline.app import app as celery_app
@@ -119,7 +120,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.add_middleware(_RequestLog)
     limit = runtime.settings.hook_max_body_bytes
-    body_timeout = runtime.settings.hook_body_timeout_seconds
+    read_timeout = runtime.settings.hook_read_timeout_seconds
 
     def require_token(
         request: Request,
@@ -207,7 +208,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             )
         given = _parse_signature(request)
         timestamp = _parse_timestamp(request)
-        body = await _read_body(request, limit, body_timeout)
+        body = await _read_body(request, limit, read_timeout)
         signed = timestamp.encode() + b"." + body
         expected = hmac.new(secret.get_secret_value().encode(), signed, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, given):
@@ -474,6 +475,61 @@ async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     # Starlette re-raises the exception after this response, so uvicorn still logs it.
     return _error(500, "internal error")
+
+
+def protocol_with_head_deadline(timeout: float) -> type[H11Protocol]:
+    """uvicorn's h11 protocol, closing a connection whose request head is not all there
+    `timeout` seconds after the connection opened or its previous response ended.
+
+    uvicorn has no such timeout (encode/uvicorn#157): its keep-alive timer stops at the
+    first byte, so a client trickling a head holds the connection for ever, and the app
+    (where the body deadline lives) is not called before the head is complete.
+    """
+
+    class HeadDeadlineProtocol(H11Protocol):
+        _head_deadline: asyncio.TimerHandle | None = None
+        _head_started = False
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm_head_deadline()
+
+        def data_received(self, data: bytes) -> None:
+            self._head_started = True
+            super().data_received(data)
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self.cycle is not None and not self.cycle.response_complete:
+                self._disarm_head_deadline()  # a head arrived: the app has the request
+
+        def on_response_complete(self) -> None:
+            # Armed first: a pipelined request the call below starts disarms it again.
+            self._arm_head_deadline()
+            super().on_response_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm_head_deadline()
+            super().connection_lost(exc)
+
+        def _arm_head_deadline(self) -> None:
+            self._disarm_head_deadline()
+            self._head_started = False
+            self._head_deadline = self.loop.call_later(timeout, self._head_too_slow)
+
+        def _disarm_head_deadline(self) -> None:
+            if self._head_deadline is not None:
+                self._head_deadline.cancel()
+                self._head_deadline = None
+
+        def _head_too_slow(self) -> None:
+            # A connection that sent nothing is only idle (a browser's preconnect): closed
+            # without a line.
+            if self._head_started:
+                log.info("request refused=head-timeout")
+            self.transport.close()
+
+    return HeadDeadlineProtocol
 
 
 class _RequestLog:
