@@ -3,8 +3,9 @@
 Source URIs arrive from elsewhere (hooks, queues), so both kinds are boundaries. A local path
 is resolved, symlinks and `..` included, before it is compared with the roots. A URL must not
 reach this machine's own network (SSRF: cloud metadata, databases, admin ports): its host is
-checked before connecting, on every redirect hop, and again against the address the
-connection actually reached, because DNS may answer differently the second time (rebinding).
+checked at intake and on every redirect hop, and the connection itself resolves the name,
+vets every address and connects only to a vetted one, because DNS may answer differently
+the second time (rebinding): no byte is sent to an address that was not checked.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import re
 import socket
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import IO, TypeAlias
 from urllib.parse import unquote, urlsplit
 
+import httpcore
 import httpx
 
 from integrations.errors import IntegrationError, TransientIntegrationError
@@ -34,6 +36,8 @@ _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 # The suffix becomes part of a local file name, so only a plain one is kept.
 _SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# Hosts a file:// URI may name: RFC 8089 reads both as this machine.
+_LOCAL_FILE_HOSTS = frozenset({"", "localhost"})
 
 
 class AudioSourceError(IntegrationError):
@@ -49,7 +53,7 @@ class SourceOutsideRootsError(AudioSourceError):
 
 
 class AddressNotAllowedError(AudioSourceError):
-    """A URL whose host is, resolves to, or connected to a non-public address."""
+    """A URL whose host is, or resolves to, a non-public address."""
 
 
 class SourceTooLargeError(AudioSourceError):
@@ -120,9 +124,17 @@ class AudioSources:
         scheme = _scheme(source_uri)
         if scheme == "file":
             try:
-                raw_path = unquote(urlsplit(source_uri).path)
+                parts = urlsplit(source_uri)
             except ValueError as exc:  # an unclosed IPv6 bracket in the authority
                 raise AudioSourceError("malformed file URI") from exc
+            # file://server/share/x.wav names another machine's file; reading the local
+            # /share/x.wav instead would be a different file than the sender meant.
+            if parts.netloc.lower() not in _LOCAL_FILE_HOSTS:
+                raise AudioSourceError(
+                    f"{_redacted(source_uri)}: a file URI may only name this machine "
+                    "(file:///path or file://localhost/path)"
+                )
+            raw_path = unquote(parts.path)
         elif scheme == "" or len(scheme) == 1:  # a plain or a drive-letter path
             raw_path = source_uri
         else:
@@ -146,47 +158,25 @@ class AudioSources:
             raise AudioSourceError(f"{shown}: URL has no host")
         if self.allow_private_addresses:
             return
-        literal = _ip_literal(host)
-        if literal is not None:
-            if not _is_public(literal):
-                raise AddressNotAllowedError(f"{shown}: {host} is not a public address")
-            return
         try:
-            addresses = _resolve(host)
+            _vetted_addresses(host, _is_public)
+        except AddressNotAllowedError as exc:
+            raise AddressNotAllowedError(f"{shown}: {exc}") from None
         except socket.gaierror as exc:
             # Transient: a resolver outage and a name that does not exist (yet) look alike.
             raise SourceUnavailableError(f"{shown}: {host} could not be resolved") from exc
-        for address in addresses:
-            if not _is_public(address):
-                raise AddressNotAllowedError(
-                    f"{shown}: {host} resolves to {address}, not a public address"
-                )
-
-    def _check_peer(self, response: httpx.Response, shown: str) -> None:
-        if self.allow_private_addresses:
-            return
-        stream = response.extensions.get("network_stream")
-        if stream is None:
-            # A transport without a socket (httpx.MockTransport) has no peer to check: the
-            # pre-connect check is all there is.
-            return
-        peer = stream.get_extra_info("server_addr")
-        if peer is None:  # a stream that cannot name its peer is refused, not trusted
-            raise AddressNotAllowedError(f"{shown}: the address connected to is unknown")
-        address = ipaddress.ip_address(str(peer[0]))
-        if not _is_public(address):
-            raise AddressNotAllowedError(f"{shown}: connected to {address}, not a public address")
 
     def _http_client(self) -> httpx.Client:
         with self._client_lock:
             if self._client is None:
+                allowed = _any_address if self.allow_private_addresses else _is_public
                 self._client = httpx.Client(
                     timeout=self._timeout,
                     follow_redirects=False,  # every hop is checked in _download
-                    # No proxies from the environment: through a proxy the peer is the proxy,
-                    # and the origin's address could not be checked.
+                    # No proxies from the environment: through a proxy the connection goes to
+                    # the proxy, and the origin's address could not be vetted.
                     trust_env=False,
-                    transport=self._transport,
+                    transport=self._transport or _VettedTransport(allowed),
                     # Audio does not compress; identity keeps Content-Length equal to the
                     # bytes written, so the size limit means what it says.
                     headers={"Accept-Encoding": "identity"},
@@ -201,11 +191,12 @@ class AudioSources:
             shown = _redacted(str(url))
             try:
                 with client.stream("GET", url) as response:
-                    # Before the status: nothing a refused peer says, a Location included, is used.
-                    self._check_peer(response, shown)
                     location = _redirect_location(response, shown)
                     if location is None:
                         return self._save(response, shown, _suffix(url, first_url))
+            except AddressNotAllowedError as exc:
+                # Refused at connect time: the name answered differently than to the check.
+                raise AddressNotAllowedError(f"{shown}: {exc}") from None
             except httpx.TransportError as exc:  # connection errors and timeouts
                 raise SourceUnavailableError(
                     f"{shown}: download failed ({type(exc).__name__}: {exc})"
@@ -235,6 +226,70 @@ class AudioSources:
         return path
 
 
+class _VettingBackend(httpcore.SyncBackend):
+    """Connects only to vetted addresses: the name is resolved here, every address it has
+    must be `allowed`, and the socket goes to one of those very addresses, so a second DNS
+    answer (rebinding) has nothing to change. TLS still verifies, and SNI and Host still
+    name, the URL's host: httpcore takes those from the request, not from this call."""
+
+    def __init__(self, allowed: Callable[[IPAddress], bool]) -> None:
+        self._allowed = allowed
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            addresses = _vetted_addresses(host, self._allowed)
+        except socket.gaierror as exc:
+            raise httpcore.ConnectError(f"{host} could not be resolved") from exc
+        failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
+        # In the resolver's order, as socket.create_connection tries them.
+        for address in addresses:
+            try:
+                return super().connect_tcp(
+                    str(address), port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None  # getaddrinfo answers at least one address or raises
+        raise failure
+
+
+class _VettedTransport(httpx.HTTPTransport):
+    """httpx's own transport, over a connection pool that connects through _VettingBackend."""
+
+    def __init__(self, allowed: Callable[[IPAddress], bool]) -> None:
+        super().__init__(trust_env=False)
+        # httpx 0.28 cannot be handed a network backend (encode/httpx#3749 proposes it), so
+        # the pool it built is replaced by the same pool with the backend.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            keepalive_expiry=5.0,  # httpx's default; httpcore's is none
+            network_backend=_VettingBackend(allowed),
+        )
+
+
+def _vetted_addresses(host: str, allowed: Callable[[IPAddress], bool]) -> list[IPAddress]:
+    """The addresses of `host` (a literal, or every address a name resolves to), all
+    `allowed`; AddressNotAllowedError otherwise, socket.gaierror when the name cannot be
+    resolved."""
+    literal = _ip_literal(host)
+    if literal is not None:
+        if not allowed(literal):
+            raise AddressNotAllowedError(f"{host} is not a public address")
+        return [literal]
+    addresses = _resolve(host)
+    for address in addresses:
+        if not allowed(address):
+            raise AddressNotAllowedError(f"{host} resolves to {address}, not a public address")
+    return addresses
+
+
 def _copy_limited(response: httpx.Response, file: IO[bytes], limit: int, shown: str) -> None:
     received = 0
     for chunk in response.iter_bytes(_CHUNK_BYTES):
@@ -261,6 +316,11 @@ def _redirect_location(response: httpx.Response, shown: str) -> str | None:
     if status == 429 or status >= 500:
         raise SourceUnavailableError(failure)
     raise AudioSourceError(failure)
+
+
+def _any_address(address: IPAddress) -> bool:
+    """ALLOW_PRIVATE_SOURCES: the operator's recordings are on their own network."""
+    return True
 
 
 def _is_public(address: IPAddress) -> bool:

@@ -36,7 +36,7 @@ from pipeline import graph, schema, stages
 from pipeline.app import app as celery_app
 from pipeline.config import get_settings
 from pipeline.hooks import UploadEvent, UploadParticipant, enqueue_upload
-from pipeline.http_hook import create_app
+from pipeline.http_hook import create_app, protocol_with_head_deadline
 from pipeline.intake import InvalidParticipantError, ParticipantInput, create_conversation
 from pipeline.presenters import (
     conversation_document,
@@ -391,7 +391,15 @@ def serve(
         stderr.print("warning: HOOK_SECRET is not set: every upload is refused", style="yellow")
     # A server's own log lines (uploads refused, accepted) are for its operator: on by default.
     logging.getLogger("pipeline").setLevel(min(logging.INFO, logging.getLogger().level))
-    uvicorn.run(create_app(runtime), host=host, port=port, log_level="info")
+    # No access log: the app logs each request on one line of its own, with why it was refused.
+    uvicorn.run(
+        create_app(runtime),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        http=protocol_with_head_deadline(runtime.settings.hook_read_timeout_seconds),
+    )
 
 
 def _graph(runtime: Runtime) -> GraphWriter:

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     # Unset: the HTTP upload hook refuses every request.
     hook_secret: SecretStr | None = None
     hook_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    # A request head not wholly received this long after the connection opened (or the
+    # previous response ended) closes the connection; a body not wholly received this long
+    # after its head is refused (408). A client trickling bytes must not hold a connection.
+    hook_read_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Unset: the read endpoints (GET /conversations/{id}) refuse every request.
+    api_token: SecretStr | None = None
 
     # Unset: graph events wait in the outbox (nothing is lost; `minutes graph sync` or the
     # workers push them once it is set).

@@ -13,7 +13,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.intake import InvalidParticipantError, ParticipantInput, create_conversation
@@ -24,7 +32,18 @@ from repositories.models import Conversation, ConversationStatus, utc_now
 
 log = logging.getLogger(__name__)
 
-_Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL, and a path with one cannot be opened: refused as
+    # invalid input here rather than failing deep in the database driver or the OS.
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+_Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_no_nul)
+]
 
 
 class UploadParticipant(BaseModel):

@@ -31,6 +31,7 @@ PAYLOAD = bytes(range(256)) * 64  # 16 KiB, every byte value
 PUBLIC_IP = "93.184.216.34"
 
 MakeSources = Callable[..., AudioSources]
+real_resolve = audio_sources._resolve
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -119,6 +120,32 @@ def server() -> Iterator[str]:
         thread.join()
 
 
+class _Listener:
+    """A loopback port that accepts connections and never answers: counts who came."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._socket = sock
+        self.port: int = sock.getsockname()[1]
+
+    def connections(self) -> int:
+        # The kernel completes a connection without accept(); draining the backlog counts it.
+        count = 0
+        while True:
+            try:
+                accepted, _ = self._socket.accept()
+            except BlockingIOError:
+                return count
+            accepted.close()
+            count += 1
+
+
+@pytest.fixture
+def listener() -> Iterator[_Listener]:
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        sock.setblocking(False)
+        yield _Listener(sock)
+
+
 @pytest.fixture
 def downloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The directory temporary downloads land in, so a test can see what is left behind."""
@@ -198,6 +225,26 @@ class TestAudioSourcesLocal:
 
         with sources.fetch(audio.as_uri()) as path:
             assert path == audio.resolve()
+
+    def test_file_uri_naming_this_machine(self, sources: AudioSources, root: Path) -> None:
+        audio = root / "meeting.wav"
+        audio.write_bytes(PAYLOAD)
+
+        with sources.fetch(f"file://LocalHost{audio}") as path:
+            assert path == audio.resolve()
+
+    @pytest.mark.parametrize("host", ["fileserver", "127.0.0.1", "user@localhost", "[::1]"])
+    def test_file_uri_naming_another_host_refused(
+        self, sources: AudioSources, root: Path, host: str
+    ) -> None:
+        # The path exists here; the URI names it on another machine, so it is not this file.
+        audio = root / "meeting.wav"
+        audio.write_bytes(PAYLOAD)
+
+        with pytest.raises(AudioSourceError, match="may only name this machine"):
+            sources.check(f"file://{host}{audio}")
+        with pytest.raises(AudioSourceError, match="may only name this machine"):
+            _fetch(sources, f"file://{host}{audio}")
 
     def test_home_relative_path(
         self, sources: AudioSources, root: Path, monkeypatch: pytest.MonkeyPatch
@@ -498,54 +545,36 @@ class TestAudioSourcesAddresses:
 
         assert recorder.requested == [url]
 
-    @pytest.mark.parametrize(
-        ("server_addr", "allowed"),
-        [
-            ((PUBLIC_IP, 80), True),
-            (("10.0.0.5", 80), False),
-            (("::ffff:127.0.0.1", 80, 0, 0), False),
-            (None, False),  # a stream that cannot name its peer
-        ],
-    )
-    def test_connected_peer_checked(
+    def test_dns_rebinding_is_refused_before_connecting(
         self,
         make_sources: MakeSources,
-        downloads: Path,
-        server_addr: tuple[Any, ...] | None,
-        allowed: bool,
-    ) -> None:
-        url = f"http://{PUBLIC_IP}/meeting.wav"
-        stream = _FakeNetworkStream(server_addr)
-        response = httpx.Response(200, content=PAYLOAD, extensions={"network_stream": stream})
-        sources = make_sources(transport=httpx.MockTransport(_Recorder({url: response})))
-
-        if allowed:
-            with sources.fetch(url) as path:
-                assert path.read_bytes() == PAYLOAD
-        else:
-            with pytest.raises(AddressNotAllowedError):
-                _fetch(sources, url)
-            assert list(downloads.iterdir()) == []
-
-    def test_dns_rebinding_caught_by_connected_peer(
-        self,
-        make_sources: MakeSources,
-        server: str,
+        listener: _Listener,
         downloads: Path,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        # Rebinding means the name answers a public address to the check and loopback to the
-        # connection. Only the check's lookup is replaced (there is no cleaner seam for
-        # "DNS answers differently the second time"); httpx still resolves and connects for
-        # real, so this proves the peer check against a real socket.
+        # Rebinding: the name answers a public address to the intake check and to the
+        # download's own check, and loopback when it is looked up again to connect. The
+        # lookup is the seam (no cleaner one for "DNS answers differently the next time");
+        # the connection is a real socket, and the listener counts what reached it.
+        answers = iter([[ipaddress.ip_address(PUBLIC_IP)]] * 2)
         monkeypatch.setattr(
-            audio_sources, "_resolve", lambda host: [ipaddress.ip_address(PUBLIC_IP)]
+            audio_sources, "_resolve", lambda host: next(answers, None) or real_resolve(host)
         )
-        port = urlsplit(server).port
         sources = make_sources()
+        url = f"http://localhost:{listener.port}/meeting.wav"
 
-        sources.check(f"http://localhost:{port}/audio/meeting.wav")  # fooled, as DNS would
-        with pytest.raises(AddressNotAllowedError, match=r"connected to 127\.0\.0\.1"):
-            _fetch(sources, f"http://localhost:{port}/audio/meeting.wav")
+        sources.check(url)  # fooled, as DNS would fool it
+        refused = r"^http://localhost/meeting\.wav: localhost resolves to (127\.0\.0\.1|::1),"
+        with pytest.raises(AddressNotAllowedError, match=refused):
+            _fetch(sources, url)
 
+        assert listener.connections() == 0
         assert list(downloads.iterdir()) == []
+
+    def test_a_name_for_loopback_downloads_when_private_sources_are_allowed(
+        self, sources: AudioSources, server: str
+    ) -> None:
+        port = urlsplit(server).port
+
+        with sources.fetch(f"http://localhost:{port}/audio/meeting.wav") as path:
+            assert path.read_bytes() == PAYLOAD

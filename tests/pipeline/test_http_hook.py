@@ -13,6 +13,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -25,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, make_url, select
 from sqlalchemy.orm import Session
 
 from pipeline.config import Settings
@@ -39,39 +40,63 @@ BROKER_URL = "redis://127.0.0.1:6379/14"
 DEAD_BROKER_PASSWORD = "broker-password-never-shown"
 READY_TIMEOUT_S = 20.0
 LIMIT = 1024 * 1024  # HOOK_MAX_BODY_BYTES's default
+READ_TIMEOUT_S = 3  # HOOK_READ_TIMEOUT_SECONDS of the `server` fixture
 UNFINISHED = {"pending", "transcribing", "synthesizing"}
 SETTINGS = set(Settings.model_fields)  # their environment variables, lower-cased
 
 
-def sign(body: bytes, secret: str) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(body: bytes, secret: str, timestamp: str) -> str:
+    signed = timestamp.encode() + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def now() -> str:
+    return str(int(time.time()))
 
 
 @dataclass(frozen=True)
 class Server:
     url: str
     secret: str | None
+    log: Path
+    token: str | None = None
 
     def upload(
-        self, event: Mapping[str, Any] | bytes, *, signature: str | None = None
+        self,
+        event: Mapping[str, Any] | bytes,
+        *,
+        signature: str | None = None,
+        timestamp: str | None = None,
     ) -> httpx.Response:
-        """POST an event, signed with the server's secret unless `signature` is given."""
+        """POST an event stamped now (or `timestamp`), signed with the server's secret
+        unless `signature` is given."""
         body = event if isinstance(event, bytes) else json.dumps(event).encode()
+        timestamp = timestamp or now()
         if signature is None:
-            signature = self.sign(body)
+            signature = self.sign(body, timestamp)
         return httpx.post(
             f"{self.url}/hooks/upload",
             content=body,
-            headers={"X-Minutes-Signature": signature, "Content-Type": "application/json"},
+            headers={
+                "X-Minutes-Timestamp": timestamp,
+                "X-Minutes-Signature": signature,
+                "Content-Type": "application/json",
+            },
             timeout=10,
         )
 
-    def sign(self, body: bytes) -> str:
+    def sign(self, body: bytes, timestamp: str) -> str:
         assert self.secret is not None, "this server has no secret to sign with"
-        return sign(body, self.secret)
+        return sign(body, self.secret, timestamp)
 
-    def get(self, path: str) -> httpx.Response:
-        return httpx.get(f"{self.url}{path}", timeout=10)
+    def get(self, path: str, *, token: str | None = None) -> httpx.Response:
+        """GET with the server's API token as the bearer, or `token` in its place."""
+        token = token or self.token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.get(f"{self.url}{path}", headers=headers, timeout=10)
+
+    def log_lines(self) -> list[str]:
+        return self.log.read_text().splitlines()
 
 
 def _free_port() -> int:
@@ -154,12 +179,18 @@ def server(
     broker: redis.Redis,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Server]:
-    secret = secrets.token_hex(32)
+    secret, token = secrets.token_hex(32), secrets.token_urlsafe(32)
     log = tmp_path_factory.mktemp("server") / "hook.log"
     with _running_server(
-        committed_database[0], audio_root, log, HOOK_SECRET=secret, CELERY_BROKER_URL=BROKER_URL
+        committed_database[0],
+        audio_root,
+        log,
+        HOOK_SECRET=secret,
+        API_TOKEN=token,
+        CELERY_BROKER_URL=BROKER_URL,
+        HOOK_READ_TIMEOUT_SECONDS=str(READ_TIMEOUT_S),
     ) as url:
-        yield Server(url, secret)
+        yield Server(url, secret, log, token)
 
 
 @pytest.fixture(scope="module")
@@ -168,10 +199,10 @@ def unconfigured_server(
     audio_root: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Server]:
-    """No HOOK_SECRET and no broker (stages would run in-process)."""
+    """No HOOK_SECRET, no API_TOKEN and no broker (stages would run in-process)."""
     log = tmp_path_factory.mktemp("unconfigured") / "hook.log"
     with _running_server(committed_database[0], audio_root, log) as url:
-        yield Server(url, None)
+        yield Server(url, None, log)
 
 
 @pytest.fixture(scope="module")
@@ -181,10 +212,12 @@ def in_process_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Server]:
     """Signed uploads and no broker: the pipeline runs inside the server."""
-    secret = secrets.token_hex(32)
+    secret, token = secrets.token_hex(32), secrets.token_urlsafe(32)
     log = tmp_path_factory.mktemp("in-process") / "hook.log"
-    with _running_server(committed_database[0], audio_root, log, HOOK_SECRET=secret) as url:
-        yield Server(url, secret)
+    with _running_server(
+        committed_database[0], audio_root, log, HOOK_SECRET=secret, API_TOKEN=token
+    ) as url:
+        yield Server(url, secret, log, token)
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +225,7 @@ def brokerless_server(
     committed_database: tuple[str, Engine],
     audio_root: Path,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Server, Path]]:
+) -> Iterator[Server]:
     """Signed uploads, but the broker it is configured with is down."""
     secret = secrets.token_hex(32)
     dead_broker = f"redis://:{DEAD_BROKER_PASSWORD}@127.0.0.1:{_free_port()}/0"
@@ -205,7 +238,80 @@ def brokerless_server(
         HOOK_SECRET=secret,
         CELERY_BROKER_URL=dead_broker,
     ) as url:
-        yield Server(url, secret), log
+        yield Server(url, secret, log)
+
+
+class _DatabaseProxy:
+    """A loopback TCP forwarder to the test PostgreSQL: the server's DATABASE_URL names its
+    port, and closing it is the database going away (the shared server is never stopped)."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self._target = target
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:  # closed
+                return
+            upstream = socket.create_connection(self._target)
+            with self._lock:
+                self._open += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+    def close(self) -> None:
+        """Refuse new connections and cut the open ones, as a stopped server does."""
+        with suppress(OSError):  # closed already
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        self._listener.close()
+        with self._lock:
+            for connection in self._open:
+                with suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+                connection.close()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    with suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    with suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
+
+
+@pytest.fixture(scope="module")
+def database_down(
+    committed_database: tuple[str, Engine],
+    audio_root: Path,
+    broker: redis.Redis,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Server, _DatabaseProxy]]:
+    """A server whose database the test can take away (it starts with it there)."""
+    url = make_url(committed_database[0])
+    assert url.host is not None
+    assert url.port is not None
+    proxy = _DatabaseProxy((url.host, url.port))
+    through_proxy = url.set(host="127.0.0.1", port=proxy.port)
+    secret, token = secrets.token_hex(32), secrets.token_urlsafe(32)
+    log = tmp_path_factory.mktemp("database-down") / "hook.log"
+    try:
+        with _running_server(
+            through_proxy.render_as_string(hide_password=False),
+            audio_root,
+            log,
+            HOOK_SECRET=secret,
+            API_TOKEN=token,
+            CELERY_BROKER_URL=BROKER_URL,
+        ) as server_url:
+            yield Server(server_url, secret, log, token), proxy
+    finally:
+        proxy.close()
 
 
 @pytest.fixture(autouse=True)
@@ -380,7 +486,12 @@ class TestUploadHookSignature:
         committed_database: tuple[str, Engine],
         queued: Callable[[], list[dict[str, Any]]],
     ) -> None:
-        response = httpx.post(f"{server.url}/hooks/upload", json=event(audio_root), timeout=10)
+        response = httpx.post(
+            f"{server.url}/hooks/upload",
+            json=event(audio_root),
+            headers={"X-Minutes-Timestamp": now()},
+            timeout=10,
+        )
 
         assert "X-Minutes-Signature is missing" in error_of(response, 401)
         assert count(committed_database[1]) == 0
@@ -396,7 +507,7 @@ class TestUploadHookSignature:
         signed = json.dumps(event(audio_root, title="Signed")).encode()
         forged = json.dumps(event(audio_root, title="Forged")).encode()
 
-        response = server.upload(forged, signature=server.sign(signed))
+        response = server.upload(forged, signature=server.sign(signed, now()))
 
         assert "does not match" in error_of(response, 401)
         assert count(committed_database[1]) == 0
@@ -408,6 +519,88 @@ class TestUploadHookSignature:
 
         error_of(response, 401)
         assert "details" not in response.json()
+
+
+class TestUploadHookReplay:
+    @pytest.mark.parametrize("offset", [-360, 360, -86400], ids=["past", "future", "yesterday"])
+    def test_a_signed_request_stamped_over_five_minutes_away_is_refused(
+        self,
+        server: Server,
+        audio_root: Path,
+        committed_database: tuple[str, Engine],
+        queued: Callable[[], list[dict[str, Any]]],
+        offset: int,
+    ) -> None:
+        # Correctly signed, timestamp included: what an eavesdropper would replay later.
+        stale = str(int(time.time()) + offset)
+
+        response = server.upload(event(audio_root), timestamp=stale)
+
+        assert "more than 5 minutes" in error_of(response, 401)
+        assert count(committed_database[1]) == 0
+        assert queued() == []
+
+    def test_a_replay_with_a_fresh_timestamp_does_not_match_its_signature(
+        self,
+        server: Server,
+        audio_root: Path,
+        committed_database: tuple[str, Engine],
+        queued: Callable[[], list[dict[str, Any]]],
+    ) -> None:
+        body = json.dumps(event(audio_root)).encode()
+        captured = str(int(time.time()) - 600)
+
+        response = server.upload(body, signature=server.sign(body, captured), timestamp=now())
+
+        assert "does not match" in error_of(response, 401)
+        assert count(committed_database[1]) == 0
+        assert queued() == []
+
+    def test_a_signature_of_the_body_alone_is_refused(
+        self,
+        server: Server,
+        audio_root: Path,
+        committed_database: tuple[str, Engine],
+        queued: Callable[[], list[dict[str, Any]]],
+    ) -> None:
+        assert server.secret is not None
+        body = json.dumps(event(audio_root)).encode()
+        digest = hmac.new(server.secret.encode(), body, hashlib.sha256).hexdigest()
+
+        response = server.upload(body, signature=f"sha256={digest}")
+
+        assert "does not match" in error_of(response, 401)
+        assert count(committed_database[1]) == 0
+        assert queued() == []
+
+    @pytest.mark.parametrize(
+        ("timestamp", "says"),
+        [
+            (None, "X-Minutes-Timestamp is missing"),
+            ("", "must be unix seconds"),
+            ("1e9", "must be unix seconds"),
+            ("-5", "must be unix seconds"),
+            ("2026-11-26T12:00:00Z", "must be unix seconds"),
+        ],
+        ids=["missing", "empty", "float", "negative", "iso"],
+    )
+    def test_a_missing_or_malformed_timestamp_is_refused(
+        self,
+        server: Server,
+        audio_root: Path,
+        committed_database: tuple[str, Engine],
+        timestamp: str | None,
+        says: str,
+    ) -> None:
+        body = json.dumps(event(audio_root)).encode()
+        headers = {"X-Minutes-Signature": server.sign(body, timestamp or "")}
+        if timestamp is not None:
+            headers["X-Minutes-Timestamp"] = timestamp
+
+        response = httpx.post(f"{server.url}/hooks/upload", content=body, headers=headers)
+
+        assert says in error_of(response, 401)
+        assert count(committed_database[1]) == 0
 
 
 class TestUploadHookValidation:
@@ -438,6 +631,28 @@ class TestUploadHookValidation:
         assert "http://x" not in response.text  # the values sent are not echoed
         assert count(committed_database[1]) == 0
         assert queued() == []
+
+    @pytest.mark.parametrize("field", ["source_uri", "title"])
+    def test_a_nul_character_is_refused_as_invalid(
+        self,
+        server: Server,
+        audio_root: Path,
+        committed_database: tuple[str, Engine],
+        queued: Callable[[], list[dict[str, Any]]],
+        field: str,
+    ) -> None:
+        sent = event(audio_root, title="Weekly sync")
+        sent[field] = sent[field] + "\x00.wav"
+
+        response = server.upload(sent)
+
+        assert (
+            error_of(response, 422)
+            == f"invalid body.{field}: Value error, must not contain a NUL character"
+        )
+        assert count(committed_database[1]) == 0
+        assert queued() == []
+        assert "Traceback" not in server.log.read_text()
 
 
 class TestUploadHookSizeLimit:
@@ -470,11 +685,12 @@ class TestUploadHookSizeLimit:
             for _ in range(LIMIT // len(padding) * 2):
                 yield padding
 
-        signature = server.sign(valid + padding * (LIMIT // len(padding) * 2))
+        timestamp = now()
+        signature = server.sign(valid + padding * (LIMIT // len(padding) * 2), timestamp)
         response = httpx.post(
             f"{server.url}/hooks/upload",
             content=chunks(),
-            headers={"X-Minutes-Signature": signature},
+            headers={"X-Minutes-Timestamp": timestamp, "X-Minutes-Signature": signature},
             timeout=10,
         )
 
@@ -532,7 +748,10 @@ class TestUploadHookWithoutSecret:
 
         # Signed with the empty key, and with a guess: neither may get through.
         for key in ("", "secret"):
-            response = unconfigured_server.upload(body, signature=sign(body, key))
+            timestamp = now()
+            response = unconfigured_server.upload(
+                body, signature=sign(body, key, timestamp), timestamp=timestamp
+            )
             assert "HOOK_SECRET is not set" in error_of(response, 503)
         assert count(committed_database[1]) == 0
 
@@ -565,11 +784,11 @@ class TestUploadHookInProcess:
 class TestUploadHookBrokerDown:
     def test_an_upload_is_stored_and_left_to_the_recovery_sweep(
         self,
-        brokerless_server: tuple[Server, Path],
+        brokerless_server: Server,
         audio_root: Path,
         committed_database: tuple[str, Engine],
     ) -> None:
-        server, log = brokerless_server
+        server = brokerless_server
 
         response = server.upload(event(audio_root))
 
@@ -578,12 +797,10 @@ class TestUploadHookBrokerDown:
         assert str(row.id) == response.json()["conversation_id"]
         assert row.status == "pending"
         assert row.lease_expires_at is not None
-        assert f"could not queue conversation_id={row.id}" in log.read_text()
+        assert f"could not queue conversation_id={row.id}" in server.log.read_text()
 
-    def test_health_names_the_broker_and_not_its_url(
-        self, brokerless_server: tuple[Server, Path]
-    ) -> None:
-        server, log = brokerless_server
+    def test_health_names_the_broker_and_not_its_url(self, brokerless_server: Server) -> None:
+        server = brokerless_server
 
         response = server.get("/healthz")
 
@@ -593,9 +810,196 @@ class TestUploadHookBrokerDown:
             "database": "ok",
             "broker": "unavailable",
         }
-        for shown in (response.text, log.read_text()):
+        for shown in (response.text, server.log.read_text()):
             assert DEAD_BROKER_PASSWORD not in shown
             assert "redis://" not in shown
+
+
+class TestUploadHookDatabaseDown:
+    def test_upload_read_and_health_answer_503_with_retry_after(
+        self,
+        database_down: tuple[Server, _DatabaseProxy],
+        audio_root: Path,
+        committed_database: tuple[str, Engine],
+        queued: Callable[[], list[dict[str, Any]]],
+    ) -> None:
+        server, proxy = database_down
+        proxy.close()  # the server holds a pooled connection: it dies too
+
+        upload = server.upload(event(audio_root, idempotency_key="while-down"))
+        read = server.get(f"/conversations/{uuid.uuid4()}")
+        health = server.get("/healthz")
+
+        for response in (upload, read):
+            assert "database is unavailable" in error_of(response, 503)
+            assert response.headers["Retry-After"] == "30"
+        assert health.status_code == 503
+        assert health.json()["database"] == "unavailable"
+        assert count(committed_database[1]) == 0
+        assert queued() == []
+        log = server.log.read_text()
+        assert "Traceback" not in log
+        assert log.count("refused=database-unavailable") == 2
+
+
+def _raw_upload(server: Server, *, declared_length: int) -> tuple[socket.socket, bytes]:
+    """A connection to the server and the head of an upload (its headers well formed,
+    so the body is what it waits for), with the first bytes of a body that never ends."""
+    host, port = server.url.removeprefix("http://").split(":")
+    connection = socket.create_connection((host, int(port)), timeout=30)
+    timestamp = now()
+    head = (
+        f"POST /hooks/upload HTTP/1.1\r\nHost: {host}\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {declared_length}\r\n"
+        f"X-Minutes-Timestamp: {timestamp}\r\n"
+        f"X-Minutes-Signature: {server.sign(b'', timestamp)}\r\n\r\n"
+    )
+    return connection, head.encode() + b'{"source_uri": '
+
+
+def _lines_after(server: Server, seen: int, marker: str, times: int = 1) -> list[str]:
+    """The log lines after the first `seen`, once `times` of them contain `marker` (the
+    log is written by another process)."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        lines = server.log_lines()[seen:]
+        if sum(marker in line for line in lines) >= times:
+            return lines
+        assert time.monotonic() < deadline, f"no {marker!r} x{times} in:\n" + "\n".join(lines)
+        time.sleep(0.05)
+
+
+def _read_until_closed(connection: socket.socket, trickle: bytes = b"") -> bytes:
+    """What the server answers until it closes the connection, sending `trickle` every
+    half second meanwhile: a client that keeps trickling must still be cut off (bounded:
+    the server's deadline is READ_TIMEOUT_S, far below 60 tries)."""
+    answer = b""
+    connection.settimeout(0.5)
+    for _ in range(60):
+        try:
+            received = connection.recv(65536)
+        except TimeoutError:
+            if trickle:
+                with suppress(OSError):
+                    connection.sendall(trickle)
+            continue
+        except ConnectionResetError:
+            # Bytes trickled after the server's close() make it answer with a reset.
+            return answer
+        if not received:
+            return answer  # closed by the server
+        answer += received
+    pytest.fail(f"the connection was still open; answer so far: {answer!r}")
+
+
+class TestUploadHookBrokenClients:
+    CLIENTS = 50
+
+    def test_clients_gone_mid_body_are_one_line_each_and_no_traceback(
+        self, server: Server, committed_database: tuple[str, Engine]
+    ) -> None:
+        seen = len(server.log_lines())
+
+        for _ in range(self.CLIENTS):
+            connection, partial = _raw_upload(server, declared_length=1000)
+            with connection:
+                connection.sendall(partial)
+        _lines_after(server, seen, "refused=client-disconnected", times=self.CLIENTS)
+        # One request after them: anything more they were going to log is there by its line.
+        server.get("/healthz")
+
+        lines = _lines_after(server, seen, "path=/healthz")
+        assert len(lines) == self.CLIENTS + 1, "\n".join(lines)
+        assert sum("refused=client-disconnected" in line for line in lines) == self.CLIENTS
+        assert "Traceback" not in server.log.read_text()
+        assert count(committed_database[1]) == 0
+
+    def test_a_body_stalled_past_the_deadline_gets_408_and_a_closed_connection(
+        self, server: Server, committed_database: tuple[str, Engine]
+    ) -> None:
+        seen = len(server.log_lines())
+        connection, partial = _raw_upload(server, declared_length=1000)
+        with connection:
+            connection.sendall(partial)
+            # It stops sending (no trickle: bytes sent after the server's close() would
+            # make it reset the connection, and the 408 could be lost before it is read).
+            answer = _read_until_closed(connection)
+
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408 "), answer
+        assert b"connection: close" in head.lower()
+        assert json.loads(body) == {
+            "error": f"the body was not received within {READ_TIMEOUT_S} seconds"
+        }
+        lines = _lines_after(server, seen, "refused=body-timeout")
+        assert len(lines) == 1, "\n".join(lines)
+        assert "status=408" in lines[0]
+        assert "Traceback" not in server.log.read_text()
+        assert count(committed_database[1]) == 0
+
+    def test_a_head_trickling_past_the_deadline_closes_the_connection(
+        self, server: Server, committed_database: tuple[str, Engine]
+    ) -> None:
+        # The app never sees this request (its head never ends): the server must cut it off.
+        seen = len(server.log_lines())
+        host, port = server.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=30) as connection:
+            connection.sendall(b"POST /hooks/upload HTTP/1.1\r\nHost: x\r\nX-Padding: ")
+            answer = _read_until_closed(connection, trickle=b"a")
+
+        assert answer == b""
+        lines = _lines_after(server, seen, "refused=head-timeout")
+        assert len(lines) == 1, "\n".join(lines)
+        assert "Traceback" not in server.log.read_text()
+        assert count(committed_database[1]) == 0
+
+
+class TestReadApiToken:
+    @pytest.mark.parametrize(
+        "authorization",
+        [None, "Bearer wrong-token", "Basic bWludXRlczptaW51dGVz", "Bearer", "{token}"],
+        ids=["none", "wrong", "basic", "empty-bearer", "token-without-scheme"],
+    )
+    def test_a_read_without_the_token_is_refused(
+        self, server: Server, audio_root: Path, authorization: str | None
+    ) -> None:
+        accepted = server.upload(event(audio_root, title="Private standup")).json()
+        headers = {}
+        if authorization is not None:
+            headers["Authorization"] = authorization.format(token=server.token)
+
+        response = httpx.get(
+            f"{server.url}/conversations/{accepted['conversation_id']}", headers=headers
+        )
+
+        error_of(response, 401)
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+        assert "Private standup" not in response.text
+
+    def test_the_token_reads_the_status(self, server: Server, audio_root: Path) -> None:
+        accepted = server.upload(event(audio_root)).json()
+
+        response = server.get(f"/conversations/{accepted['conversation_id']}")
+
+        assert response.status_code == 200, response.text
+        assert response.json()["id"] == accepted["conversation_id"]
+
+    @pytest.mark.parametrize("authorization", ["Bearer", "Bearer guess"])
+    def test_without_api_token_every_read_is_refused(
+        self, unconfigured_server: Server, authorization: str
+    ) -> None:
+        response = httpx.get(
+            f"{unconfigured_server.url}/conversations/{uuid.uuid4()}",
+            headers={"Authorization": authorization},
+        )
+
+        assert "API_TOKEN is not set" in error_of(response, 503)
+
+    def test_health_needs_no_token(self, server: Server) -> None:
+        response = httpx.get(f"{server.url}/healthz")
+
+        assert response.status_code == 200, response.text
 
 
 class TestUploadHookStatusAndHealth:
@@ -639,10 +1043,10 @@ class TestUploadHookStatusAndHealth:
         }
         assert "source_uri" in document["components"]["schemas"]["UploadEvent"]["required"]
         assert "UploadParticipant" in document["components"]["schemas"]
-        [header] = upload["parameters"]
-        assert (header["name"], header["in"], header["required"]) == (
-            "X-Minutes-Signature",
-            "header",
-            True,
-        )
+        assert [(p["name"], p["in"], p["required"]) for p in upload["parameters"]] == [
+            ("X-Minutes-Timestamp", "header", True),
+            ("X-Minutes-Signature", "header", True),
+        ]
+        read = document["paths"]["/conversations/{conversation_id}"]["get"]
+        assert read["security"] == [{"HTTPBearer": []}]
         assert server.get("/docs").status_code == 200

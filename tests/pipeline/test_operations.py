@@ -9,6 +9,7 @@ import json
 import secrets
 import socket
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -31,8 +32,13 @@ def free_port() -> int:
 
 
 def signed(body: bytes, secret: str) -> dict[str, str]:
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return {"Content-Type": "application/json", "X-Minutes-Signature": f"sha256={digest}"}
+    timestamp = str(int(time.time()))
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/json",
+        "X-Minutes-Timestamp": timestamp,
+        "X-Minutes-Signature": f"sha256={digest}",
+    }
 
 
 class TestDeployment:
@@ -41,7 +47,10 @@ class TestDeployment:
     ) -> None:
         meeting = json.loads((corpus / "scripted" / "incident-review.json").read_text())
         recording = corpus / "scripted" / "incident-review.wav"
-        secret = secrets.token_hex(16)
+        secret, token = secrets.token_hex(16), secrets.token_urlsafe(16)
+        # Flower shows conversation ids (task arguments): as in docker-compose.yml, it asks
+        # for a password, from FLOWER_BASIC_AUTH.
+        flower_auth = ("minutes", secrets.token_urlsafe(16))
         hook = f"http://127.0.0.1:{free_port()}"
         flower = f"http://127.0.0.1:{free_port()}"
         settings = {"AUDIO_ROOTS": str(recording.parent), "HOOK_SECRET": secret}
@@ -55,7 +64,7 @@ class TestDeployment:
                 "--address=127.0.0.1",
             ],
             answers(f"{flower}/healthcheck"),
-            FLOWER_UNAUTHENTICATED_API="true",
+            FLOWER_BASIC_AUTH=":".join(flower_auth),
             **settings,
         )
         hostname = f"e2e-{uuid.uuid4().hex[:6]}@localhost"
@@ -72,6 +81,7 @@ class TestDeployment:
             "hook",
             [*MINUTES, "hooks", "serve", "--port", hook.rsplit(":", 1)[1]],
             answers(f"{hook}/healthz"),
+            API_TOKEN=token,
             **settings,
         )
         body = json.dumps(
@@ -118,14 +128,21 @@ class TestDeployment:
                 assert rows == (1 if model is GraphOutboxEvent else len(conversation.segments))
         assert len(conversation.segments) >= 10
 
-        status = httpx.get(f"{hook}/conversations/{conversation_id}")
+        status = httpx.get(
+            f"{hook}/conversations/{conversation_id}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert status.status_code == 200
         assert status.json()["status"] == "completed"
 
-        workers = httpx.get(f"{flower}/api/workers", params={"refresh": "true"}, timeout=30)
+        assert httpx.get(f"{flower}/api/tasks", timeout=30).status_code == 401
+        assert httpx.get(f"{flower}/tasks", timeout=30).status_code == 401
+        workers = httpx.get(
+            f"{flower}/api/workers", params={"refresh": "true"}, auth=flower_auth, timeout=30
+        )
         assert workers.status_code == 200, workers.text
         assert hostname in workers.json()
-        tasks = httpx.get(f"{flower}/api/tasks", timeout=30).json()
+        tasks = httpx.get(f"{flower}/api/tasks", auth=flower_auth, timeout=30).json()
         ours = [
             task
             for task in tasks.values()
