@@ -43,4 +43,4 @@ bench-graph: $(BIN)/minutes services
 	$(BIN)/python bench/graph.py
 
 clean:
-	rm -rf $(VENV) minutes.db
+	rm -rf $(VENV) minutes.db minutes.db.migrate.lock

@@ -40,27 +40,32 @@ def cli_database(
     _drop_database(postgres_server_url, name)
 
 
-def run(
-    *args: str,
-    database_url: str | None,
-    cwd: Path | None = None,
-    env: dict[str, str] | None = None,
-) -> subprocess.CompletedProcess[str]:
+def environment(database_url: str | None, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment `minutes` runs in: only what the test gives, no ambient broker or
+    Neo4j."""
     environment = {
         key: value
         for key, value in os.environ.items()
-        # Only what the test gives: no ambient broker or Neo4j.
         if key != "DATABASE_URL" and not key.startswith(("CELERY_", "NEO4J_"))
     }
     environment["HF_HUB_OFFLINE"] = "1"
     if database_url is not None:
         environment["DATABASE_URL"] = database_url
     environment.update(env or {})
+    return environment
+
+
+def run(
+    *args: str,
+    database_url: str | None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*MINUTES, *args],
         capture_output=True,
         text=True,
-        env=environment,
+        env=environment(database_url, env),
         cwd=cwd,
         timeout=300,
         check=False,
