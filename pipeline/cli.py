@@ -21,7 +21,7 @@ from rich.markdown import Markdown
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from integrations.errors import IntegrationError
 from integrations.graph.queries import (
@@ -69,8 +69,13 @@ app.add_typer(graph_app, name="graph")
 # A worker started without -Q serves every queue the pipeline uses.
 ALL_QUEUES = "transcription,synthesis,graph,celery"
 
+# The exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED = 130
+
 # After processing, the notes come first; the transcript is only tasted.
 TRANSCRIPT_EXCERPT_SEGMENTS = 3
+
+log = logging.getLogger(__name__)
 
 stdout = Console()
 stderr = Console(stderr=True)
@@ -78,6 +83,10 @@ stderr = Console(stderr=True)
 
 class UsageError(Exception):
     """Bad input from the user: one line on stderr, exit status 2."""
+
+
+class CommandFailedError(Exception):
+    """A failure that is not the user's input: one line on stderr, exit status 1."""
 
 
 class ShowFormat(StrEnum):
@@ -163,18 +172,40 @@ def _process(
     try:
         with _progress(not as_json) as on_stage:
             run_in_process(conversation_id, runtime, on_stage=on_stage)
-    except IntegrationError as error:
-        # Bad input found while processing (not audio, silent, malformed transcript): the
-        # user gets the error, and no half-made conversation stays behind.
-        with runtime.unit_of_work() as uow:
-            uow.conversations.delete(uow.conversations.get(conversation_id))
-        raise UsageError(str(error)) from None
+    except BaseException as error:
+        # Whatever stopped it (bad input, a bug, Ctrl-C), the user runs the command again:
+        # no half-made conversation stays behind to be listed, retried or synced.
+        _discard_unfinished(runtime, conversation_id)
+        if isinstance(error, IntegrationError):
+            # Bad input found while processing: not audio, silent, a malformed transcript.
+            raise UsageError(str(error)) from None
+        if isinstance(error, DataError):
+            # What the file holds does not fit a column (a 300-character speaker name).
+            raise UsageError(f"{path.name}: {_first_line(error.orig)}") from None
+        if isinstance(error, Exception) and not isinstance(error, OperationalError):
+            log.info("processing failed conversation_id=%s", conversation_id, exc_info=True)
+            raise CommandFailedError(_first_line(error)) from None
+        raise
     conversation = _load(runtime, conversation_id, full=True)
     if as_json:
         _print_json(conversation_document(conversation))
         return
     stdout.print(f"conversation {conversation.id} {conversation.status.value}", highlight=False)
     stdout.print(Markdown(show_markdown(conversation, excerpt=TRANSCRIPT_EXCERPT_SEGMENTS)))
+
+
+def _discard_unfinished(runtime: Runtime, conversation_id: uuid.UUID) -> None:
+    """Delete the conversation and its rows, unless it completed (a graph sync that failed
+    after that leaves its event in the outbox, and the meeting is whole)."""
+    with runtime.unit_of_work() as uow:
+        conversation = uow.conversations.get_by_id(conversation_id, for_update=True)
+        if conversation is not None and conversation.status is not ConversationStatus.COMPLETED:
+            uow.conversations.delete(conversation)
+
+
+def _first_line(error: BaseException | None) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 ParticipantOption = Annotated[
@@ -515,13 +546,15 @@ def _asked_for_nothing(error: typer.TyperException) -> bool:
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        # Outside standalone mode typer hands exit statuses back instead of exiting: a
+        # command's `typer.Exit(status)`, and 130 for Ctrl-C.
+        status = app(standalone_mode=False)
     except UsageError as error:
         _fail(str(error))
-    except typer.Exit as exit_:
-        sys.exit(exit_.exit_code)
+    except CommandFailedError as error:
+        _fail(str(error), status=1)
     except typer.Abort:
-        sys.exit(130)
+        _fail("interrupted", status=INTERRUPTED)
     except typer.TyperException as error:
         if _asked_for_nothing(error):
             print(error.format_message())  # the help text, as `minutes --help` prints it
@@ -529,6 +562,9 @@ def main() -> None:
         _fail(" ".join(error.format_message().split()))
     except OperationalError as error:
         # Not the user's input but the environment: still one line, and no URL in it.
-        _fail(f"cannot use the database: {str(error.orig).strip().splitlines()[0]}", status=1)
+        _fail(f"cannot use the database: {_first_line(error.orig)}", status=1)
     except GraphUnavailableError as error:
         _fail(str(error), status=1)
+    if status == INTERRUPTED:
+        _fail("interrupted", status=INTERRUPTED)
+    sys.exit(status if isinstance(status, int) else 0)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +18,13 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from repositories.database import UnitOfWork, create_database_engine, create_session_factory
-from repositories.models import Conversation, ConversationStatus, Synthesis, TranscriptSegment
+from repositories.models import (
+    Conversation,
+    ConversationStatus,
+    Participant,
+    Synthesis,
+    TranscriptSegment,
+)
 from tests.audio import silence
 from tests.workers import broker_url, redis_client
 
@@ -84,6 +92,30 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ")
     return lines[0]
+
+
+def _rows(engine: Engine) -> list[int]:
+    """How many rows each table a `process` writes holds."""
+    return [
+        count(engine, model) for model in (Conversation, Participant, TranscriptSegment, Synthesis)
+    ]
+
+
+def _wait_for_status(
+    engine: Engine, title: str, status: ConversationStatus, process: subprocess.Popen[str]
+) -> None:
+    """Until the conversation titled `title` is in `status` (polling: it is another process)."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        with engine.connect() as connection:
+            found = connection.scalar(
+                select(Conversation.status).where(Conversation.title == title)
+            )
+        if found is status:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"the conversation never became {status}")
 
 
 @pytest.fixture(scope="module")
@@ -424,6 +456,50 @@ class TestBadInput:
         path.write_bytes(content)
         assert message in one_line_error(run("process", str(path), database_url=url))
         assert (count(engine, Conversation), count(engine, TranscriptSegment)) == before
+
+    def test_a_transcript_that_does_not_fit_the_database_leaves_no_rows(
+        self, migrated: tuple[str, Engine], tmp_path: Path
+    ) -> None:
+        # Parsed fine, then refused by PostgreSQL mid-stage (speaker names are at most 255
+        # characters): bad input that is no integration error.
+        url, engine = migrated
+        before = _rows(engine)
+        path = tmp_path / "long-name.vtt"
+        path.write_text(
+            f"WEBVTT\n\n00:00:00.000 --> 00:00:03.000\n<v {'Ann ' * 80}>We ship on Monday.\n",
+            encoding="utf-8",
+        )
+        result = run("process", str(path), "--participant", "Bo Chen", database_url=url)
+        assert "long-name.vtt: value too long" in one_line_error(result)
+        assert _rows(engine) == before
+
+    def test_ctrl_c_mid_transcription_leaves_no_rows(
+        self, migrated: tuple[str, Engine], corpus: Path
+    ) -> None:
+        url, engine = migrated
+        before = _rows(engine)
+        title = f"interrupted {uuid.uuid4()}"
+        process = subprocess.Popen(
+            [*MINUTES, "process", str(corpus / "scripted" / "launch-planning.wav"), "-t", title],
+            env=environment(url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            # As from a terminal: a shell without job control starts background commands
+            # (and so perhaps this test run) with SIGINT ignored, and children inherit that.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        try:
+            _wait_for_status(engine, title, ConversationStatus.TRANSCRIBING, process)
+            process.send_signal(signal.SIGINT)
+            stdout, stderr = process.communicate(timeout=120)
+        finally:
+            process.kill()
+        result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        assert result.returncode == 130, result
+        assert result.stdout == ""
+        assert result.stderr.split() == ["error:", "interrupted"]
+        assert _rows(engine) == before
 
     @pytest.mark.parametrize("seconds", [0.0, 3.0])
     def test_empty_or_silent_audio(
