@@ -18,7 +18,7 @@ demo: $(BIN)/minutes
 	$(BIN)/minutes demo
 
 services:
-	MINUTES_FAST_PG=1 scripts/services.sh start
+	scripts/services.sh start
 
 lint: $(BIN)/minutes
 	$(BIN)/ruff check .
