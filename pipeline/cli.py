@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import string
 import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC
 from enum import StrEnum
 from importlib.resources import as_file, files
 from pathlib import Path
@@ -69,6 +71,13 @@ app.add_typer(graph_app, name="graph")
 # A worker started without -Q serves every queue the pipeline uses.
 ALL_QUEUES = "transcription,synthesis,graph,celery"
 
+# `list` folds titles and errors into lines at least this wide, its columns this far apart.
+FOLDED_MIN_WIDTH = 8
+COLUMN_GAP = 2
+
+# The fewest first characters of an id taken for it, as git's shortest abbreviation.
+ID_PREFIX_MIN_DIGITS = 4
+
 # The exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
 INTERRUPTED = 130
 
@@ -120,11 +129,28 @@ def _runtime(*, extra_audio_roots: tuple[Path, ...] = ()) -> Runtime:
     return runtime
 
 
-def _parse_id(value: str) -> uuid.UUID:
+def _conversation_id(runtime: Runtime, value: str) -> uuid.UUID:
+    """A conversation id, or any start of one that no other id shares (as git takes a
+    commit's), with or without its dashes."""
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise UsageError(f"{value!r} is not a conversation id") from None
+        pass
+    digits = value.replace("-", "").lower()
+    if not ID_PREFIX_MIN_DIGITS <= len(digits) < 32 or not set(digits) <= set(string.hexdigits):
+        raise UsageError(
+            f"{value!r} is not a conversation id, nor its first {ID_PREFIX_MIN_DIGITS} or "
+            "more characters"
+        )
+    with runtime.unit_of_work() as uow:
+        matches = uow.conversations.ids_starting_with(digits, limit=3)
+    if not matches:
+        raise UsageError(f"no conversation has an id starting with {value}")
+    if len(matches) > 1:
+        named = ", ".join(str(match) for match in matches[:2])
+        more = " and more" if len(matches) > 2 else ""
+        raise UsageError(f"{value} is ambiguous: the ids of {named}{more} start with it")
+    return matches[0]
 
 
 def _load(runtime: Runtime, conversation_id: uuid.UUID, *, full: bool = False) -> Conversation:
@@ -259,7 +285,8 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """A conversation's lifecycle state, timings and error."""
-    conversation = _load(_runtime(), _parse_id(conversation_id))
+    runtime = _runtime()
+    conversation = _load(runtime, _conversation_id(runtime, conversation_id))
     summary = conversation_summary(conversation)
     if as_json:
         _print_json(summary)
@@ -290,16 +317,35 @@ def list_conversations(
     if as_json:
         _print_json(summaries)
         return
-    table = Table("id", "status", "title", "created", "error")
-    for summary in summaries:
-        table.add_row(
+    # Ids, states and times whole, never cut to fit (a cut id names nothing): titles and
+    # errors fold beside them, and a terminal too narrow even for that wraps the lines.
+    with_errors = any(summary["error_message"] for summary in summaries)
+    whole = ["id", "status", "created (UTC)"]
+    folded = ["title", "error"] if with_errors else ["title"]
+    lines = [
+        [
             summary["id"],
             summary["status"],
+            f"{row.created_at.astimezone(UTC):%Y-%m-%d %H:%M}",
             summary["title"] or "",
-            summary["created_at"],
             summary["error_message"] or "",
-        )
-    stdout.print(table)
+        ][: len(whole) + len(folded)]
+        for row, summary in zip(rows, summaries, strict=True)
+    ]
+    table = Table(box=None, padding=(0, COLUMN_GAP, 0, 0), header_style="bold")
+    for header in whole:
+        table.add_column(header, no_wrap=True)
+    for header in folded:
+        table.add_column(header, overflow="fold", min_width=FOLDED_MIN_WIDTH)
+    for line in lines:
+        table.add_row(*(escape(cell) for cell in line))
+    needed = sum(
+        max([len(header), *(len(line[index]) for line in lines)])
+        for index, header in enumerate(whole)
+    )
+    needed += FOLDED_MIN_WIDTH * len(folded) + COLUMN_GAP * (len(whole) + len(folded))
+    # Console.print never renders wider than its console: a narrow one gets a wider twin.
+    Console(width=max(stdout.width, needed)).print(table)
 
 
 @app.command()
@@ -310,7 +356,8 @@ def show(
     ),
 ) -> None:
     """A conversation's transcript and notes."""
-    conversation = _load(_runtime(), _parse_id(conversation_id), full=True)
+    runtime = _runtime()
+    conversation = _load(runtime, _conversation_id(runtime, conversation_id), full=True)
     if format is ShowFormat.JSON:
         _print_json(conversation_document(conversation))
     elif format is ShowFormat.MD:
@@ -368,7 +415,7 @@ def enqueue(
 def retry(conversation_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Send a failed conversation through the pipeline again (queued for the workers)."""
     runtime = _runtime()
-    parsed = _parse_id(conversation_id)
+    parsed = _conversation_id(runtime, conversation_id)
     conversation = _load(runtime, parsed)
     if not stages.reset_for_retry(parsed, uow=runtime.unit_of_work(), leases=runtime.leases):
         raise UsageError(

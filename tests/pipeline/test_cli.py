@@ -282,6 +282,49 @@ class TestShowStatusList:
         )
 
 
+class TestIds:
+    @pytest.mark.parametrize("columns", ["80", "40"])
+    def test_list_prints_whole_ids_at_any_width(
+        self, processed: dict[str, Any], migrated: tuple[str, Engine], columns: str
+    ) -> None:
+        url, _ = migrated
+        rows = json.loads(run("list", "--json", database_url=url).stdout)
+        human = run("list", database_url=url, env={"COLUMNS": columns})
+        assert human.returncode == 0, human.stderr
+        for row in rows:
+            assert row["id"] in human.stdout
+            assert row["status"] in human.stdout
+
+    def test_a_unique_start_of_an_id_stands_for_it(
+        self, processed: dict[str, Any], migrated: tuple[str, Engine]
+    ) -> None:
+        url, _ = migrated
+        conversation_id = processed["conversation"]["id"]
+        for given in (conversation_id[:8], conversation_id[:20], conversation_id[:6].upper()):
+            status = run("status", given, "--json", database_url=url)
+            assert json.loads(status.stdout)["id"] == conversation_id, status.stderr
+        shown = run("show", conversation_id[:10], "--format", "json", database_url=url)
+        assert json.loads(shown.stdout)["conversation"]["id"] == conversation_id
+
+    @pytest.mark.parametrize("command", ["status", "show", "retry"])
+    def test_a_start_two_ids_share_is_refused_naming_both(
+        self, migrated: tuple[str, Engine], command: str
+    ) -> None:
+        url, engine = migrated
+        shared = uuid.uuid4().hex[:8]
+        ids = [uuid.UUID(f"{shared}-{digit}000-4000-8000-000000000000") for digit in "12"]
+        with UnitOfWork(create_session_factory(engine)) as uow:
+            for conversation_id in ids:
+                uow.conversations.create(id=conversation_id, source_uri="call.vtt")
+        line = one_line_error(run(command, shared, database_url=url))
+        assert f"{shared} is ambiguous" in line
+        assert all(str(conversation_id) in line for conversation_id in ids)
+        unique = f"{shared}-2"
+        assert json.loads(run("status", unique, "--json", database_url=url).stdout)["id"] == str(
+            ids[1]
+        )
+
+
 class TestRetry:
     def test_retry_runs_a_failed_conversation_again(
         self, migrated: tuple[str, Engine], tmp_path: Path
@@ -299,7 +342,7 @@ class TestRetry:
                 error_message="the worker was lost",
             ).id
         result = subprocess.run(
-            [*MINUTES, "retry", str(conversation_id)],
+            [*MINUTES, "retry", str(conversation_id)[:13]],
             capture_output=True,
             text=True,
             env={**os.environ, "DATABASE_URL": url, "AUDIO_ROOTS": str(tmp_path)},
@@ -308,7 +351,7 @@ class TestRetry:
         )
         assert result.returncode == 0, result.stderr
         assert f"conversation {conversation_id} completed" in result.stdout
-        again = run("retry", str(conversation_id), database_url=url)
+        again = run("retry", str(conversation_id)[:8], database_url=url)
         assert "only failed ones are retried" in one_line_error(again)
 
 
@@ -525,6 +568,10 @@ class TestBadInput:
             run(command, unknown, database_url=url)
         )
         assert "not a conversation id" in one_line_error(run(command, "42", database_url=url))
+        assert "not a conversation id" in one_line_error(run(command, "xyzw", database_url=url))
+        assert "no conversation has an id starting with 0000" in one_line_error(
+            run(command, "0000", database_url=url)
+        )
 
     @pytest.mark.parametrize(
         "args",
