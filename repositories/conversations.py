@@ -332,9 +332,6 @@ class ConversationRepository(Repository[Conversation]):
     def list_recent(self, *, limit: int = 20) -> Sequence[Conversation]:
         return self.list(limit=limit)
 
-    def get_with_participants(self, id: uuid.UUID) -> Conversation | None:
-        return self.get_by_id(id, options=(selectinload(Conversation.participants),))
-
     def get_with_transcript(self, id: uuid.UUID) -> Conversation | None:
         """The conversation with everything `show` prints: people, segments, notes."""
         return self.get_by_id(
@@ -417,12 +414,3 @@ class ConversationRepository(Repository[Conversation]):
             )
             for row in conversations
         ]
-
-    def search_by_title(self, text: str, *, limit: int = 50) -> Sequence[Conversation]:
-        statement = (
-            select(Conversation)
-            .where(Conversation.title.icontains(text, autoescape=True))
-            .order_by(Conversation.created_at.desc(), Conversation.id)
-            .limit(limit)
-        )
-        return self.session.scalars(statement).all()

@@ -9,13 +9,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from repositories.base import ConversationPartRepository
+from repositories.base import Repository
 from repositories.models import GraphOutboxEvent
 
 
-class GraphOutboxRepository(ConversationPartRepository[GraphOutboxEvent]):
+class GraphOutboxRepository(Repository[GraphOutboxEvent]):
     model = GraphOutboxEvent
-    order_by = "created_at"
 
     def add_event(
         self, conversation_id: uuid.UUID, event_type: str, payload: dict[str, Any]

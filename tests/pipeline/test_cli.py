@@ -382,7 +382,7 @@ class TestEnqueue:
         conversation_id = uuid.UUID(first.stdout.strip())
         assert again.stdout.strip() == str(conversation_id)
         with UnitOfWork(create_session_factory(engine)) as uow:
-            conversation = uow.conversations.get_with_participants(conversation_id)
+            conversation = uow.conversations.get_with_transcript(conversation_id)
             assert conversation is not None
             assert conversation.status is ConversationStatus.PENDING
             assert conversation.source_uri == str(recording.resolve())  # absolute for workers
