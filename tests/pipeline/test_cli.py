@@ -185,6 +185,7 @@ class TestProcess:
             conversation = uow.conversations.get_with_transcript(conversation_id)
         assert conversation is not None
         assert conversation.status is ConversationStatus.COMPLETED
+        assert conversation.transcription_model == "tiny.en"
         assert len(conversation.segments) == len(processed["segments"])
         assert conversation.synthesis is not None
         assert len(conversation.participants) == 4
@@ -201,6 +202,7 @@ class TestProcess:
         document = json.loads(result.stdout)
         assert [s["speaker"] for s in document["segments"]] == ["Ann Lee", "Bo Chen"]
         assert document["conversation"]["title"] == "sync"
+        assert document["conversation"]["transcription_model"] is None  # no model made it
         assert (tmp_path / "minutes.db").is_file()
         listed = run("list", "--json", database_url=None, cwd=tmp_path)
         assert [row["id"] for row in json.loads(listed.stdout)] == [document["conversation"]["id"]]
@@ -270,6 +272,11 @@ class TestShowStatusList:
         status = json.loads(run("status", conversation_id, "--json", database_url=url).stdout)
         assert status["status"] == "completed"
         assert status["transcription_seconds"] > 0
+        # Which Whisper made the transcript: WHISPER_MODEL=auto picks one per language.
+        assert (status["transcription_provider"], status["transcription_model"]) == (
+            "local",
+            "tiny.en",
+        )
         assert status["completed_at"] is not None
         human = run("status", conversation_id, database_url=url)
         assert "completed" in human.stdout
