@@ -48,6 +48,10 @@ def run_migrations_offline() -> None:
         dialect_opts={"paramstyle": "named"},
     )
     with context.begin_transaction():
+        if context.get_context().dialect.name == "postgresql":
+            # The script an operator runs later keeps the same limits.
+            context.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+            context.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT_S}s'")
         context.run_migrations()
 
 
