@@ -291,11 +291,14 @@ def status(
     if as_json:
         _print_json(summary)
         return
-    table = Table(show_header=False, box=None)
-    for key, value in summary.items():
-        if value is not None:
-            table.add_row(key, str(value))
-    stdout.print(table)
+    shown = {key: str(value) for key, value in summary.items() if value is not None}
+    table = Table(show_header=False, box=None, padding=(0, COLUMN_GAP, 0, 0))
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")  # long values wrap, never cut
+    for key, value in shown.items():
+        table.add_row(key, escape(value))
+    # The id whole, on one line, however narrow the terminal.
+    _print_at_least(table, max(map(len, shown)) + len(shown["id"]) + 2 * COLUMN_GAP)
 
 
 @app.command(name="list")
@@ -344,8 +347,14 @@ def list_conversations(
         for index, header in enumerate(whole)
     )
     needed += FOLDED_MIN_WIDTH * len(folded) + COLUMN_GAP * (len(whole) + len(folded))
+    _print_at_least(table, needed)
+
+
+def _print_at_least(table: Table, width: int) -> None:
+    """Print `table` at least `width` columns wide: a terminal narrower than that wraps the
+    lines instead of rich cutting cells."""
     # Console.print never renders wider than its console: a narrow one gets a wider twin.
-    Console(width=max(stdout.width, needed)).print(table)
+    Console(width=max(stdout.width, width)).print(table)
 
 
 @app.command()

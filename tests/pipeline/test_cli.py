@@ -291,7 +291,7 @@ class TestShowStatusList:
 
 class TestIds:
     @pytest.mark.parametrize("columns", ["80", "40"])
-    def test_list_prints_whole_ids_at_any_width(
+    def test_list_and_status_print_whole_ids_at_any_width(
         self, processed: dict[str, Any], migrated: tuple[str, Engine], columns: str
     ) -> None:
         url, _ = migrated
@@ -301,6 +301,9 @@ class TestIds:
         for row in rows:
             assert row["id"] in human.stdout
             assert row["status"] in human.stdout
+        conversation_id = processed["conversation"]["id"]
+        status = run("status", conversation_id, database_url=url, env={"COLUMNS": columns})
+        assert conversation_id in status.stdout
 
     def test_a_unique_start_of_an_id_stands_for_it(
         self, processed: dict[str, Any], migrated: tuple[str, Engine]
