@@ -120,11 +120,13 @@ def configure(
 
 def _runtime(*, extra_audio_roots: tuple[Path, ...] = ()) -> Runtime:
     runtime = Runtime(get_settings(), extra_audio_roots=extra_audio_roots)
+    if schema.is_current(runtime.engine):
+        return runtime
     if runtime.engine.dialect.name == "sqlite":
         # The embedded database builds itself on first use; a server database is the
         # operator's to migrate (`minutes db upgrade`), never behind their back.
         schema.upgrade(runtime.engine)
-    elif not schema.is_current(runtime.engine):
+    else:
         raise UsageError("the database schema is not up to date: run `minutes db upgrade`")
     return runtime
 
