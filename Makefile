@@ -18,7 +18,7 @@ demo: $(BIN)/minutes
 	$(BIN)/minutes demo
 
 services:
-	MINUTES_FAST_PG=1 scripts/services.sh start
+	scripts/services.sh start
 
 lint: $(BIN)/minutes
 	$(BIN)/ruff check .
@@ -43,4 +43,4 @@ bench-graph: $(BIN)/minutes services
 	$(BIN)/python bench/graph.py
 
 clean:
-	rm -rf $(VENV) minutes.db
+	rm -rf $(VENV) minutes.db minutes.db.migrate.lock

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import string
 import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC
 from enum import StrEnum
 from importlib.resources import as_file, files
 from pathlib import Path
@@ -21,7 +23,7 @@ from rich.markdown import Markdown
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from integrations.errors import IntegrationError
 from integrations.graph.queries import (
@@ -69,8 +71,20 @@ app.add_typer(graph_app, name="graph")
 # A worker started without -Q serves every queue the pipeline uses.
 ALL_QUEUES = "transcription,synthesis,graph,celery"
 
+# `list` folds titles and errors into lines at least this wide, its columns this far apart.
+FOLDED_MIN_WIDTH = 8
+COLUMN_GAP = 2
+
+# The fewest first characters of an id taken for it, as git's shortest abbreviation.
+ID_PREFIX_MIN_DIGITS = 4
+
+# The exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED = 130
+
 # After processing, the notes come first; the transcript is only tasted.
 TRANSCRIPT_EXCERPT_SEGMENTS = 3
+
+log = logging.getLogger(__name__)
 
 stdout = Console()
 stderr = Console(stderr=True)
@@ -78,6 +92,10 @@ stderr = Console(stderr=True)
 
 class UsageError(Exception):
     """Bad input from the user: one line on stderr, exit status 2."""
+
+
+class CommandFailedError(Exception):
+    """A failure that is not the user's input: one line on stderr, exit status 1."""
 
 
 class ShowFormat(StrEnum):
@@ -102,20 +120,39 @@ def configure(
 
 def _runtime(*, extra_audio_roots: tuple[Path, ...] = ()) -> Runtime:
     runtime = Runtime(get_settings(), extra_audio_roots=extra_audio_roots)
+    if schema.is_current(runtime.engine):
+        return runtime
     if runtime.engine.dialect.name == "sqlite":
         # The embedded database builds itself on first use; a server database is the
         # operator's to migrate (`minutes db upgrade`), never behind their back.
         schema.upgrade(runtime.engine)
-    elif not schema.is_current(runtime.engine):
+    else:
         raise UsageError("the database schema is not up to date: run `minutes db upgrade`")
     return runtime
 
 
-def _parse_id(value: str) -> uuid.UUID:
+def _conversation_id(runtime: Runtime, value: str) -> uuid.UUID:
+    """A conversation id, or any start of one that no other id shares (as git takes a
+    commit's), with or without its dashes."""
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise UsageError(f"{value!r} is not a conversation id") from None
+        pass
+    digits = value.replace("-", "").lower()
+    if not ID_PREFIX_MIN_DIGITS <= len(digits) < 32 or not set(digits) <= set(string.hexdigits):
+        raise UsageError(
+            f"{value!r} is not a conversation id, nor its first {ID_PREFIX_MIN_DIGITS} or "
+            "more characters"
+        )
+    with runtime.unit_of_work() as uow:
+        matches = uow.conversations.ids_starting_with(digits, limit=3)
+    if not matches:
+        raise UsageError(f"no conversation has an id starting with {value}")
+    if len(matches) > 1:
+        named = ", ".join(str(match) for match in matches[:2])
+        more = " and more" if len(matches) > 2 else ""
+        raise UsageError(f"{value} is ambiguous: the ids of {named}{more} start with it")
+    return matches[0]
 
 
 def _load(runtime: Runtime, conversation_id: uuid.UUID, *, full: bool = False) -> Conversation:
@@ -163,18 +200,40 @@ def _process(
     try:
         with _progress(not as_json) as on_stage:
             run_in_process(conversation_id, runtime, on_stage=on_stage)
-    except IntegrationError as error:
-        # Bad input found while processing (not audio, silent, malformed transcript): the
-        # user gets the error, and no half-made conversation stays behind.
-        with runtime.unit_of_work() as uow:
-            uow.conversations.delete(uow.conversations.get(conversation_id))
-        raise UsageError(str(error)) from None
+    except BaseException as error:
+        # Whatever stopped it (bad input, a bug, Ctrl-C), the user runs the command again:
+        # no half-made conversation stays behind to be listed, retried or synced.
+        _discard_unfinished(runtime, conversation_id)
+        if isinstance(error, IntegrationError):
+            # Bad input found while processing: not audio, silent, a malformed transcript.
+            raise UsageError(str(error)) from None
+        if isinstance(error, DataError):
+            # What the file holds does not fit a column (a 300-character speaker name).
+            raise UsageError(f"{path.name}: {_first_line(error.orig)}") from None
+        if isinstance(error, Exception) and not isinstance(error, OperationalError):
+            log.info("processing failed conversation_id=%s", conversation_id, exc_info=True)
+            raise CommandFailedError(_first_line(error)) from None
+        raise
     conversation = _load(runtime, conversation_id, full=True)
     if as_json:
         _print_json(conversation_document(conversation))
         return
     stdout.print(f"conversation {conversation.id} {conversation.status.value}", highlight=False)
     stdout.print(Markdown(show_markdown(conversation, excerpt=TRANSCRIPT_EXCERPT_SEGMENTS)))
+
+
+def _discard_unfinished(runtime: Runtime, conversation_id: uuid.UUID) -> None:
+    """Delete the conversation and its rows, unless it completed (a graph sync that failed
+    after that leaves its event in the outbox, and the meeting is whole)."""
+    with runtime.unit_of_work() as uow:
+        conversation = uow.conversations.get_by_id(conversation_id, for_update=True)
+        if conversation is not None and conversation.status is not ConversationStatus.COMPLETED:
+            uow.conversations.delete(conversation)
+
+
+def _first_line(error: BaseException | None) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 ParticipantOption = Annotated[
@@ -231,16 +290,20 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """A conversation's lifecycle state, timings and error."""
-    conversation = _load(_runtime(), _parse_id(conversation_id))
+    runtime = _runtime()
+    conversation = _load(runtime, _conversation_id(runtime, conversation_id))
     summary = conversation_summary(conversation)
     if as_json:
         _print_json(summary)
         return
-    table = Table(show_header=False, box=None)
-    for key, value in summary.items():
-        if value is not None:
-            table.add_row(key, str(value))
-    stdout.print(table)
+    shown = {key: str(value) for key, value in summary.items() if value is not None}
+    table = Table(show_header=False, box=None, padding=(0, COLUMN_GAP, 0, 0))
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")  # long values wrap, never cut
+    for key, value in shown.items():
+        table.add_row(key, escape(value))
+    # The id whole, on one line, however narrow the terminal.
+    _print_at_least(table, max(map(len, shown)) + len(shown["id"]) + 2 * COLUMN_GAP)
 
 
 @app.command(name="list")
@@ -262,16 +325,41 @@ def list_conversations(
     if as_json:
         _print_json(summaries)
         return
-    table = Table("id", "status", "title", "created", "error")
-    for summary in summaries:
-        table.add_row(
+    # Ids, states and times whole, never cut to fit (a cut id names nothing): titles and
+    # errors fold beside them, and a terminal too narrow even for that wraps the lines.
+    with_errors = any(summary["error_message"] for summary in summaries)
+    whole = ["id", "status", "created (UTC)"]
+    folded = ["title", "error"] if with_errors else ["title"]
+    lines = [
+        [
             summary["id"],
             summary["status"],
+            f"{row.created_at.astimezone(UTC):%Y-%m-%d %H:%M}",
             summary["title"] or "",
-            summary["created_at"],
             summary["error_message"] or "",
-        )
-    stdout.print(table)
+        ][: len(whole) + len(folded)]
+        for row, summary in zip(rows, summaries, strict=True)
+    ]
+    table = Table(box=None, padding=(0, COLUMN_GAP, 0, 0), header_style="bold")
+    for header in whole:
+        table.add_column(header, no_wrap=True)
+    for header in folded:
+        table.add_column(header, overflow="fold", min_width=FOLDED_MIN_WIDTH)
+    for line in lines:
+        table.add_row(*(escape(cell) for cell in line))
+    needed = sum(
+        max([len(header), *(len(line[index]) for line in lines)])
+        for index, header in enumerate(whole)
+    )
+    needed += FOLDED_MIN_WIDTH * len(folded) + COLUMN_GAP * (len(whole) + len(folded))
+    _print_at_least(table, needed)
+
+
+def _print_at_least(table: Table, width: int) -> None:
+    """Print `table` at least `width` columns wide: a terminal narrower than that wraps the
+    lines instead of rich cutting cells."""
+    # Console.print never renders wider than its console: a narrow one gets a wider twin.
+    Console(width=max(stdout.width, width)).print(table)
 
 
 @app.command()
@@ -282,7 +370,8 @@ def show(
     ),
 ) -> None:
     """A conversation's transcript and notes."""
-    conversation = _load(_runtime(), _parse_id(conversation_id), full=True)
+    runtime = _runtime()
+    conversation = _load(runtime, _conversation_id(runtime, conversation_id), full=True)
     if format is ShowFormat.JSON:
         _print_json(conversation_document(conversation))
     elif format is ShowFormat.MD:
@@ -340,7 +429,7 @@ def enqueue(
 def retry(conversation_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Send a failed conversation through the pipeline again (queued for the workers)."""
     runtime = _runtime()
-    parsed = _parse_id(conversation_id)
+    parsed = _conversation_id(runtime, conversation_id)
     conversation = _load(runtime, parsed)
     if not stages.reset_for_retry(parsed, uow=runtime.unit_of_work(), leases=runtime.leases):
         raise UsageError(
@@ -532,13 +621,15 @@ def _asked_for_nothing(error: typer.TyperException) -> bool:
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        # Outside standalone mode typer hands exit statuses back instead of exiting: a
+        # command's `typer.Exit(status)`, and 130 for Ctrl-C.
+        status = app(standalone_mode=False)
     except UsageError as error:
         _fail(str(error))
-    except typer.Exit as exit_:
-        sys.exit(exit_.exit_code)
+    except CommandFailedError as error:
+        _fail(str(error), status=1)
     except typer.Abort:
-        sys.exit(130)
+        _fail("interrupted", status=INTERRUPTED)
     except typer.TyperException as error:
         if _asked_for_nothing(error):
             print(error.format_message())  # the help text, as `minutes --help` prints it
@@ -546,6 +637,9 @@ def main() -> None:
         _fail(" ".join(error.format_message().split()))
     except OperationalError as error:
         # Not the user's input but the environment: still one line, and no URL in it.
-        _fail(f"cannot use the database: {str(error.orig).strip().splitlines()[0]}", status=1)
+        _fail(f"cannot use the database: {_first_line(error.orig)}", status=1)
     except GraphUnavailableError as error:
         _fail(str(error), status=1)
+    if status == INTERRUPTED:
+        _fail("interrupted", status=INTERRUPTED)
+    sys.exit(status if isinstance(status, int) else 0)

@@ -29,6 +29,7 @@ def conversation_summary(conversation: Conversation) -> dict[str, Any]:
         "duration_seconds": conversation.duration_seconds,
         "word_count": conversation.word_count,
         "transcription_provider": conversation.transcription_provider,
+        "transcription_model": conversation.transcription_model,
         "created_at": _iso(conversation.created_at),
         "transcribing_at": _iso(conversation.transcribing_at),
         "synthesizing_at": _iso(conversation.synthesizing_at),

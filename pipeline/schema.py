@@ -24,7 +24,9 @@ def alembic_config() -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    with engine.begin() as connection:
+    # No transaction of ours around it: env.py commits each migration, and holds its lock
+    # against other migrators until the last one is in.
+    with engine.connect() as connection:
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

@@ -140,6 +140,7 @@ def transcribe(
                     language=transcript.language,
                     duration_seconds=transcript.duration,
                     transcription_provider=transcript.provider,
+                    transcription_model=transcript.model,
                     word_count=sum(len(segment.text.split()) for segment in transcript.segments),
                 )
                 if not moved:

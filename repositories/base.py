@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, ClassVar, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Select, Table, exists, func, select, update
 from sqlalchemy.orm import Session
@@ -65,15 +65,6 @@ class Repository(Generic[ModelT]):
         )
         return self.session.scalars(statement).all()
 
-    def update(self, row: ModelT, **values: Any) -> ModelT:
-        mapper_columns = self.model.__mapper__.attrs.keys()
-        for name, value in values.items():
-            if name not in mapper_columns:
-                raise AttributeError(f"{self.model.__name__} has no attribute {name!r}")
-            setattr(row, name, value)
-        self.session.flush()  # constraint errors surface at the call, as in create()
-        return row
-
     def delete(self, row: ModelT) -> None:
         # The ORM cascade covers loaded children; ON DELETE CASCADE covers the rest without
         # loading them (passive_deletes on every relationship).
@@ -95,18 +86,3 @@ class Repository(Generic[ModelT]):
         """
         statement = update(self.table).where(*criteria).values(**values)
         return self.session.execute(statement).rowcount  # type: ignore[attr-defined,no-any-return]
-
-
-class ConversationPartRepository(Repository[ModelT]):
-    """Rows that belong to one conversation and are read in a fixed order."""
-
-    # A column name: a column object here would act as a descriptor on the repository.
-    order_by: ClassVar[str]
-
-    def list_for_conversation(self, conversation_id: uuid.UUID) -> Sequence[ModelT]:
-        statement = (
-            self.get_base_statement()
-            .where(self.model.conversation_id == conversation_id)  # type: ignore[attr-defined]
-            .order_by(getattr(self.model, self.order_by))
-        )
-        return self.session.scalars(statement).all()

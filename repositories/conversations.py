@@ -287,6 +287,23 @@ class ConversationRepository(Repository[Conversation]):
             )
         return stuck
 
+    def ids_starting_with(self, hex_digits: str, *, limit: int) -> list[uuid.UUID]:
+        """Up to `limit` ids, in order, whose hex digits start with `hex_digits` (lower case,
+        no dashes).
+
+        A range on the primary key, not a text match: it uses the key's index, and uuids
+        sort by their hex digits both in PostgreSQL and as SQLite's CHAR(32).
+        """
+        first = uuid.UUID(hex_digits.ljust(32, "0"))
+        last = uuid.UUID(hex_digits.ljust(32, "f"))
+        statement = (
+            select(Conversation.id)
+            .where(Conversation.id.between(first, last))
+            .order_by(Conversation.id)
+            .limit(limit)
+        )
+        return list(self.session.scalars(statement))
+
     def get_by_idempotency_key(self, key: str) -> Conversation | None:
         statement = select(Conversation).where(Conversation.idempotency_key == key)
         return self.session.scalars(statement).one_or_none()
@@ -314,9 +331,6 @@ class ConversationRepository(Repository[Conversation]):
 
     def list_recent(self, *, limit: int = 20) -> Sequence[Conversation]:
         return self.list(limit=limit)
-
-    def get_with_participants(self, id: uuid.UUID) -> Conversation | None:
-        return self.get_by_id(id, options=(selectinload(Conversation.participants),))
 
     def get_with_transcript(self, id: uuid.UUID) -> Conversation | None:
         """The conversation with everything `show` prints: people, segments, notes."""
@@ -400,12 +414,3 @@ class ConversationRepository(Repository[Conversation]):
             )
             for row in conversations
         ]
-
-    def search_by_title(self, text: str, *, limit: int = 50) -> Sequence[Conversation]:
-        statement = (
-            select(Conversation)
-            .where(Conversation.title.icontains(text, autoescape=True))
-            .order_by(Conversation.created_at.desc(), Conversation.id)
-            .limit(limit)
-        )
-        return self.session.scalars(statement).all()

@@ -149,6 +149,8 @@ class Conversation(Model):
     language: Mapped[str | None] = mapped_column(String(16))
     duration_seconds: Mapped[float | None]
     transcription_provider: Mapped[str | None] = mapped_column(String(64))
+    # The provider's model (Whisper's size, a cloud model); none for a platform transcript.
+    transcription_model: Mapped[str | None] = mapped_column(String(255))
     word_count: Mapped[int | None]
     error_message: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(default=0, server_default=sql_text("0"))

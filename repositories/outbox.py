@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from repositories.base import ConversationPartRepository
+from repositories.base import Repository
 from repositories.models import GraphOutboxEvent
 
 # The key of the PostgreSQL advisory lock one graph sync at a time holds ("minutes:" in
@@ -17,9 +17,8 @@ from repositories.models import GraphOutboxEvent
 GRAPH_SYNC_LOCK_KEY = 0x6D696E7574657301
 
 
-class GraphOutboxRepository(ConversationPartRepository[GraphOutboxEvent]):
+class GraphOutboxRepository(Repository[GraphOutboxEvent]):
     model = GraphOutboxEvent
-    order_by = "created_at"
 
     def add_event(
         self, conversation_id: uuid.UUID, event_type: str, payload: dict[str, Any]

@@ -7,19 +7,12 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy import insert, select, update
 
-from repositories.base import ConversationPartRepository
+from repositories.base import Repository
 from repositories.models import Participant
 
 
-class ParticipantRepository(ConversationPartRepository[Participant]):
+class ParticipantRepository(Repository[Participant]):
     model = Participant
-    order_by = "name"
-
-    def get_by_name(self, conversation_id: uuid.UUID, name: str) -> Participant | None:
-        statement = select(Participant).where(
-            Participant.conversation_id == conversation_id, Participant.name == name
-        )
-        return self.session.scalars(statement).one_or_none()
 
     def names(self, conversation_id: uuid.UUID) -> list[str]:
         statement = (

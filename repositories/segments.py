@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select
 
-from repositories.base import ConversationPartRepository
+from repositories.base import Repository
 from repositories.models import TranscriptSegment
 
 
@@ -32,9 +32,8 @@ class SpokenText:
     text: str
 
 
-class TranscriptSegmentRepository(ConversationPartRepository[TranscriptSegment]):
+class TranscriptSegmentRepository(Repository[TranscriptSegment]):
     model = TranscriptSegment
-    order_by = "position"
 
     def replace_for_conversation(
         self,

@@ -37,7 +37,7 @@ def synthesis(uow: UnitOfWork, conversation_id: uuid.UUID, **values: Any) -> uui
     values.setdefault("summary", "The team planned the release.")
     values.setdefault("provider", "extractive")
     with uow:
-        return uow.syntheses.save_for_conversation(conversation_id, **values).id
+        return uow.syntheses.create(conversation_id=conversation_id, **values).id
 
 
 def conversation_in(uow: UnitOfWork, status: ConversationStatus, **values: Any) -> uuid.UUID:

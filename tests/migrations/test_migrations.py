@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, func, inspect, select, text
 
 from pipeline import schema
 from repositories.database import create_database_engine
-from repositories.models import Base
+from repositories.models import Base, Conversation
+from tests.pipeline.test_cli import environment, run
 
 TABLES = {"conversations", "participants", "transcript_segments", "syntheses", "graph_outbox"}
 
@@ -58,3 +61,123 @@ class TestMigrations:
         schema.upgrade(empty_engine)
         schema.upgrade(empty_engine)
         assert schema.is_current(empty_engine)
+
+
+FIRST_REVISION = "7bc518fdf2f5"
+MIGRATORS = 7  # the issue's count: 3 of 7 failed with "table conversations already exists"
+
+
+# `minutes`, but held after its imports until the test releases it: so that N commands
+# reach the schema check together, as on an idle machine, not spread out by start-up.
+RELEASED_TOGETHER = [
+    sys.executable,
+    "-c",
+    "import sys; from pipeline.cli import main; print('ready', file=sys.stderr, flush=True);"
+    " sys.stdin.readline(); main()",
+]
+
+
+def _at_once(args: list[str], env: dict[str, str], cwd: Path) -> list[tuple[int, str]]:
+    """Run `minutes ARGS` MIGRATORS times at once: exit statuses and stderr."""
+    processes = [
+        subprocess.Popen(
+            [*RELEASED_TOGETHER, *args],
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(MIGRATORS)
+    ]
+    for process in processes:
+        assert process.stderr is not None
+        assert process.stderr.readline() == "ready\n"
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    results = []
+    for process in processes:
+        _, stderr = process.communicate(timeout=300)
+        results.append((process.returncode, stderr))
+    return results
+
+
+class TestConcurrentMigrators:
+    def test_processes_at_once_on_a_new_sqlite_file_all_succeed(self, tmp_path: Path) -> None:
+        transcript = tmp_path / "sync.srt"
+        transcript.write_text(
+            "1\n00:00:00,000 --> 00:00:03,000\nAnn Lee: We decided to ship on Monday.\n",
+            encoding="utf-8",
+        )
+        database = tmp_path / "minutes.db"
+        results = _at_once(
+            ["process", str(transcript), "--json"],
+            environment(f"sqlite:///{database}"),
+            tmp_path,
+        )
+        assert [code for code, _ in results] == [0] * MIGRATORS, results
+        engine = create_database_engine(f"sqlite:///{database}")
+        try:
+            assert schema.is_current(engine)
+            with engine.connect() as connection:
+                assert connection.scalar(select(func.count()).select_from(Conversation)) == (
+                    MIGRATORS
+                )
+        finally:
+            engine.dispose()
+
+    def test_db_upgrades_at_once_on_a_new_postgresql_database_all_succeed(
+        self, fresh_database: str, tmp_path: Path
+    ) -> None:
+        results = _at_once(["db", "upgrade"], environment(fresh_database), tmp_path)
+        assert [code for code, _ in results] == [0] * MIGRATORS, results
+        engine = create_database_engine(fresh_database)
+        try:
+            assert schema.is_current(engine)
+            assert _tables(engine) == TABLES
+        finally:
+            engine.dispose()
+
+
+class TestMigrationTimeouts:
+    def test_db_upgrade_gives_up_on_a_table_a_long_transaction_holds(
+        self, fresh_database: str, tmp_path: Path
+    ) -> None:
+        engine = create_database_engine(fresh_database)
+        schema.upgrade(engine, FIRST_REVISION)
+        try:
+            with engine.connect() as reader:
+                # An open transaction that read the table keeps a lock the next migration's
+                # ALTER TABLE must wait for: without lock_timeout, the deploy queues behind
+                # it (and every later query on the table behind the deploy) for good.
+                reader.execute(select(func.count()).select_from(Conversation.__table__))
+                result = run("db", "upgrade", database_url=fresh_database, cwd=tmp_path)
+                reader.rollback()
+            assert result.returncode == 1, result
+            assert "lock timeout" in result.stderr
+            assert not schema.is_current(engine)
+        finally:
+            engine.dispose()
+
+    def test_a_handed_in_connection_migrates_under_the_timeouts(self, fresh_database: str) -> None:
+        engine = create_database_engine(fresh_database)
+        try:
+            with engine.connect() as connection:
+                default = connection.scalar(text("SHOW lock_timeout"))
+                connection.rollback()
+                transaction = connection.begin()
+                config = schema.alembic_config()
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+                # Within the caller's transaction, which holds the migrations, they apply.
+                assert connection.scalar(text("SHOW lock_timeout")) == "4s"
+                assert connection.scalar(text("SHOW statement_timeout")) == "1min"
+                transaction.commit()
+                # And end with it: the caller's connection is left as it was.
+                assert connection.scalar(text("SHOW lock_timeout")) == default
+            assert schema.is_current(engine)
+        finally:
+            engine.dispose()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +18,13 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from repositories.database import UnitOfWork, create_database_engine, create_session_factory
-from repositories.models import Conversation, ConversationStatus, Synthesis, TranscriptSegment
+from repositories.models import (
+    Conversation,
+    ConversationStatus,
+    Participant,
+    Synthesis,
+    TranscriptSegment,
+)
 from tests.audio import silence
 from tests.workers import broker_url, redis_client
 
@@ -40,27 +48,32 @@ def cli_database(
     _drop_database(postgres_server_url, name)
 
 
-def run(
-    *args: str,
-    database_url: str | None,
-    cwd: Path | None = None,
-    env: dict[str, str] | None = None,
-) -> subprocess.CompletedProcess[str]:
+def environment(database_url: str | None, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment `minutes` runs in: only what the test gives, no ambient broker or
+    Neo4j."""
     environment = {
         key: value
         for key, value in os.environ.items()
-        # Only what the test gives: no ambient broker or Neo4j.
         if key != "DATABASE_URL" and not key.startswith(("CELERY_", "NEO4J_"))
     }
     environment["HF_HUB_OFFLINE"] = "1"
     if database_url is not None:
         environment["DATABASE_URL"] = database_url
     environment.update(env or {})
+    return environment
+
+
+def run(
+    *args: str,
+    database_url: str | None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*MINUTES, *args],
         capture_output=True,
         text=True,
-        env=environment,
+        env=environment(database_url, env),
         cwd=cwd,
         timeout=300,
         check=False,
@@ -79,6 +92,30 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ")
     return lines[0]
+
+
+def _rows(engine: Engine) -> list[int]:
+    """How many rows each table a `process` writes holds."""
+    return [
+        count(engine, model) for model in (Conversation, Participant, TranscriptSegment, Synthesis)
+    ]
+
+
+def _wait_for_status(
+    engine: Engine, title: str, status: ConversationStatus, process: subprocess.Popen[str]
+) -> None:
+    """Until the conversation titled `title` is in `status` (polling: it is another process)."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        with engine.connect() as connection:
+            found = connection.scalar(
+                select(Conversation.status).where(Conversation.title == title)
+            )
+        if found is status:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"the conversation never became {status}")
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +185,7 @@ class TestProcess:
             conversation = uow.conversations.get_with_transcript(conversation_id)
         assert conversation is not None
         assert conversation.status is ConversationStatus.COMPLETED
+        assert conversation.transcription_model == "tiny.en"
         assert len(conversation.segments) == len(processed["segments"])
         assert conversation.synthesis is not None
         assert len(conversation.participants) == 4
@@ -164,6 +202,7 @@ class TestProcess:
         document = json.loads(result.stdout)
         assert [s["speaker"] for s in document["segments"]] == ["Ann Lee", "Bo Chen"]
         assert document["conversation"]["title"] == "sync"
+        assert document["conversation"]["transcription_model"] is None  # no model made it
         assert (tmp_path / "minutes.db").is_file()
         listed = run("list", "--json", database_url=None, cwd=tmp_path)
         assert [row["id"] for row in json.loads(listed.stdout)] == [document["conversation"]["id"]]
@@ -233,6 +272,11 @@ class TestShowStatusList:
         status = json.loads(run("status", conversation_id, "--json", database_url=url).stdout)
         assert status["status"] == "completed"
         assert status["transcription_seconds"] > 0
+        # Which Whisper made the transcript: WHISPER_MODEL=auto picks one per language.
+        assert (status["transcription_provider"], status["transcription_model"]) == (
+            "local",
+            "tiny.en",
+        )
         assert status["completed_at"] is not None
         human = run("status", conversation_id, database_url=url)
         assert "completed" in human.stdout
@@ -242,6 +286,52 @@ class TestShowStatusList:
         assert conversation_id in [row["id"] for row in completed]
         assert (
             json.loads(run("list", "--status", "failed", "--json", database_url=url).stdout) == []
+        )
+
+
+class TestIds:
+    @pytest.mark.parametrize("columns", ["80", "40"])
+    def test_list_and_status_print_whole_ids_at_any_width(
+        self, processed: dict[str, Any], migrated: tuple[str, Engine], columns: str
+    ) -> None:
+        url, _ = migrated
+        rows = json.loads(run("list", "--json", database_url=url).stdout)
+        human = run("list", database_url=url, env={"COLUMNS": columns})
+        assert human.returncode == 0, human.stderr
+        for row in rows:
+            assert row["id"] in human.stdout
+            assert row["status"] in human.stdout
+        conversation_id = processed["conversation"]["id"]
+        status = run("status", conversation_id, database_url=url, env={"COLUMNS": columns})
+        assert conversation_id in status.stdout
+
+    def test_a_unique_start_of_an_id_stands_for_it(
+        self, processed: dict[str, Any], migrated: tuple[str, Engine]
+    ) -> None:
+        url, _ = migrated
+        conversation_id = processed["conversation"]["id"]
+        for given in (conversation_id[:8], conversation_id[:20], conversation_id[:6].upper()):
+            status = run("status", given, "--json", database_url=url)
+            assert json.loads(status.stdout)["id"] == conversation_id, status.stderr
+        shown = run("show", conversation_id[:10], "--format", "json", database_url=url)
+        assert json.loads(shown.stdout)["conversation"]["id"] == conversation_id
+
+    @pytest.mark.parametrize("command", ["status", "show", "retry"])
+    def test_a_start_two_ids_share_is_refused_naming_both(
+        self, migrated: tuple[str, Engine], command: str
+    ) -> None:
+        url, engine = migrated
+        shared = uuid.uuid4().hex[:8]
+        ids = [uuid.UUID(f"{shared}-{digit}000-4000-8000-000000000000") for digit in "12"]
+        with UnitOfWork(create_session_factory(engine)) as uow:
+            for conversation_id in ids:
+                uow.conversations.create(id=conversation_id, source_uri="call.vtt")
+        line = one_line_error(run(command, shared, database_url=url))
+        assert f"{shared} is ambiguous" in line
+        assert all(str(conversation_id) in line for conversation_id in ids)
+        unique = f"{shared}-2"
+        assert json.loads(run("status", unique, "--json", database_url=url).stdout)["id"] == str(
+            ids[1]
         )
 
 
@@ -262,7 +352,7 @@ class TestRetry:
                 error_message="the worker was lost",
             ).id
         result = subprocess.run(
-            [*MINUTES, "retry", str(conversation_id)],
+            [*MINUTES, "retry", str(conversation_id)[:13]],
             capture_output=True,
             text=True,
             env={**os.environ, "DATABASE_URL": url, "AUDIO_ROOTS": str(tmp_path)},
@@ -271,7 +361,7 @@ class TestRetry:
         )
         assert result.returncode == 0, result.stderr
         assert f"conversation {conversation_id} completed" in result.stdout
-        again = run("retry", str(conversation_id), database_url=url)
+        again = run("retry", str(conversation_id)[:8], database_url=url)
         assert "only failed ones are retried" in one_line_error(again)
 
 
@@ -302,7 +392,7 @@ class TestEnqueue:
         conversation_id = uuid.UUID(first.stdout.strip())
         assert again.stdout.strip() == str(conversation_id)
         with UnitOfWork(create_session_factory(engine)) as uow:
-            conversation = uow.conversations.get_with_participants(conversation_id)
+            conversation = uow.conversations.get_with_transcript(conversation_id)
             assert conversation is not None
             assert conversation.status is ConversationStatus.PENDING
             assert conversation.source_uri == str(recording.resolve())  # absolute for workers
@@ -420,6 +510,50 @@ class TestBadInput:
         assert message in one_line_error(run("process", str(path), database_url=url))
         assert (count(engine, Conversation), count(engine, TranscriptSegment)) == before
 
+    def test_a_transcript_that_does_not_fit_the_database_leaves_no_rows(
+        self, migrated: tuple[str, Engine], tmp_path: Path
+    ) -> None:
+        # Parsed fine, then refused by PostgreSQL mid-stage (speaker names are at most 255
+        # characters): bad input that is no integration error.
+        url, engine = migrated
+        before = _rows(engine)
+        path = tmp_path / "long-name.vtt"
+        path.write_text(
+            f"WEBVTT\n\n00:00:00.000 --> 00:00:03.000\n<v {'Ann ' * 80}>We ship on Monday.\n",
+            encoding="utf-8",
+        )
+        result = run("process", str(path), "--participant", "Bo Chen", database_url=url)
+        assert "long-name.vtt: value too long" in one_line_error(result)
+        assert _rows(engine) == before
+
+    def test_ctrl_c_mid_transcription_leaves_no_rows(
+        self, migrated: tuple[str, Engine], corpus: Path
+    ) -> None:
+        url, engine = migrated
+        before = _rows(engine)
+        title = f"interrupted {uuid.uuid4()}"
+        process = subprocess.Popen(
+            [*MINUTES, "process", str(corpus / "scripted" / "launch-planning.wav"), "-t", title],
+            env=environment(url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            # As from a terminal: a shell without job control starts background commands
+            # (and so perhaps this test run) with SIGINT ignored, and children inherit that.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        try:
+            _wait_for_status(engine, title, ConversationStatus.TRANSCRIBING, process)
+            process.send_signal(signal.SIGINT)
+            stdout, stderr = process.communicate(timeout=120)
+        finally:
+            process.kill()
+        result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        assert result.returncode == 130, result
+        assert result.stdout == ""
+        assert result.stderr.split() == ["error:", "interrupted"]
+        assert _rows(engine) == before
+
     @pytest.mark.parametrize("seconds", [0.0, 3.0])
     def test_empty_or_silent_audio(
         self, migrated: tuple[str, Engine], tmp_path: Path, seconds: float
@@ -444,6 +578,10 @@ class TestBadInput:
             run(command, unknown, database_url=url)
         )
         assert "not a conversation id" in one_line_error(run(command, "42", database_url=url))
+        assert "not a conversation id" in one_line_error(run(command, "xyzw", database_url=url))
+        assert "no conversation has an id starting with 0000" in one_line_error(
+            run(command, "0000", database_url=url)
+        )
 
     @pytest.mark.parametrize(
         "args",

@@ -28,7 +28,7 @@ from pipeline.intake import ParticipantInput, create_conversation
 from pipeline.runner import run_in_process
 from pipeline.runtime import Runtime
 from repositories.database import UnitOfWork, create_session_factory
-from repositories.models import ConversationStatus, GraphOutboxEvent, utc_now
+from repositories.models import Conversation, ConversationStatus, GraphOutboxEvent, utc_now
 from tests.audio import silence
 from tests.graph import node_counts, relationship_counts, rows, snapshot
 from tests.pipeline.test_cli import MINUTES, one_line_error, run
@@ -82,8 +82,8 @@ def completed_meeting(
                 spoken_seconds=10.0 * (position + 1),
                 word_count=20 * (position + 1),
             )
-        uow.syntheses.save_for_conversation(
-            conversation.id,
+        uow.syntheses.create(
+            conversation_id=conversation.id,
             summary=f"{title} summary",
             provider="extractive",
             key_topics=list(topics),
@@ -261,9 +261,14 @@ class TestSync:
         sync_graph(uow=uow, writer=graph_writer)
         before = node_counts(neo4j_driver)
 
-        with uow:  # a new synthesis, as a rerun of the stage stores it with its event
-            uow.syntheses.save_for_conversation(
-                meeting, key_topics=["Budget"], action_items=[{"text": "Task 9", "owner": None}]
+        with uow:  # new notes, as a rerun of the stages stores them, with their event
+            uow.syntheses.delete_for_conversation(meeting)
+            uow.syntheses.create(
+                conversation_id=meeting,
+                summary="Planning summary",
+                provider="extractive",
+                key_topics=["Budget"],
+                action_items=[{"text": "Task 9", "owner": None}],
             )
             uow.graph_outbox.add_event(meeting, stages.GRAPH_EVENT_COMPLETED, {})
         sync_graph(uow=uow, writer=graph_writer)
@@ -311,7 +316,9 @@ class TestSync:
         sync_graph(uow=uow, writer=graph_writer)
 
         with uow:  # sent through the pipeline again
-            uow.conversations.update(uow.conversations.get(gone), status=ConversationStatus.PENDING)
+            uow.conversations.update_where(
+                Conversation.id == gone, status=ConversationStatus.PENDING
+            )
             uow.graph_outbox.add_event(gone, stages.GRAPH_EVENT_COMPLETED, {})
         sync_graph(uow=uow, writer=graph_writer)
 
@@ -389,8 +396,8 @@ class TestFailures:
         redone = completed_meeting(uow, "Redo", [("Ana", None)])
         sync_graph(uow=uow, writer=graph_writer)
         with uow:  # sent through the pipeline again: out of the graph until it completes
-            uow.conversations.update(
-                uow.conversations.get(redone), status=ConversationStatus.PENDING
+            uow.conversations.update_where(
+                Conversation.id == redone, status=ConversationStatus.PENDING
             )
             uow.graph_outbox.add_event(redone, stages.GRAPH_EVENT_COMPLETED, {})
         fine = completed_meeting(uow, "Fine", [("Ben", None)])

@@ -93,7 +93,7 @@ class TestStoreUpload:
         assert stored.created
         assert stored.status is ConversationStatus.PENDING
         with runtime.unit_of_work() as uow:
-            conversation = uow.conversations.get_with_participants(stored.conversation_id)
+            conversation = uow.conversations.get_with_transcript(stored.conversation_id)
         assert conversation is not None
         assert conversation.lease_expires_at is not None  # due: the sweep resends if lost
         assert conversation.started_at is not None

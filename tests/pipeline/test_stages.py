@@ -24,7 +24,7 @@ from pipeline.intake import ParticipantInput, create_conversation
 from pipeline.leases import Leases
 from pipeline.stages import StageOutcome
 from repositories.database import UnitOfWork, create_session_factory
-from repositories.models import Conversation, ConversationStatus, utc_now
+from repositories.models import Conversation, ConversationStatus, GraphOutboxEvent, utc_now
 from tests.audio import silence
 
 Status = ConversationStatus
@@ -76,12 +76,23 @@ def _status(uow: UnitOfWork, conversation_id: uuid.UUID) -> Conversation:
         return uow.conversations.get(conversation_id)
 
 
+def _loaded(uow: UnitOfWork, conversation_id: uuid.UUID) -> Conversation:
+    """The conversation with its participants, segments and notes (in an open `uow`)."""
+    conversation = uow.conversations.get_with_transcript(conversation_id)
+    assert conversation is not None
+    return conversation
+
+
 def _segment_rows(uow: UnitOfWork, conversation_id: uuid.UUID) -> list[tuple[Any, ...]]:
     with uow:
         return [
             (s.position, s.start, s.end, s.speaker, s.text, s.words)
-            for s in uow.segments.list_for_conversation(conversation_id)
+            for s in _loaded(uow, conversation_id).segments
         ]
+
+
+def _events(uow: UnitOfWork, conversation_id: uuid.UUID) -> list[GraphOutboxEvent]:
+    return [e for e in uow.graph_outbox.list(limit=1000) if e.conversation_id == conversation_id]
 
 
 def _run_all(
@@ -121,7 +132,7 @@ class TestTranscribe:
         assert conversation.word_count == 30
         assert conversation.attempts == 1
         with uow:
-            people = uow.participants.list_for_conversation(conversation_id)
+            people = _loaded(uow, conversation_id).participants
         # The speaker the caller named keeps their email; the new one is added by name.
         assert [(p.name, p.email) for p in people] == [
             ("Ann Lee", "ann@example.com"),
@@ -179,7 +190,7 @@ class TestTranscribe:
         assert redelivered is StageOutcome.DONE
         assert _segment_rows(uow, conversation_id) == first
         with uow:
-            assert len(uow.participants.list_for_conversation(conversation_id)) == 2
+            assert len(_loaded(uow, conversation_id).participants) == 2
 
     def test_unreadable_audio_fails_the_conversation(
         self, uow: UnitOfWork, tmp_path: Path, transcriber: LocalWhisperTranscriber
@@ -257,8 +268,8 @@ class TestSynthesizeAndComplete:
         assert conversation.completed_at is not None
         with uow:
             notes = uow.syntheses.get_by_conversation(conversation_id)
-            people = {p.name: p for p in uow.participants.list_for_conversation(conversation_id)}
-            events = uow.graph_outbox.list_for_conversation(conversation_id)
+            people = {p.name: p for p in _loaded(uow, conversation_id).participants}
+            events = _events(uow, conversation_id)
         assert notes is not None
         assert notes.provider == "extractive"
         assert any("release" in decision.lower() for decision in notes.key_decisions)
@@ -319,7 +330,7 @@ class TestSynthesizeAndComplete:
         )
         assert notes() == first
         with uow:
-            assert len(uow.graph_outbox.list_for_conversation(conversation_id)) == 1
+            assert len(_events(uow, conversation_id)) == 1
 
     def test_complete_before_synthesis_does_nothing(
         self,

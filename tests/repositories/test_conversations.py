@@ -55,24 +55,15 @@ class TestGenericOperations:
         assert [row.id for row in first] == ids[:2]
         assert [row.id for row in second] == ids[2:4]
 
-    def test_update_count_exists_delete(self, uow: UnitOfWork) -> None:
+    def test_count_exists_delete(self, uow: UnitOfWork) -> None:
         conversation_id = factories.conversation(uow)
         with uow:
-            row = uow.conversations.get(conversation_id)
-            uow.conversations.update(row, title="Renamed")
-        with uow:
-            assert uow.conversations.get(conversation_id).title == "Renamed"
             assert uow.conversations.count() == 1
             assert uow.conversations.exists(conversation_id)
             uow.conversations.delete(uow.conversations.get(conversation_id))
         with uow:
             assert not uow.conversations.exists(conversation_id)
             assert uow.conversations.count() == 0
-
-    def test_update_of_unknown_attribute_raises(self, uow: UnitOfWork) -> None:
-        conversation_id = factories.conversation(uow)
-        with uow, pytest.raises(AttributeError, match="colour"):
-            uow.conversations.update(uow.conversations.get(conversation_id), colour="red")
 
     def test_a_failed_block_rolls_back(self, uow: UnitOfWork) -> None:
         def write_then_fail() -> None:
@@ -119,12 +110,12 @@ class TestConversationQueries:
             assert [row.id for row in uow.conversations.list_recent(limit=1)] == [new]
             assert [row.id for row in uow.conversations.list_recent()] == [new, old]
 
-    def test_with_participants_loads_them_eagerly(self, uow: UnitOfWork) -> None:
+    def test_with_transcript_loads_the_participants_eagerly(self, uow: UnitOfWork) -> None:
         conversation_id = factories.conversation(uow)
         factories.participant(uow, conversation_id, "Bo Chen", email="bo@example.com")
         factories.participant(uow, conversation_id, "Ann Lee")
         with uow:
-            conversation = uow.conversations.get_with_participants(conversation_id)
+            conversation = uow.conversations.get_with_transcript(conversation_id)
         assert conversation is not None
         assert [p.name for p in conversation.participants] == ["Ann Lee", "Bo Chen"]
 
@@ -134,15 +125,6 @@ class TestConversationQueries:
             conversation = uow.conversations.get(conversation_id)
             with pytest.raises(Exception, match="lazy='raise'"):
                 _ = conversation.participants
-
-    def test_title_search_is_case_insensitive_and_literal(self, uow: UnitOfWork) -> None:
-        hit = factories.conversation(uow, title="Mobile App Launch")
-        factories.conversation(uow, title="Budget review")
-        factories.conversation(uow, title="100% done")
-        with uow:
-            assert [row.id for row in uow.conversations.search_by_title("app launch")] == [hit]
-            assert [row.title for row in uow.conversations.search_by_title("0%")] == ["100% done"]
-            assert uow.conversations.search_by_title("_") == []
 
 
 class TestTransitions:

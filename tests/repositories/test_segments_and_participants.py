@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from sqlalchemy.exc import IntegrityError
 
 from repositories.database import UnitOfWork
+from repositories.models import Conversation
 from repositories.segments import NewSegment
 from tests import factories
+
+
+def _transcript(uow: UnitOfWork, conversation_id: uuid.UUID) -> Conversation:
+    conversation = uow.conversations.get_with_transcript(conversation_id)
+    assert conversation is not None
+    return conversation
 
 
 class TestTranscriptSegmentRepository:
@@ -22,7 +31,7 @@ class TestTranscriptSegmentRepository:
             )
         assert written == 2
         with uow:
-            rows = uow.segments.list_for_conversation(conversation_id)
+            rows = _transcript(uow, conversation_id).segments
         assert [(r.position, r.text, r.speaker) for r in rows] == [
             (0, "Hello.", "Ann"),
             (1, "Hi Ann.", None),
@@ -34,7 +43,7 @@ class TestTranscriptSegmentRepository:
         factories.segments(uow, conversation_id, "one", "two", "three")
         factories.segments(uow, conversation_id, "uno")
         with uow:
-            assert [r.text for r in uow.segments.list_for_conversation(conversation_id)] == ["uno"]
+            assert [r.text for r in _transcript(uow, conversation_id).segments] == ["uno"]
 
     def test_end_before_start_is_refused(self, uow: UnitOfWork) -> None:
         conversation_id = factories.conversation(uow)
@@ -45,20 +54,12 @@ class TestTranscriptSegmentRepository:
 
 
 class TestParticipantRepository:
-    def test_list_and_get_by_name(self, uow: UnitOfWork) -> None:
+    def test_names_in_order(self, uow: UnitOfWork) -> None:
         conversation_id = factories.conversation(uow)
         factories.participant(uow, conversation_id, "Cy Diaz", is_organizer=True)
         factories.participant(uow, conversation_id, "Ann Lee", email="ann@example.com")
         with uow:
-            names = [p.name for p in uow.participants.list_for_conversation(conversation_id)]
-            ann = uow.participants.get_by_name(conversation_id, "Ann Lee")
-            cy = uow.participants.get_by_name(conversation_id, "Cy Diaz")
-        assert names == ["Ann Lee", "Cy Diaz"]
-        assert ann is not None
-        assert ann.email == "ann@example.com"
-        assert ann.is_organizer is False
-        assert cy is not None
-        assert cy.is_organizer is True
+            assert uow.participants.names(conversation_id) == ["Ann Lee", "Cy Diaz"]
 
     def test_a_name_appears_once_per_conversation(self, uow: UnitOfWork) -> None:
         conversation_id = factories.conversation(uow)
