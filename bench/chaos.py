@@ -66,12 +66,13 @@ from chaos_services import (
     Redis,
     ServiceError,
 )
+from orchestration import TRANSCRIPT  # the meeting the orchestration bench runs
 
 import celeryconfig
 from integrations.graph.model import Meeting, normalize_name
 from integrations.synthesis.base import Notes, Utterance
 from integrations.synthesis.extractive import ExtractiveSynthesizer
-from integrations.transcription.base import TranscribedSegment, Transcript
+from integrations.transcription.base import Transcript
 from pipeline import schema
 from pipeline.app import app
 from pipeline.config import Settings
@@ -116,19 +117,6 @@ ACTIVE_CONNECTIONS = text(
 )
 WORKER_READY_TIMEOUT_S = 60.0
 IN_FLIGHT = "in-flight"  # a file per pool process that is inside a provider call right now
-
-TRANSCRIPT = Transcript(
-    segments=(
-        TranscribedSegment(0.0, 4.0, "We decided to ship the beta on Friday.", speaker="Ann Lee"),
-        TranscribedSegment(
-            4.0, 8.5, "Bob will write the release notes by Thursday.", speaker="Bob Stone"
-        ),
-        TranscribedSegment(8.5, 12.0, "Should we invite the design team?", speaker="Ann Lee"),
-    ),
-    language="en",
-    duration=12.0,
-    provider="chaos",
-)
 
 
 # --worker mode: the production worker on providers that take a while and then answer.
@@ -492,6 +480,14 @@ class Deployment:
         for what, count in duplicates.items():
             if count:
                 result.notes.append(f"duplicated: {count} {what}")
+        if unfinished := {
+            status: count
+            for status, count in counts.by_status.items()
+            if status not in (ConversationStatus.COMPLETED, ConversationStatus.FAILED)
+        }:
+            result.notes.append(
+                "not finished: " + ", ".join(f"{n} {status}" for status, n in unfinished.items())
+            )
         if result.failed:
             result.notes.append(f"failed: {result.failed} ({self._first_errors()})")
         if exited := [worker for worker in self.workers if worker.poll() is not None]:
@@ -623,19 +619,40 @@ def kill_worker(deployment: Deployment, options: argparse.Namespace) -> Result:
     return result
 
 
-def redis_loss(deployment: Deployment, options: argparse.Namespace) -> Result:
-    services = deployment.services
+def _outage_mid_run(
+    deployment: Deployment,
+    options: argparse.Namespace,
+    *,
+    what: str,
+    stop: Callable[[], None],
+    start: Callable[[], None],
+    down: float,
+) -> float:
+    """Sends the meetings, stops a service a quarter of the way through and starts it again
+    `down` seconds later; when it was back."""
     deployment.submit(options.meetings)
     quarter = max(1, options.meetings // 4)
     deployment.wait_for(
         lambda: deployment.completed() >= quarter, time.monotonic() + options.deadline / 2
     )
-    deployment.say(f"{deployment.completed()} completed; kill -9 Redis")
-    services.redis.kill()
-    time.sleep(options.redis_down)
-    services.redis.start()
-    back = time.monotonic()
-    deployment.say(f"Redis back, empty, after {options.redis_down:.0f} s")
+    deployment.say(f"{deployment.completed()} completed; {what}")
+    stop()
+    time.sleep(down)
+    start()
+    deployment.say(f"back after {down:.0f} s")
+    return time.monotonic()
+
+
+def redis_loss(deployment: Deployment, options: argparse.Namespace) -> Result:
+    redis = deployment.services.redis
+    back = _outage_mid_run(
+        deployment,
+        options,
+        what="kill -9 Redis (it comes back empty)",
+        stop=redis.kill,
+        start=redis.start,
+        down=options.redis_down,
+    )
     deadline = back + options.recovery_deadline
     result = finish(deployment, deadline, since=back, after="Redis was back")
     result.targets.append(
@@ -650,18 +667,15 @@ def redis_loss(deployment: Deployment, options: argparse.Namespace) -> Result:
 
 
 def postgres_restart(deployment: Deployment, options: argparse.Namespace) -> Result:
-    services = deployment.services
-    deployment.submit(options.meetings)
-    quarter = max(1, options.meetings // 4)
-    deployment.wait_for(
-        lambda: deployment.completed() >= quarter, time.monotonic() + options.deadline / 2
+    postgres = deployment.services.postgres
+    back = _outage_mid_run(
+        deployment,
+        options,
+        what="PostgreSQL fast shutdown",
+        stop=postgres.stop,
+        start=postgres.start,
+        down=options.pg_down,
     )
-    deployment.say(f"{deployment.completed()} completed; PostgreSQL fast shutdown")
-    services.postgres.stop()
-    time.sleep(options.pg_down)
-    services.postgres.start()
-    back = time.monotonic()
-    deployment.say(f"PostgreSQL back after {options.pg_down:.0f} s")
     deadline = back + options.recovery_deadline
     return finish(deployment, deadline, since=back, after="PostgreSQL was back")
 
