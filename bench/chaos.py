@@ -277,8 +277,8 @@ class Deployment:
 
     # Processes.
 
-    def start_worker(self, *, wait: bool = True) -> subprocess.Popen[bytes]:
-        """A worker; with `wait`, once it is ready (a replacement joins whenever it is)."""
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        """A worker, once it is ready."""
         self.worker_count += 1
         name = f"w{self.worker_count}"
         log = self.state / f"{name}.log"
@@ -307,7 +307,7 @@ class Deployment:
         process = self.services.processes.start(command, log=log, env=self.env)
         self.workers.append(process)
         deadline = time.monotonic() + WORKER_READY_TIMEOUT_S
-        while wait and b" ready." not in log.read_bytes():
+        while b" ready." not in log.read_bytes():
             if process.poll() is not None or time.monotonic() > deadline:
                 raise ChaosError(f"worker {name} did not start:\n{_tail(log)}")
             time.sleep(0.2)
@@ -606,13 +606,16 @@ def kill_worker(deployment: Deployment, options: argparse.Namespace) -> Result:
             f"kill -9 {len(kills)}/{options.kills}: worker group {victim.pid} mid-stage; "
             f"{deployment.completed()} completed"
         )
-        deployment.start_worker(wait=False)
+        # The replacement joins before the next kill, so the meetings keep going meanwhile.
+        deployment.start_worker()
         counts = deployment.counts()
         if counts is not None and counts.finished >= len(deployment.ids):
             break
         time.sleep(options.kill_gap)
     last_kill = kills[-1] if kills else time.monotonic()
+    completed_while_killing = deployment.completed()
     result = finish(deployment, deadline, since=last_kill, after="the last kill")
+    result.notes.append(f"{completed_while_killing} meetings completed by the last kill")
     result.targets.append(Target(f"{options.kills} kills mid-stage", len(kills) >= options.kills))
     if len(kills) < options.kills:
         result.notes.append(f"only {len(kills)} kills: no worker was mid-stage before the end")
@@ -836,7 +839,10 @@ def deploy(
         broker_connection_timeout=2,
         broker_transport_options={"max_retries": 2},
     )
-    stage_seconds = options.load_stage_seconds if name == "load" else options.stage_seconds
+    stage_seconds = {
+        "kill-worker": options.kill_stage_seconds,
+        "load": options.load_stage_seconds,
+    }.get(name, options.stage_seconds)
     return Deployment(
         name, services, options, state, env, engine, runtime, client, audio, stage_seconds
     )
@@ -934,7 +940,8 @@ def run(options: argparse.Namespace, settings: dict[str, str]) -> int:
         print(
             f"workers: {options.workers} x `celery worker` on all queues, --concurrency "
             f"{options.concurrency}, a separate beat; providers sleep {options.stage_seconds} s "
-            f"a stage ({options.load_stage_seconds} s under load)"
+            f"a stage ({options.kill_stage_seconds} s in kill-worker, "
+            f"{options.load_stage_seconds} s in load)"
         )
         services = start_services(root)
         processes = services.processes
@@ -979,7 +986,11 @@ def main() -> None:
     parser.add_argument("--scenario", action="append", choices=SCENARIOS, help="repeatable")
     parser.add_argument("--meetings", type=int, default=40, help="kill-worker, redis, postgres")
     parser.add_argument("--kills", type=int, default=10)
-    parser.add_argument("--kill-gap", type=float, default=2.0, help="seconds between kills")
+    parser.add_argument(
+        "--kill-gap", type=float, default=1.0, help="seconds from a replacement ready to a kill"
+    )
+    # Long enough that there is still work to kill mid-stage when the 10th kill comes.
+    parser.add_argument("--kill-stage-seconds", type=float, default=2.0)
     parser.add_argument("--redis-down", type=float, default=5.0, help="seconds")
     parser.add_argument("--pg-down", type=float, default=20.0, help="seconds")
     parser.add_argument("--neo4j-down", type=float, default=60.0, help="seconds")
