@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import psycopg
 
@@ -131,13 +132,34 @@ def _postgres_bin() -> Path:
 
 
 @dataclass
-class Postgres:
-    """A cluster made by initdb in the run's folder, its server a child of the run."""
+class Server:
+    """A server of the run: its folder, its loopback port, its process group while it runs."""
 
+    name: ClassVar[str]
     root: Path
     processes: Processes
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+
+    def _launch(self, command: Sequence[str]) -> None:
+        """Starts `command`; back once it listens on the port, an error if it exits first."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        log = self.root / f"{self.name.lower()}.log"
+        process = self.process = self.processes.start(command, log=log)
+        wait_until(
+            lambda: listening(self.port) or process.poll() is not None,
+            timeout=START_TIMEOUT_S,
+            poll=0.5,
+        )
+        if not listening(self.port):
+            raise ServiceError(f"{self.name} did not start:\n{_tail(log)}")
+
+
+@dataclass
+class Postgres(Server):
+    """A cluster made by initdb in the run's folder, its server a child of the run."""
+
+    name = "PostgreSQL"
 
     @property
     def data(self) -> Path:
@@ -259,22 +281,17 @@ class Postgres:
 
 
 @dataclass
-class Redis:
+class Redis(Server):
     """A redis-server with nothing on disk: killed and started again, it comes back empty."""
 
-    root: Path
-    processes: Processes
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
+    name = "Redis"
 
     @property
     def url(self) -> str:
         return f"redis://{LOOPBACK}:{self.port}/0"
 
     def start(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        log = self.root / "redis.log"
-        self.process = self.processes.start(
+        self._launch(
             [
                 "redis-server",
                 "--bind",
@@ -287,11 +304,8 @@ class Redis:
                 "no",
                 "--dir",
                 str(self.root),
-            ],
-            log=log,
+            ]
         )
-        if not wait_until(lambda: listening(self.port), timeout=START_TIMEOUT_S):
-            raise ServiceError(f"Redis did not start:\n{_tail(log)}")
 
     def kill(self) -> None:
         if self.process is not None:
@@ -300,13 +314,10 @@ class Redis:
 
 
 @dataclass
-class Neo4j:
+class Neo4j(Server):
     """graphdb/'s embedded Neo4j (as scripts/services.sh runs it) on a Bolt port of its own."""
 
-    root: Path
-    processes: Processes
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
+    name = "Neo4j"
 
     @property
     def uri(self) -> str:
@@ -318,10 +329,8 @@ class Neo4j:
                 f"{GRAPHDB_JAR} is missing: build it with "
                 "`mvn -q -B -f graphdb/pom.xml package` (make chaos does)"
             )
-        self.root.mkdir(parents=True, exist_ok=True)
-        log = self.root / "neo4j.log"
         classpath = f"{GRAPHDB_JAR}:{GRAPHDB_CLASSPATH.read_text().strip()}"
-        self.process = self.processes.start(
+        self._launch(
             [
                 "java",
                 "-Xms128m",
@@ -334,16 +343,8 @@ class Neo4j:
                 "-cp",
                 classpath,
                 "minutes.graphdb.LocalNeo4j",
-            ],
-            log=log,
+            ]
         )
-        process = self.process
-        if not wait_until(
-            lambda: listening(self.port) or process.poll() is not None,
-            timeout=START_TIMEOUT_S,
-            poll=0.5,
-        ) or not listening(self.port):
-            raise ServiceError(f"Neo4j did not start:\n{_tail(log)}")
 
     def stop(self) -> None:
         """A clean shutdown (SIGTERM), so it starts again quickly on the same data."""
