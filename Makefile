@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Models and data come from installed packages only: nothing is fetched at run time.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test lint format services bench bench-orchestration bench-graph clean
+.PHONY: demo test lint format services bench bench-orchestration bench-graph chaos clean
 
 $(BIN)/minutes: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,15 @@ bench-orchestration: $(BIN)/minutes services
 # Wipes minutes' nodes in the Neo4j at NEO4J_URI (default: the local one, port 7687).
 bench-graph: $(BIN)/minutes services
 	$(BIN)/python bench/graph.py
+
+# Faults injected into real workers on a PostgreSQL, Redis and Neo4j of its own (free
+# loopback ports, a temporary folder): never the shared services, so it starts none of them.
+# About 10 minutes; CHAOS_ARGS="--scenario redis --meetings 10" for a smaller run.
+chaos: $(BIN)/minutes graphdb/target/graphdb-1.jar
+	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
+
+graphdb/target/graphdb-1.jar: graphdb/pom.xml $(shell find graphdb/src -type f)
+	mvn -q -B -Dstyle.color=never -f graphdb/pom.xml package
 
 clean:
 	rm -rf $(VENV) minutes.db minutes.db.migrate.lock
