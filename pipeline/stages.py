@@ -379,7 +379,7 @@ def _failures_recorded(
             if isinstance(error, TRANSIENT_ERRORS) and not final_attempt:
                 if token is not None:
                     with uow:
-                        uow.conversations.release_lease(
+                        uow.conversations.hand_back(
                             conversation_id, token=token, requeue_at=leases.requeue_at(utc_now())
                         )
             else:

@@ -56,7 +56,8 @@ class Claim:
 
     @property
     def is_first(self) -> bool:
-        """The first run's first take: nothing from an earlier one to replace."""
+        """The first run's first take: nothing from an earlier one to replace (a take handed
+        back undone is not counted, and it wrote nothing)."""
         return self.deliveries == 1 and self.attempts == 1
 
 
@@ -255,6 +256,24 @@ class ConversationRepository(Repository[Conversation]):
             Conversation.lease_token == token,
             lease_token=None,
             lease_expires_at=requeue_at,
+            progress=None,
+            updated_at=utc_now(),
+        )
+        return changed == 1
+
+    def hand_back(self, id: uuid.UUID, *, token: uuid.UUID, requeue_at: datetime) -> bool:
+        """Give a held stage back undone, for its retry to take (a transient error).
+
+        The take is not counted as a delivery: `deliveries` counts the takes that never
+        came back, the lost workers, and a stage retried for an outside system's outage
+        must not be failed as one that keeps killing its worker.
+        """
+        changed = self.update_where(
+            Conversation.id == id,
+            Conversation.lease_token == token,
+            lease_token=None,
+            lease_expires_at=requeue_at,
+            deliveries=Conversation.deliveries - 1,
             progress=None,
             updated_at=utc_now(),
         )
