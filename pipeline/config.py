@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     # are derived from it.
     task_time_limit_seconds: int = Field(default=2 * 60 * 60, ge=60)
     task_max_retries: int = Field(default=8, ge=0)
+    # The backoff between those retries (see pipeline/retries.py): the first waits 2.5-5 s,
+    # each next one up to twice as long, none over the cap; with the defaults the 8 retries
+    # span 7.6 to 15.3 minutes.
+    retry_backoff_seconds: float = Field(default=5.0, gt=0)
+    retry_backoff_max_seconds: float = Field(default=5 * 60.0, gt=0)
 
     # Unset: the HTTP upload hook refuses every request.
     hook_secret: SecretStr | None = None

@@ -18,6 +18,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from pipeline import graph, stages
 from pipeline.app import app
 from pipeline.config import get_settings
+from pipeline.retries import Backoff
 from pipeline.runner import run_in_process
 from pipeline.runtime import Runtime
 from repositories.models import ConversationStatus
@@ -48,9 +49,18 @@ class StageTask(Task):  # type: ignore[type-arg]
 
     autoretry_for = stages.TRANSIENT_ERRORS
     max_retries = get_settings().task_max_retries
-    retry_backoff = True
-    retry_backoff_max = 10 * 60
-    retry_jitter = True
+    backoff = Backoff(
+        first=get_settings().retry_backoff_seconds, cap=get_settings().retry_backoff_max_seconds
+    )
+
+    # A property over Celery's plain (int) attribute, which is all its retry() reads.
+    @property
+    def default_retry_delay(self) -> float:  # type: ignore[override]
+        # Celery waits this long before a retry given no countdown, as autoretry gives none
+        # without retry_backoff: ours (equal jitter) in place of its full jitter, whose
+        # waits are often about 0 s.
+        retries: int = self.request.retries
+        return self.backoff.countdown(retries)
 
     @property
     def final_attempt(self) -> bool:

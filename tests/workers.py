@@ -32,11 +32,12 @@ from repositories.models import Conversation, ConversationStatus
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 READY_TIMEOUT_S = 60.0
 
-# Short leases and a fast sweep, so recovery happens within a test's patience.
+# Short leases, retries and a fast sweep, so recovery happens within a test's patience.
 WORKER_SETTINGS = {
     "LEASE_SECONDS": "2",
     "REQUEUE_AFTER_SECONDS": "3",
     "RECOVERY_INTERVAL_SECONDS": "1",
+    "RETRY_BACKOFF_SECONDS": "0.2",
     "TASK_TIME_LIMIT_SECONDS": "300",
     "HF_HUB_OFFLINE": "1",
 }
