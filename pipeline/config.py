@@ -42,10 +42,12 @@ class Settings(BaseSettings):
     max_download_bytes: int = Field(default=4 * 1024**3, gt=0)
 
     # Workers (see pipeline/leases.py): a claimed stage lapses this long after its last
-    # heartbeat; queued work not taken this long is sent again; a stage taken this many
-    # times without finishing is failed; the recovery sweep runs this often.
+    # heartbeat; queued work not taken this long is checked against the broker's records
+    # (pipeline/queued.py), sent again if its message was lost, and checked again as often;
+    # a stage taken this many times without finishing is failed; the recovery sweep runs
+    # this often.
     lease_seconds: float = Field(default=300.0, gt=0)
-    requeue_after_seconds: float = Field(default=1800.0, gt=0)
+    requeue_after_seconds: float = Field(default=30.0, gt=0)
     max_deliveries: int = Field(default=5, ge=1)
     recovery_interval_seconds: float = Field(default=60.0, gt=0)
     # The hard limit of one stage task; the soft limit and the broker's visibility timeout

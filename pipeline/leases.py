@@ -3,8 +3,10 @@
 A claim on a stage lasts `seconds` unless renewed; a worker renews it from a background
 thread while the slow step (a transcription, a model call) runs. A worker that dies stops
 renewing, its lease lapses, and the stage is taken over, by a redelivered message or by the
-recovery sweep. Work waiting in a queue carries a lease too (`requeue_after`): if its
-message is lost (a broker restarted with nothing on disk), the sweep sends it again.
+recovery sweep. Work waiting in a queue carries a lease too (`requeue_after`): once it
+lapses the sweep checks the broker for the message's record (pipeline/queued.py), sends it
+again if the broker lost it (restarted with nothing on disk), and otherwise leaves it to
+wait, however long the backlog.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ _LONGEST_HEARTBEAT_S = 10.0
 @dataclass(frozen=True, slots=True)
 class Leases:
     seconds: float = 300.0
-    requeue_after: float = 1800.0
+    requeue_after: float = 30.0
     # A stage taken this many times without finishing keeps killing its worker (out of
     # memory, a hard time limit): fail it rather than hand it on forever.
     max_deliveries: int = 5

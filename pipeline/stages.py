@@ -12,9 +12,9 @@ import enum
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -270,22 +270,41 @@ def complete(
     return StageOutcome.DONE
 
 
-def requeue_stuck(*, uow: UnitOfWork, leases: Leases, limit: int = 500) -> list[StuckConversation]:
-    """Unfinished conversations whose lease lapsed (lost worker, lost message), to send again.
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    lost: list[StuckConversation]  # to send again
+    examined: int  # lapsed conversations looked at: the limit means there may be more
 
-    The caller sends each one's stage; until `leases.requeue_after` has passed again they
-    are not picked a second time.
+
+def requeue_stuck(
+    *,
+    uow: UnitOfWork,
+    leases: Leases,
+    still_queued: Callable[[Sequence[uuid.UUID]], Collection[uuid.UUID]],
+    limit: int = 500,
+) -> Sweep:
+    """Unfinished conversations whose lease lapsed and whose work is lost, to send again.
+
+    A lapsed worker's lease means the worker died. A queued stage's lease lapses
+    `leases.requeue_after` after it was queued: `still_queued` (the broker's records) then
+    tells a message still waiting in a backlog, left alone, from one the broker lost. Every
+    one examined is looked at again only once `leases.requeue_after` has passed again.
     """
     with uow:
         now = utc_now()
-        stuck = uow.conversations.claim_stuck(
+        lapsed = uow.conversations.claim_stuck(
             now=now, requeue_at=leases.requeue_at(now), limit=limit
         )
-    for conversation in stuck:
+        waiting = still_queued([c.id for c in lapsed if not c.leased])
+    lost = [conversation for conversation in lapsed if conversation.id not in waiting]
+    for conversation in lost:
         log.warning(
-            "requeued stuck conversation_id=%s status=%s", conversation.id, conversation.status
+            "requeued stuck conversation_id=%s status=%s worker_lost=%s",
+            conversation.id,
+            conversation.status,
+            conversation.leased,
         )
-    return stuck
+    return Sweep(lost=lost, examined=len(lapsed))
 
 
 def fail(

@@ -65,6 +65,9 @@ class Claim:
 class StuckConversation:
     id: uuid.UUID
     status: ConversationStatus
+    # A worker had taken the stage and stopped renewing its lease: it died. Otherwise the
+    # stage was queued and nobody has taken it yet: its message waits, or was lost.
+    leased: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,7 +291,7 @@ class ConversationRepository(Repository[Conversation]):
         set to `requeue_at`, so the next sweep leaves them alone until then.
         """
         statement = (
-            select(Conversation.id, Conversation.status)
+            select(Conversation.id, Conversation.status, Conversation.lease_token.is_not(None))
             .where(Conversation.status.in_(UNFINISHED), Conversation.lease_expires_at < now)
             .order_by(Conversation.lease_expires_at)
             .limit(limit)
@@ -296,7 +299,10 @@ class ConversationRepository(Repository[Conversation]):
             # the other, and neither waits on a stage's transaction.
             .with_for_update(skip_locked=True)
         )
-        stuck = [StuckConversation(id, status) for id, status in self.session.execute(statement)]
+        stuck = [
+            StuckConversation(id, status, leased)
+            for id, status, leased in self.session.execute(statement)
+        ]
         if stuck:
             self.update_where(
                 Conversation.id.in_([conversation.id for conversation in stuck]),

@@ -31,6 +31,7 @@ from repositories.models import Conversation, ConversationStatus
 # The Redis `make test` starts; a missing server fails the run, never skips it.
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 READY_TIMEOUT_S = 60.0
+MINUTES = [sys.executable, "-c", "from pipeline.cli import main; main()"]
 
 # Short leases, retries and a fast sweep, so recovery happens within a test's patience.
 WORKER_SETTINGS = {
@@ -198,6 +199,20 @@ class Cluster:
             client.send_task(task, args=[str(conversation_id)], **options)
         finally:
             client.close()
+
+    def enqueue(self, recording: Path, **settings: str) -> uuid.UUID:
+        """Store and queue a conversation as operators do: `minutes enqueue`, its id printed."""
+        done = subprocess.run(
+            [*MINUTES, "enqueue", str(recording), "--title", "Release planning"],
+            capture_output=True,
+            text=True,
+            env=self.env(**settings),
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.fail(f"minutes enqueue exited {done.returncode}:\n{done.stderr}")
+        return uuid.UUID(done.stdout.strip())
 
     def wait_for(
         self,

@@ -354,9 +354,9 @@ class TestLeases:
             again = uow.conversations.claim_stuck(now=now, requeue_at=requeue_at, limit=10)
             dead = uow.conversations.get(dead_worker)
 
-        assert {(s.id, s.status) for s in stuck} == {
-            (lost_message, Status.PENDING),
-            (dead_worker, Status.TRANSCRIBING),
+        assert {(s.id, s.status, s.leased) for s in stuck} == {
+            (lost_message, Status.PENDING, False),
+            (dead_worker, Status.TRANSCRIBING, True),
         }
         assert again == []
         # The dead worker's token is void: were it only slow, its final write now fails.
