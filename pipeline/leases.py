@@ -74,7 +74,9 @@ class Heartbeat:
         self.conversation_id = conversation_id
         self.interval = leases.heartbeat_interval
         self._token = token
-        self._uow = uow.fork()  # a session of its own: sessions are not shared across threads
+        # A session of its own (sessions are not shared across threads), and no transaction
+        # around a renewal: it is one UPDATE.
+        self._uow = uow.autocommit()
         self._leases = leases
         self._on_progress = on_progress
         self._percent = 0

@@ -30,7 +30,7 @@ from pipeline.leases import DEFAULT_LEASES, Heartbeat, Leases
 from repositories.conversations import StuckConversation
 from repositories.database import UnitOfWork
 from repositories.models import ConversationStatus, utc_now
-from repositories.segments import NewSegment
+from repositories.segments import NewSegment, SpokenText
 
 Status = ConversationStatus
 log = logging.getLogger(__name__)
@@ -99,14 +99,15 @@ def transcribe(
     back instead of failed.
     """
     token = uuid.uuid4()
-    with uow:
+    # The claim is one statement, the participants' names read in it.
+    with uow.autocommit() as claiming:
         now = utc_now()
-        claim = uow.conversations.claim_for_transcription(
+        claim = claiming.conversations.claim_for_transcription(
             conversation_id, token=token, lease_until=leases.until(now), now=now
         )
         if claim is None:
-            return _not_claimed(uow, conversation_id)
-        prompt = build_prompt(claim.title, uow.participants.names(conversation_id))
+            return _not_claimed(claiming, conversation_id)
+    prompt = build_prompt(claim.title, claim.participants)
     log.info("transcribing conversation_id=%s delivery=%d", conversation_id, claim.deliveries)
     if _given_up(conversation_id, uow, Status.TRANSCRIBING, token, claim.deliveries, leases):
         return StageOutcome.FAILED
@@ -149,7 +150,7 @@ def transcribe(
                     [_new_segment(segment) for segment in transcript.segments],
                     earlier=not claim.is_first,
                 )
-                _add_speakers_as_participants(uow, conversation_id, transcript)
+                _add_speakers_as_participants(uow, conversation_id, claim.participants, transcript)
                 if not claim.is_first:
                     # Notes of an earlier run describe the old transcript.
                     uow.syntheses.delete_for_conversation(conversation_id)
@@ -170,30 +171,22 @@ def synthesize(
     final_attempt: bool = True,
     on_progress: ProgressCallback = _no_progress,
 ) -> StageOutcome:
-    """Stores the notes of a transcribed conversation; its state stays synthesizing."""
+    """Stores the notes of a transcribed conversation, and who spoke how much; its state
+    stays synthesizing."""
     token = uuid.uuid4()
-    with uow:
+    # The claim is one statement; the transcript read after it is the claimed one, since
+    # only a transcription (never running while the conversation is synthesizing) writes it.
+    with uow.autocommit() as claiming:
         now = utc_now()
-        claim = uow.conversations.claim_for_synthesis(
+        claim = claiming.conversations.claim_for_synthesis(
             conversation_id, token=token, lease_until=leases.until(now), now=now
         )
         if claim is None:
-            conversation = uow.conversations.get_by_id(conversation_id)
-            if conversation is None:
-                return StageOutcome.GONE
-            if (
-                conversation.status == Status.SYNTHESIZING
-                and uow.syntheses.get_by_conversation(conversation_id) is not None
-            ):
-                # An earlier run stored the notes and stopped before completing: go on.
-                return StageOutcome.DONE
-            return StageOutcome.SKIPPED
-        title = claim.title
-        names = uow.participants.names(conversation_id)
-        utterances = [
-            Utterance(text=s.text, speaker=s.speaker, start=s.start, end=s.end)
-            for s in uow.segments.list_spoken(conversation_id)
-        ]
+            return _synthesis_not_claimed(claiming, conversation_id)
+        spoken = claiming.segments.list_spoken(conversation_id)
+    utterances = [
+        Utterance(text=s.text, speaker=s.speaker, start=s.start, end=s.end) for s in spoken
+    ]
     log.info("synthesizing conversation_id=%s delivery=%d", conversation_id, claim.deliveries)
     if _given_up(conversation_id, uow, Status.SYNTHESIZING, token, claim.deliveries, leases):
         return StageOutcome.FAILED
@@ -206,7 +199,7 @@ def synthesize(
                 conversation_id, token=token, uow=uow, leases=leases, on_progress=on_progress
             ):
                 notes = synthesizer.synthesize(
-                    utterances=utterances, title=title, participants=names
+                    utterances=utterances, title=claim.title, participants=claim.participants
                 )
             with uow:
                 # Handing the lease back is the compare-and-set: it fails when another worker
@@ -228,6 +221,9 @@ def synthesize(
                     prompt_tokens=notes.prompt_tokens,
                     completion_tokens=notes.completion_tokens,
                 )
+                uow.participants.record_speaking(
+                    conversation_id, claim.participants, _speaking(spoken)
+                )
     except _LostRace:
         return StageOutcome.SKIPPED
     log.info("synthesized conversation_id=%s", conversation_id)
@@ -237,7 +233,7 @@ def synthesize(
 def complete(
     conversation_id: uuid.UUID, *, uow: UnitOfWork, final_attempt: bool = True
 ) -> StageOutcome:
-    """synthesizing -> completed, with speaking statistics and the graph outbox event.
+    """synthesizing -> completed, with the graph outbox event.
 
     One transaction, so the graph hears of exactly the conversations that completed.
     """
@@ -252,15 +248,6 @@ def complete(
         completed_at = utc_now()
         if not uow.conversations.complete(conversation_id, completed_at=completed_at):
             return _not_claimed(uow, conversation_id)
-        seconds: dict[str, float] = defaultdict(float)
-        words: dict[str, int] = defaultdict(int)
-        for segment in uow.segments.list_spoken(conversation_id):
-            if segment.speaker:
-                seconds[segment.speaker.casefold()] += segment.end - segment.start
-                words[segment.speaker.casefold()] += len(segment.text.split())
-        uow.participants.record_speaking(
-            conversation_id, {key: (round(seconds[key], 3), words[key]) for key in seconds}
-        )
         uow.graph_outbox.add_event(
             conversation_id,
             GRAPH_EVENT_COMPLETED,
@@ -351,6 +338,30 @@ def _not_claimed(uow: UnitOfWork, conversation_id: uuid.UUID) -> StageOutcome:
     return StageOutcome.GONE
 
 
+def _synthesis_not_claimed(uow: UnitOfWork, conversation_id: uuid.UUID) -> StageOutcome:
+    conversation = uow.conversations.get_by_id(conversation_id)
+    if conversation is None:
+        return StageOutcome.GONE
+    if (
+        conversation.status == Status.SYNTHESIZING
+        and uow.syntheses.get_by_conversation(conversation_id) is not None
+    ):
+        # An earlier run stored the notes and stopped before completing: go on.
+        return StageOutcome.DONE
+    return StageOutcome.SKIPPED
+
+
+def _speaking(spoken: Sequence[SpokenText]) -> dict[str, tuple[float, int]]:
+    """Seconds and words spoken, by case-folded speaker name."""
+    seconds: dict[str, float] = defaultdict(float)
+    words: dict[str, int] = defaultdict(int)
+    for segment in spoken:
+        if segment.speaker:
+            seconds[segment.speaker.casefold()] += segment.end - segment.start
+            words[segment.speaker.casefold()] += len(segment.text.split())
+    return {key: (round(seconds[key], 3), words[key]) for key in seconds}
+
+
 def _given_up(
     conversation_id: uuid.UUID,
     uow: UnitOfWork,
@@ -429,9 +440,10 @@ def _new_segment(segment: TranscribedSegment) -> NewSegment:
 
 
 def _add_speakers_as_participants(
-    uow: UnitOfWork, conversation_id: uuid.UUID, transcript: Transcript
+    uow: UnitOfWork, conversation_id: uuid.UUID, names: Sequence[str], transcript: Transcript
 ) -> None:
-    known = {name.casefold() for name in uow.participants.names(conversation_id)}
+    """Adds the speakers not among `names` (the participants the claim read)."""
+    known = {name.casefold() for name in names}
     speakers: dict[str, str] = {}
     for segment in transcript.segments:
         speaker = segment.speaker

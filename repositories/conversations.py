@@ -8,8 +8,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Update, and_, case, exists, or_, select, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Update,
+    and_,
+    case,
+    exists,
+    null,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import GenericFunction
 
 from repositories.base import Repository
 from repositories.models import Conversation, ConversationStatus, Participant, Synthesis, utc_now
@@ -53,6 +67,7 @@ class Claim:
     attempts: int  # runs of the pipeline (retries of a failed conversation add one)
     source_uri: str
     title: str | None
+    participants: list[str]  # their names, in order
 
     @property
     def is_first(self) -> bool:
@@ -172,7 +187,7 @@ class ConversationRepository(Repository[Conversation]):
                 updated_at=now,
             )
         )
-        return self._claimed(statement)
+        return self._claimed(id, statement)
 
     def claim(
         self,
@@ -206,7 +221,7 @@ class ConversationRepository(Repository[Conversation]):
                 updated_at=now,
             )
         )
-        return self._claimed(statement)
+        return self._claimed(id, statement)
 
     def claim_for_synthesis(
         self, id: uuid.UUID, *, token: uuid.UUID, lease_until: datetime, now: datetime
@@ -225,15 +240,41 @@ class ConversationRepository(Repository[Conversation]):
     def _notes_stored() -> ColumnElement[bool]:
         return exists().where(Synthesis.conversation_id == Conversation.id)
 
-    def _claimed(self, statement: Update) -> Claim | None:
+    def _claimed(self, id: uuid.UUID, statement: Update) -> Claim | None:
+        names = (
+            select(Participant.name)
+            .where(Participant.conversation_id == Conversation.id)
+            .correlate(Conversation)
+            .order_by(Participant.name)
+        )
+        # On PostgreSQL the participants' names come back with the claim, in its round trip
+        # (every stage that claims reads them). SQLite names RETURNING's columns without
+        # their table, so a correlated subquery there would compare the participants' own
+        # ids; in-process, a second statement costs no round trip anyway.
+        together = self.session.get_bind().dialect.name == "postgresql"
         returning = statement.returning(
             Conversation.deliveries,
             Conversation.attempts,
             Conversation.source_uri,
             Conversation.title,
+            # Fed from an ordered subquery, the aggregate keeps that order.
+            select(json_array_agg(names.subquery().c.name)).scalar_subquery()
+            if together
+            else null(),
         )
         row = self.session.execute(returning).one_or_none()
-        return None if row is None else Claim(*row)
+        if row is None:
+            return None
+        deliveries, attempts, source_uri, title, participants = row
+        if not together:
+            participants = list(
+                self.session.scalars(
+                    select(Participant.name)
+                    .where(Participant.conversation_id == id)
+                    .order_by(Participant.name)
+                )
+            )
+        return Claim(deliveries, attempts, source_uri, title, participants or [])
 
     @staticmethod
     def _lease_free(now: datetime) -> ColumnElement[bool]:
@@ -434,3 +475,20 @@ class ConversationRepository(Repository[Conversation]):
             .limit(limit)
         )
         return self.session.scalars(statement).all()
+
+
+class json_array_agg(GenericFunction[list[Any]]):
+    """The values of a column as one JSON array (None over no rows on PostgreSQL)."""
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(json_array_agg, "postgresql")
+def _json_agg(element: json_array_agg, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_agg({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_array_agg, "sqlite")
+def _json_group_array(element: json_array_agg, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_group_array({compiler.process(element.clauses, **kw)})"

@@ -221,6 +221,26 @@ class TestLeases:
         assert row.attempts == 1
         assert row.progress == 0
 
+    def test_a_claim_reads_its_own_participants_in_order(self, uow: UnitOfWork) -> None:
+        conversation_id = factories.conversation(uow)
+        other = factories.conversation(uow)
+        for name in ("Cy Diaz", "Ann Lee", "Bo Chen"):
+            factories.participant(uow, conversation_id, name)
+        factories.participant(uow, other, "Dee Ekwueme")
+        alone = factories.conversation(uow)
+        now = utc_now()
+        with uow:
+            claim = uow.conversations.claim_for_transcription(
+                conversation_id, token=uuid.uuid4(), lease_until=now + timedelta(minutes=5), now=now
+            )
+            nobody = uow.conversations.claim_for_transcription(
+                alone, token=uuid.uuid4(), lease_until=now, now=now
+            )
+        assert claim is not None
+        assert claim.participants == ["Ann Lee", "Bo Chen", "Cy Diaz"]
+        assert nobody is not None
+        assert nobody.participants == []
+
     def test_a_live_lease_keeps_others_out_and_a_lapsed_one_is_taken_over(
         self, uow: UnitOfWork
     ) -> None:
