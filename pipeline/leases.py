@@ -137,14 +137,18 @@ class _Renewer:
         self._due: dict[Heartbeat, float] = {}  # each heartbeat's next renewal (monotonic)
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._wakes_at = 0.0  # when the thread wakes by itself next (monotonic)
 
     def add(self, heartbeat: Heartbeat) -> None:
         with self._changed:
-            self._due[heartbeat] = time.monotonic() + heartbeat.interval
+            due = self._due[heartbeat] = time.monotonic() + heartbeat.interval
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="lease-renewer", daemon=True)
                 self._thread.start()
-            self._changed.notify()
+            # Woken only when it would sleep past this renewal: waking it costs a thread
+            # switch on every stage, and a fast stage is over long before a renewal is due.
+            if due < self._wakes_at:
+                self._changed.notify()
 
     def remove(self, heartbeat: Heartbeat) -> None:
         with self._changed:
@@ -156,7 +160,8 @@ class _Renewer:
                 now = time.monotonic()
                 due = [heartbeat for heartbeat, at in self._due.items() if at <= now]
                 if not due:
-                    self._changed.wait(min(self._due.values(), default=now + 60.0) - now)
+                    self._wakes_at = min(self._due.values(), default=now + 60.0)
+                    self._changed.wait(self._wakes_at - now)
                     continue
                 for heartbeat in due:
                     self._due[heartbeat] = now + heartbeat.interval
