@@ -174,8 +174,7 @@ def synthesize(
     """Stores the notes of a transcribed conversation, and who spoke how much; its state
     stays synthesizing."""
     token = uuid.uuid4()
-    # The claim is one statement; the transcript read after it is the claimed one, since
-    # only a transcription (never running while the conversation is synthesizing) writes it.
+    # The claim is one statement, the participants' names and the transcript read in it.
     with uow.autocommit() as claiming:
         now = utc_now()
         claim = claiming.conversations.claim_for_synthesis(
@@ -183,9 +182,9 @@ def synthesize(
         )
         if claim is None:
             return _synthesis_not_claimed(claiming, conversation_id)
-        spoken = claiming.segments.list_spoken(conversation_id)
     utterances = [
-        Utterance(text=s.text, speaker=s.speaker, start=s.start, end=s.end) for s in spoken
+        Utterance(text=s.text, speaker=s.speaker, start=s.start, end=s.end)
+        for s in claim.transcript
     ]
     log.info("synthesizing conversation_id=%s delivery=%d", conversation_id, claim.deliveries)
     if _given_up(conversation_id, uow, Status.SYNTHESIZING, token, claim.deliveries, leases):
@@ -222,7 +221,7 @@ def synthesize(
                     completion_tokens=notes.completion_tokens,
                 )
                 uow.participants.record_speaking(
-                    conversation_id, claim.participants, _speaking(spoken)
+                    conversation_id, claim.participants, _speaking(claim.transcript)
                 )
     except _LostRace:
         return StageOutcome.SKIPPED

@@ -11,11 +11,12 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    Select,
     Update,
     and_,
     case,
     exists,
-    null,
+    func,
     or_,
     select,
     update,
@@ -26,7 +27,15 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
 
 from repositories.base import Repository
-from repositories.models import Conversation, ConversationStatus, Participant, Synthesis, utc_now
+from repositories.models import (
+    Conversation,
+    ConversationStatus,
+    Participant,
+    Synthesis,
+    TranscriptSegment,
+    utc_now,
+)
+from repositories.segments import SpokenText
 
 Status = ConversationStatus
 
@@ -68,6 +77,7 @@ class Claim:
     source_uri: str
     title: str | None
     participants: list[str]  # their names, in order
+    transcript: list[SpokenText]  # in order; read for a synthesis only
 
     @property
     def is_first(self) -> bool:
@@ -198,9 +208,10 @@ class ConversationRepository(Repository[Conversation]):
         lease_until: datetime,
         now: datetime,
         criteria: Sequence[ColumnElement[bool]] = (),
+        with_transcript: bool = False,
     ) -> Claim | None:
         """Take the current stage of a conversation in `status` whose lease is free or lapsed
-        (and which meets the extra `criteria`).
+        (and which meets the extra `criteria`), reading its transcript too if asked.
 
         One UPDATE, so of two workers racing for it exactly one wins. None when the
         conversation is not there for the taking.
@@ -221,12 +232,13 @@ class ConversationRepository(Repository[Conversation]):
                 updated_at=now,
             )
         )
-        return self._claimed(id, statement)
+        return self._claimed(id, statement, with_transcript=with_transcript)
 
     def claim_for_synthesis(
         self, id: uuid.UUID, *, token: uuid.UUID, lease_until: datetime, now: datetime
     ) -> Claim | None:
-        """Take a transcribed conversation's synthesis, unless its notes are stored already."""
+        """Take a transcribed conversation's synthesis, with its transcript, unless its notes
+        are stored already."""
         return self.claim(
             id,
             status=Status.SYNTHESIZING,
@@ -234,47 +246,84 @@ class ConversationRepository(Repository[Conversation]):
             lease_until=lease_until,
             now=now,
             criteria=[~self._notes_stored()],
+            with_transcript=True,
         )
 
     @staticmethod
     def _notes_stored() -> ColumnElement[bool]:
         return exists().where(Synthesis.conversation_id == Conversation.id)
 
-    def _claimed(self, id: uuid.UUID, statement: Update) -> Claim | None:
-        names = (
-            select(Participant.name)
-            .where(Participant.conversation_id == Conversation.id)
-            .correlate(Conversation)
-            .order_by(Participant.name)
-        )
-        # On PostgreSQL the participants' names come back with the claim, in its round trip
-        # (every stage that claims reads them). SQLite names RETURNING's columns without
-        # their table, so a correlated subquery there would compare the participants' own
-        # ids; in-process, a second statement costs no round trip anyway.
-        together = self.session.get_bind().dialect.name == "postgresql"
-        returning = statement.returning(
+    def _claimed(
+        self, id: uuid.UUID, statement: Update, *, with_transcript: bool = False
+    ) -> Claim | None:
+        columns: list[Any] = [
             Conversation.deliveries,
             Conversation.attempts,
             Conversation.source_uri,
             Conversation.title,
-            # Fed from an ordered subquery, the aggregate keeps that order.
-            select(json_array_agg(names.subquery().c.name)).scalar_subquery()
-            if together
-            else null(),
-        )
-        row = self.session.execute(returning).one_or_none()
+        ]
+        # On PostgreSQL what the stage reads comes back with the claim, in its round trip:
+        # the participants' names (every stage reads them) and the transcript (synthesis
+        # reads it), each as one JSON array fed from an ordered subquery, which keeps its
+        # order. SQLite names RETURNING's columns without their table, so a correlated
+        # subquery there would compare the participants' own ids; in-process, more
+        # statements cost no round trips anyway.
+        together = self.session.get_bind().dialect.name == "postgresql"
+        if together:
+            names = self._participant_names().correlate(Conversation).subquery()
+            columns.append(select(json_array_agg(names.c.name)).scalar_subquery())
+            if with_transcript:
+                spoken = self._transcript().correlate(Conversation).subquery()
+                segments = func.json_build_array(
+                    spoken.c.speaker, spoken.c.start, spoken.c.end, spoken.c.text
+                )
+                columns.append(select(json_array_agg(segments)).scalar_subquery())
+        row = self.session.execute(statement.returning(*columns)).one_or_none()
         if row is None:
             return None
-        deliveries, attempts, source_uri, title, participants = row
-        if not together:
+        deliveries, attempts, source_uri, title, *read = row
+        if together:
+            participants: list[str] = read[0] or []
+            transcript = [
+                SpokenText(speaker, float(start), float(end), text)
+                for speaker, start, end, text in (read[1] or [] if with_transcript else [])
+            ]
+        else:
             participants = list(
-                self.session.scalars(
-                    select(Participant.name)
-                    .where(Participant.conversation_id == id)
-                    .order_by(Participant.name)
-                )
+                self.session.scalars(self._participant_names().where(Conversation.id == id))
             )
-        return Claim(deliveries, attempts, source_uri, title, participants or [])
+            transcript = (
+                [
+                    SpokenText(speaker, start, end, text)
+                    for speaker, start, end, text in self.session.execute(
+                        self._transcript().where(Conversation.id == id)
+                    )
+                ]
+                if with_transcript
+                else []
+            )
+        return Claim(deliveries, attempts, source_uri, title, participants, transcript)
+
+    @staticmethod
+    def _participant_names() -> Select[str]:
+        return (
+            select(Participant.name)
+            .where(Participant.conversation_id == Conversation.id)
+            .order_by(Participant.name)
+        )
+
+    @staticmethod
+    def _transcript() -> Select[str | None, float, float, str]:
+        return (
+            select(
+                TranscriptSegment.speaker,
+                TranscriptSegment.start,
+                TranscriptSegment.end,
+                TranscriptSegment.text,
+            )
+            .where(TranscriptSegment.conversation_id == Conversation.id)
+            .order_by(TranscriptSegment.position)
+        )
 
     @staticmethod
     def _lease_free(now: datetime) -> ColumnElement[bool]:

@@ -241,6 +241,24 @@ class TestLeases:
         assert nobody is not None
         assert nobody.participants == []
 
+    def test_a_synthesis_claim_reads_its_transcript_in_order(self, uow: UnitOfWork) -> None:
+        conversation_id = factories.conversation_in(uow, Status.SYNTHESIZING)
+        factories.segments(uow, conversation_id, "First things first.", "Then the rest.")
+        factories.segments(uow, factories.conversation(uow), "Another meeting.")
+        now = utc_now()
+        with uow:
+            claim = uow.conversations.claim_for_synthesis(
+                conversation_id, token=uuid.uuid4(), lease_until=now + timedelta(minutes=5), now=now
+            )
+            stored = uow.segments.list_spoken(conversation_id)
+        assert claim is not None
+        assert claim.transcript == stored
+        assert [segment.text for segment in claim.transcript] == [
+            "First things first.",
+            "Then the rest.",
+        ]
+        assert all(isinstance(segment.start, float) for segment in claim.transcript)
+
     def test_a_live_lease_keeps_others_out_and_a_lapsed_one_is_taken_over(
         self, uow: UnitOfWork
     ) -> None:
