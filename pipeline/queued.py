@@ -21,21 +21,31 @@ _RECORD_TTL_S = 24 * 60 * 60
 
 
 class QueueRecords:
-    """One conversation's record: its id as key, the task last sent for it as value."""
+    """One record per conversation and task sent for it: `minutes:queued:<id>:<task>`.
+
+    Per task, not per conversation: the record of a stage whose message was taken must not
+    stand for the next stage's, which a worker killed between its commit and its send
+    never sent.
+    """
 
     def __init__(self, broker_url: str) -> None:
         self._redis = redis.Redis.from_url(broker_url)
 
     def mark(self, conversation_id: str, task: str) -> None:
-        """Record that `task` was sent for the conversation (one SET, replacing the last)."""
-        self._redis.set(_KEY_PREFIX + conversation_id, task, ex=_RECORD_TTL_S)
+        """Record that `task` was sent for the conversation (one SET)."""
+        self._redis.set(_key(conversation_id, task), 1, ex=_RECORD_TTL_S)
 
-    def waiting(self, conversation_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-        """Those of `conversation_ids` whose record is there: sent, and not lost since."""
-        if not conversation_ids:
+    def waiting(self, sent: Sequence[tuple[uuid.UUID, str]]) -> set[uuid.UUID]:
+        """The conversations of `sent` (id and task) whose record is there: the task was
+        sent, and the broker has not lost it since."""
+        if not sent:
             return set()
-        found = self._redis.mget([_KEY_PREFIX + str(id) for id in conversation_ids])
-        return {id for id, value in zip(conversation_ids, found, strict=True) if value is not None}
+        found = self._redis.mget([_key(str(id), task) for id, task in sent])
+        return {id for (id, _), value in zip(sent, found, strict=True) if value is not None}
 
     def close(self) -> None:
         self._redis.close()
+
+
+def _key(conversation_id: str, task: str) -> str:
+    return f"{_KEY_PREFIX}{conversation_id}:{task}"

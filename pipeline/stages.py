@@ -208,8 +208,8 @@ def synthesize(
                 ):
                     raise _LostRace
                 # The claim required no notes, and only the lease holder writes them.
-                uow.syntheses.create(
-                    conversation_id=conversation_id,
+                uow.syntheses.add_for_conversation(
+                    conversation_id,
                     summary=notes.summary,
                     key_decisions=list(notes.key_decisions),
                     action_items=[asdict(item) for item in notes.action_items],
@@ -266,7 +266,7 @@ def requeue_stuck(
     *,
     uow: UnitOfWork,
     leases: Leases,
-    still_queued: Callable[[Sequence[uuid.UUID]], Collection[uuid.UUID]],
+    still_queued: Callable[[Sequence[StuckConversation]], Collection[uuid.UUID]],
     limit: int = 500,
 ) -> Sweep:
     """Unfinished conversations whose lease lapsed and whose work is lost, to send again.
@@ -281,7 +281,7 @@ def requeue_stuck(
         lapsed = uow.conversations.claim_stuck(
             now=now, requeue_at=leases.requeue_at(now), limit=limit
         )
-        waiting = still_queued([c.id for c in lapsed if not c.leased])
+        waiting = still_queued([c for c in lapsed if not c.leased])
     lost = [conversation for conversation in lapsed if conversation.id not in waiting]
     for conversation in lost:
         log.warning(

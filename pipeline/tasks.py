@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from celery import Task
@@ -23,6 +24,7 @@ from pipeline.queued import QueueRecords
 from pipeline.retries import Backoff
 from pipeline.runner import run_in_process
 from pipeline.runtime import Runtime
+from repositories.conversations import StuckConversation
 from repositories.models import ConversationStatus
 
 log = logging.getLogger(__name__)
@@ -164,7 +166,7 @@ def recover_stuck(self: StageTask, /, **kwargs: Any) -> int:
         sweep = stages.requeue_stuck(
             uow=runtime.unit_of_work(),
             leases=runtime.leases,
-            still_queued=_queue_records().waiting,
+            still_queued=_still_queued,
             limit=_SWEEP_BATCH,
         )
         for conversation in sweep.lost:
@@ -179,6 +181,19 @@ def recover_stuck(self: StageTask, /, **kwargs: Any) -> int:
         # a batch per transaction (each examined row is due again only later).
         if sweep.examined < _SWEEP_BATCH:
             return resent
+
+
+def _still_queued(conversations: Sequence[StuckConversation]) -> set[uuid.UUID]:
+    """Those of the queued `conversations` whose awaited task's message is in the broker."""
+
+    def awaited(conversation: StuckConversation) -> Task:  # type: ignore[type-arg]
+        if conversation.status != ConversationStatus.SYNTHESIZING:
+            return transcribe
+        return complete if conversation.notes_stored else synthesize
+
+    return _queue_records().waiting(
+        [(conversation.id, awaited(conversation).name) for conversation in conversations]
+    )
 
 
 def _queue_records() -> QueueRecords:

@@ -93,6 +93,7 @@ class StuckConversation:
     # A worker had taken the stage and stopped renewing its lease: it died. Otherwise the
     # stage was queued and nobody has taken it yet: its message waits, or was lost.
     leased: bool
+    notes_stored: bool  # synthesizing with its notes: what it waits for is its completion
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,7 +382,12 @@ class ConversationRepository(Repository[Conversation]):
         set to `requeue_at`, so the next sweep leaves them alone until then.
         """
         statement = (
-            select(Conversation.id, Conversation.status, Conversation.lease_token.is_not(None))
+            select(
+                Conversation.id,
+                Conversation.status,
+                Conversation.lease_token.is_not(None),
+                self._notes_stored(),
+            )
             .where(Conversation.status.in_(UNFINISHED), Conversation.lease_expires_at < now)
             .order_by(Conversation.lease_expires_at)
             .limit(limit)
@@ -390,8 +396,8 @@ class ConversationRepository(Repository[Conversation]):
             .with_for_update(skip_locked=True)
         )
         stuck = [
-            StuckConversation(id, status, leased)
-            for id, status, leased in self.session.execute(statement)
+            StuckConversation(id, status, leased, notes_stored)
+            for id, status, leased, notes_stored in self.session.execute(statement)
         ]
         if stuck:
             self.update_where(

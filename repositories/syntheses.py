@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, delete, select
+from sqlalchemy import Integer, delete, insert, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
@@ -28,6 +28,11 @@ class SynthesisRepository(Repository[Synthesis]):
         if existing is None:
             return self.create(conversation_id=conversation_id, **values)
         return self.update(existing, **values)
+
+    def add_for_conversation(self, conversation_id: uuid.UUID, **values: Any) -> None:
+        """Store a conversation's first notes: one INSERT, without the ORM's flush (the
+        pipeline's hot path, which needs no Synthesis object back)."""
+        self.session.execute(insert(self.table).values(conversation_id=conversation_id, **values))
 
     def delete_for_conversation(self, conversation_id: uuid.UUID) -> None:
         """Drop notes a new transcript has made stale."""

@@ -15,8 +15,12 @@ import pytest
 from neo4j import Driver
 from sqlalchemy import func, select
 
+from integrations.audio_sources import AudioSources
 from integrations.graph.writer import GraphWriter
+from pipeline import stages
 from pipeline.config import Settings
+from pipeline.leases import Leases
+from pipeline.queued import QueueRecords
 from repositories.models import (
     ConversationStatus,
     GraphOutboxEvent,
@@ -25,7 +29,7 @@ from repositories.models import (
     utc_now,
 )
 from tests.audio import silence
-from tests.fakes import TRANSCRIPT
+from tests.fakes import TRANSCRIPT, CountingSynthesizer, InstantTranscriber
 from tests.workers import Cluster, broker_url, cluster, redis_client
 
 __all__ = ["broker_url", "cluster"]  # the fixtures this module uses
@@ -207,6 +211,30 @@ class TestBrokerLoss:
         for conversation_id in conversation_ids:
             cluster.wait_for(conversation_id, Status.COMPLETED, timeout=60.0)
             assert_finished_once(cluster, conversation_id)
+
+    def test_a_next_stage_never_sent_is_sent_by_the_sweep(self, cluster: Cluster) -> None:
+        # A worker killed between committing the notes and sending the completion: the
+        # synthesis's own record stays in the broker, and must not stand for the latter.
+        conversation_id = pending(cluster)
+        leases = Leases(requeue_after=1.0)
+        uow = cluster.uow
+        stages.transcribe(
+            conversation_id,
+            uow=uow,
+            transcriber=InstantTranscriber(cluster.state),
+            sources=AudioSources([cluster.audio_root]),
+            leases=leases,
+        )
+        QueueRecords(cluster.broker_url).mark(str(conversation_id), "pipeline.synthesize")
+        stages.synthesize(
+            conversation_id, uow=uow, synthesizer=CountingSynthesizer(cluster.state), leases=leases
+        )
+
+        cluster.worker(beat=True)
+
+        cluster.wait_for(conversation_id, Status.COMPLETED)
+        assert_finished_once(cluster, conversation_id)
+        assert calls(cluster, "syntheses") == 1
 
     def test_a_backlog_of_waiting_messages_is_not_sent_again(self, cluster: Cluster) -> None:
         # Nothing takes transcriptions yet: the messages wait, and the sweep runs every
