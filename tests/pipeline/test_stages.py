@@ -406,6 +406,24 @@ def _scripted(vtt_file: Path, **script: Any) -> _ScriptedTranscriber:
     return transcriber
 
 
+def _taken_by_a_worker_that_died(
+    uow: UnitOfWork, conversation_id: uuid.UUID, *, minutes_ago: float
+) -> None:
+    """A claim of the transcription `minutes_ago`, whose one-minute lease then lapsed."""
+    taken = utc_now() - timedelta(minutes=minutes_ago)
+    with uow:
+        uow.conversations.claim_for_transcription(
+            conversation_id, token=uuid.uuid4(), lease_until=taken + timedelta(minutes=1), now=taken
+        )
+
+
+def _assert_given_up_after(uow: UnitOfWork, conversation_id: uuid.UUID, *, tries: int) -> None:
+    failed = _status(uow, conversation_id)
+    assert failed.status is Status.FAILED
+    assert failed.error_message is not None
+    assert failed.error_message.startswith(f"gave up after {tries} tries: the worker was lost")
+
+
 class TestLeasedStages:
     def test_a_stage_leased_by_a_live_worker_is_left_alone(
         self, uow: UnitOfWork, recording: Path, vtt_file: Path
@@ -495,14 +513,7 @@ class TestLeasedStages:
         conversation_id = _conversation(uow, recording)
         leases = Leases(seconds=60, max_deliveries=2)
         for minutes_ago in (10, 5):  # two workers took it and died: their leases lapsed
-            taken = utc_now() - timedelta(minutes=minutes_ago)
-            with uow:
-                uow.conversations.claim_for_transcription(
-                    conversation_id,
-                    token=uuid.uuid4(),
-                    lease_until=taken + timedelta(minutes=1),
-                    now=taken,
-                )
+            _taken_by_a_worker_that_died(uow, conversation_id, minutes_ago=minutes_ago)
         transcriber = _scripted(vtt_file)
 
         outcome = stages.transcribe(
@@ -515,10 +526,7 @@ class TestLeasedStages:
 
         assert outcome is StageOutcome.FAILED
         assert transcriber.calls == 0
-        failed = _status(uow, conversation_id)
-        assert failed.status is Status.FAILED
-        assert failed.error_message is not None
-        assert failed.error_message.startswith("gave up after 2 tries: the worker was lost")
+        _assert_given_up_after(uow, conversation_id, tries=2)
 
     def test_the_heartbeat_renews_the_lease_and_records_progress(
         self, engine: Engine, recording: Path, vtt_file: Path
@@ -609,9 +617,13 @@ TASK_MAX_RETRIES = 8
 
 
 def _transcribe_with_retries(
-    uow: UnitOfWork, conversation_id: uuid.UUID, sources: AudioSources, transcriber: Any
+    uow: UnitOfWork, conversation_id: uuid.UUID, transcriber: Any
 ) -> StageOutcome:
-    """The stage as its Celery task runs it: a transient error retried, the last one final."""
+    """The stage as its Celery task runs it: a transient error retried, the last one final.
+
+    The recording is on loopback, which ALLOW_PRIVATE_SOURCES lets sources reach.
+    """
+    sources = AudioSources([], allow_private_addresses=True)
     for retries in range(TASK_MAX_RETRIES + 1):
         try:
             return stages.transcribe(
@@ -633,9 +645,8 @@ class TestTransientRetries:
     ) -> None:
         server = serve_recording(unavailable=5)
         conversation_id = create_conversation(uow, source_uri=server.url, title="Standup")
-        sources = AudioSources([], allow_private_addresses=True)
 
-        outcome = _transcribe_with_retries(uow, conversation_id, sources, _scripted(vtt_file))
+        outcome = _transcribe_with_retries(uow, conversation_id, _scripted(vtt_file))
 
         # Five handed-back retries are not five lost workers.
         assert outcome is StageOutcome.DONE
@@ -650,10 +661,9 @@ class TestTransientRetries:
     ) -> None:
         server = serve_recording(unavailable=1000)
         conversation_id = create_conversation(uow, source_uri=server.url, title="Standup")
-        sources = AudioSources([], allow_private_addresses=True)
 
         with pytest.raises(SourceUnavailableError):
-            _transcribe_with_retries(uow, conversation_id, sources, _scripted(vtt_file))
+            _transcribe_with_retries(uow, conversation_id, _scripted(vtt_file))
 
         assert server.requests == TASK_MAX_RETRIES + 1
         failed = _status(uow, conversation_id)
@@ -678,14 +688,7 @@ class TestTransientRetries:
                     leases=leases,
                     final_attempt=False,
                 )
-            taken = utc_now() - timedelta(minutes=minutes_ago)
-            with uow:
-                uow.conversations.claim_for_transcription(
-                    conversation_id,
-                    token=uuid.uuid4(),
-                    lease_until=taken + timedelta(minutes=1),
-                    now=taken,
-                )
+            _taken_by_a_worker_that_died(uow, conversation_id, minutes_ago=minutes_ago)
 
         outcome = stages.transcribe(
             conversation_id,
@@ -696,6 +699,4 @@ class TestTransientRetries:
         )
 
         assert outcome is StageOutcome.FAILED
-        failed = _status(uow, conversation_id)
-        assert failed.error_message is not None
-        assert failed.error_message.startswith("gave up after 2 tries: the worker was lost")
+        _assert_given_up_after(uow, conversation_id, tries=2)
