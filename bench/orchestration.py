@@ -11,10 +11,11 @@ The two runs alternate, best of `--repeats` each, so a busy neighbour slows both
 The script makes everything it needs and removes it after: a migrated PostgreSQL database
 of its own, a Redis database of its own (emptied before and after), the worker process.
 
-Every pool process counts, per task, its time, CPU time, SQL statements and round trips to
-PostgreSQL and Redis; the script prints the database round trips per meeting after the
-runs. `--profile DIR` keeps those counts in DIR and prints them per task (and with
-`--cprofile` a cProfile of the whole process, which slows it about twice).
+Before the timed rounds the script runs a few meetings through the same stage functions in
+its own process and prints the database round trips per meeting (counted there, so the
+counting slows no timed round). `--profile DIR` has every pool process write, per task,
+its time, CPU time and round trips to DIR (and with `--cprofile` a cProfile of the whole
+process, which slows it about twice); the script prints the summary after the runs.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import celeryconfig
 from integrations.synthesis.base import ActionItem, Notes, Utterance
 from integrations.transcription.base import TranscribedSegment, Transcript
+from pipeline import stages
 from pipeline.app import app
 from pipeline.config import Settings
 from pipeline.hooks import UploadEvent, UploadParticipant, store_upload
@@ -68,7 +70,8 @@ from scratch_database import scratch_database
 # Tests use 13 and 14; a database number of our own, so a flush touches nothing else.
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 
-PIPELINE_TASKS = ("pipeline.transcribe", "pipeline.synthesize", "pipeline.complete")
+# Meetings run through the stage functions in this process to count their round trips.
+ROUND_TRIP_MEETINGS = 20
 BARE_QUEUE = "bench"
 PIPELINE_QUEUES = ("transcription", "synthesis", "graph", "celery")
 BARE_DONE_KEY = "bench:bare:done"
@@ -163,9 +166,42 @@ def run_worker(celery_args: Sequence[str]) -> None:
     vars(runtime)["transcriber"] = InstantTranscriber()
     vars(runtime)["synthesizer"] = InstantSynthesizer()
     use_runtime(runtime)
-    profile_dir = Path(os.environ[PROFILE_ENV])
-    _TaskProfile(profile_dir, cprofile=bool(os.environ.get(CPROFILE_ENV))).connect()
+    profile_dir = os.environ.get(PROFILE_ENV)
+    if profile_dir:
+        _TaskProfile(Path(profile_dir), cprofile=bool(os.environ.get(CPROFILE_ENV))).connect()
     app.worker_main(["worker", *celery_args])
+
+
+def count_database_round_trips(on_round_trip: Callable[[], None]) -> Callable[[], None]:
+    """Calls `on_round_trip` on every exchange with PostgreSQL; returns the undo.
+
+    psycopg drives each exchange as a generator that waits on the socket; one that finishes
+    without waiting (setting autocommit, a rollback with no transaction open) is none.
+    """
+    wait = psycopg.Connection.wait
+
+    def exchange(generator: Generator[Any, Any, Any]) -> Generator[Any, Any, Any]:
+        try:
+            request = generator.send(None)
+        except StopIteration as done:
+            return done.value
+        on_round_trip()
+        while True:
+            reply = yield request
+            try:
+                request = generator.send(reply)
+            except StopIteration as done:
+                return done.value
+
+    def counted(connection: Any, generator: Any, *args: Any, **kwargs: Any) -> Any:
+        return wait(connection, exchange(generator), *args, **kwargs)
+
+    psycopg.Connection.wait = counted  # type: ignore[method-assign,assignment]
+
+    def undo() -> None:
+        psycopg.Connection.wait = wait  # type: ignore[method-assign]
+
+    return undo
 
 
 @dataclass
@@ -204,9 +240,7 @@ class _TaskProfile:
         # waits on the socket (one that finishes without waiting, such as setting
         # autocommit or a rollback with no transaction open, is none), and redis-py writes
         # once per command or pipeline. Wrapped here, in this mode only.
-        psycopg.Connection.wait = self._socket_waits_counted(  # type: ignore[method-assign]
-            psycopg.Connection.wait
-        )
+        count_database_round_trips(self._database_round_trip)
         redis.connection.AbstractConnection.send_packed_command = self._counted(  # type: ignore[method-assign]
             redis.connection.AbstractConnection.send_packed_command, "redis_round_trips"
         )
@@ -219,28 +253,9 @@ class _TaskProfile:
 
         return counted
 
-    def _socket_waits_counted(self, wait: Callable[..., Any]) -> Callable[..., Any]:
-        profile = self
-
-        def exchange(generator: Generator[Any, Any, Any]) -> Generator[Any, Any, Any]:
-            # Passes psycopg's generator through, counting it once if it waits at all.
-            try:
-                request = generator.send(None)
-            except StopIteration as done:
-                return done.value
-            if profile.current is not None:
-                profile.current.database_round_trips += 1
-            while True:
-                reply = yield request
-                try:
-                    request = generator.send(reply)
-                except StopIteration as done:
-                    return done.value
-
-        def counted(connection: Any, generator: Any, *args: Any, **kwargs: Any) -> Any:
-            return wait(connection, exchange(generator), *args, **kwargs)
-
-        return counted
+    def _database_round_trip(self) -> None:
+        if self.current is not None:
+            self.current.database_round_trips += 1
 
     def _start(self, **kwargs: Any) -> None:
         if self.profiler is not None:
@@ -328,7 +343,7 @@ class WorkerProcess:
 
 
 def worker_env(
-    database_url: str, audio_root: Path, profile_dir: Path, *, cprofile: bool
+    database_url: str, audio_root: Path, profile_dir: Path | None, *, cprofile: bool
 ) -> dict[str, str]:
     # Production defaults for everything else (leases, time limits, retries): only where
     # to find the database, broker and recordings is this run's own.
@@ -343,9 +358,10 @@ def worker_env(
         AUDIO_ROOTS=str(audio_root),
         HF_HUB_OFFLINE="1",
     )
-    env[PROFILE_ENV] = str(profile_dir)
-    if cprofile:
-        env[CPROFILE_ENV] = "1"
+    if profile_dir is not None:
+        env[PROFILE_ENV] = str(profile_dir)
+        if cprofile:
+            env[CPROFILE_ENV] = "1"
     return env
 
 
@@ -411,6 +427,49 @@ class Bench:
         )
         return [store_upload(event, runtime=self.runtime).conversation_id for _ in range(count)]
 
+    def count_round_trips(self, ids: Sequence[uuid.UUID]) -> dict[str, float]:
+        """Database round trips per meeting of each stage, run here on the same providers.
+
+        The tasks add none to their stage's: they parse the id and send the next message.
+        """
+        runtime = self.runtime
+        transcriber, synthesizer = InstantTranscriber(), InstantSynthesizer()
+        counts = dict.fromkeys(("transcribe", "synthesize", "complete"), 0)
+        stage = "transcribe"
+
+        def count() -> None:
+            counts[stage] += 1
+
+        undo = count_database_round_trips(count)
+        try:
+            for conversation_id in ids:
+                stage = "transcribe"
+                outcomes = [
+                    stages.transcribe(
+                        conversation_id,
+                        uow=runtime.unit_of_work(),
+                        transcriber=transcriber,
+                        sources=runtime.sources,
+                        leases=runtime.leases,
+                    )
+                ]
+                stage = "synthesize"
+                outcomes.append(
+                    stages.synthesize(
+                        conversation_id,
+                        uow=runtime.unit_of_work(),
+                        synthesizer=synthesizer,
+                        leases=runtime.leases,
+                    )
+                )
+                stage = "complete"
+                outcomes.append(stages.complete(conversation_id, uow=runtime.unit_of_work()))
+                if any(outcome is not stages.StageOutcome.DONE for outcome in outcomes):
+                    raise BenchError(f"a stage did not finish: {outcomes}")
+        finally:
+            undo()
+        return {name: total / len(ids) for name, total in counts.items()}
+
     def run_ours(self, ids: Sequence[uuid.UUID]) -> float:
         """Seconds from sending the meetings' first stage until all of them are completed."""
         target = self.count_finished() + len(ids)
@@ -444,9 +503,10 @@ def run(options: argparse.Namespace) -> None:
     repeats: int = options.repeats
     broker = redis.Redis.from_url(REDIS_URL)
     broker.flushdb()
-    with tempfile.TemporaryDirectory(prefix="minutes-bench-") as temp, scratch_database() as url:
-        profile_dir: Path = options.profile or Path(temp) / "profile"
+    profile_dir: Path | None = options.profile
+    if profile_dir is not None:
         profile_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="minutes-bench-") as temp, scratch_database() as url:
         audio_root = Path(temp) / "audio"
         audio_root.mkdir()
         # The stages check the source is a file inside AUDIO_ROOTS; the instant transcriber
@@ -465,6 +525,7 @@ def run(options: argparse.Namespace) -> None:
         bare: list[float] = []
         ours: list[float] = []
         try:
+            round_trips = bench.count_round_trips(bench.store_meetings(ROUND_TRIP_MEETINGS, audio))
             warm_up = WARM_UP * options.concurrency
             batches = [bench.store_meetings(n, audio) for n in [warm_up] + [meetings] * repeats]
             worker.start()
@@ -483,11 +544,10 @@ def run(options: argparse.Namespace) -> None:
             runtime.engine.dispose()
             broker.flushdb()
             broker.close()
-        totals = task_totals(profile_dir)
     report(meetings, repeats, options.concurrency, min(ours), min(bare))
-    print_round_trips(totals)
-    if options.profile is not None:
-        print_profile(totals, profile_dir)
+    print_round_trips(round_trips)
+    if profile_dir is not None:
+        print_profile(profile_dir)
 
 
 def report(meetings: int, repeats: int, concurrency: int, ours: float, bare: float) -> None:
@@ -510,37 +570,21 @@ def report(meetings: int, repeats: int, concurrency: int, ours: float, bare: flo
     )
 
 
-def task_totals(directory: Path) -> dict[str, _TaskStats]:
-    """Every pool process's counts (written as it exits), added up per task name."""
+def print_round_trips(per_stage: dict[str, float]) -> None:
+    stages = ", ".join(f"{name} {count:.1f}" for name, count in per_stage.items())
+    print(
+        f"database round trips per meeting: {sum(per_stage.values()):.1f} ({stages}; "
+        f"counted over {ROUND_TRIP_MEETINGS} meetings run through the stages in this process)"
+    )
+
+
+def print_profile(directory: Path) -> None:
     totals: dict[str, _TaskStats] = defaultdict(_TaskStats)
     for path in directory.glob("*.json"):
         for name, values in json.loads(path.read_text()).items():
             total = totals[name]
             for key, value in values.items():
                 setattr(total, key, getattr(total, key) + value)
-    return totals
-
-
-def print_round_trips(totals: dict[str, _TaskStats]) -> None:
-    # Each meeting runs each stage once (nothing failed: run_ours checks), warm-up included.
-    meetings = totals["pipeline.transcribe"].count
-    stages = {name: totals[name] for name in PIPELINE_TASKS}
-    if meetings == 0 or any(stage.count != meetings for stage in stages.values()):
-        runs = {name: stage.count for name, stage in stages.items()}
-        raise BenchError(f"the stages did not run once per meeting: {runs}")
-    per_stage = ", ".join(
-        f"{name.removeprefix('pipeline.')} {stage.database_round_trips / meetings:.1f}"
-        for name, stage in stages.items()
-    )
-    round_trips = sum(stage.database_round_trips for stage in stages.values()) / meetings
-    statements = sum(stage.statements for stage in stages.values()) / meetings
-    print(
-        f"database round trips per meeting: {round_trips:.1f} ({per_stage}; "
-        f"{statements:.1f} SQL statements)"
-    )
-
-
-def print_profile(totals: dict[str, _TaskStats], directory: Path) -> None:
     print("per task run (all rounds, warm-up included):")
     for name, total in sorted(totals.items()):
         n = total.count

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Integer, delete, insert, select
+from sqlalchemy import Integer, Table, delete, insert, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
@@ -32,7 +32,7 @@ class SynthesisRepository(Repository[Synthesis]):
     def add_for_conversation(self, conversation_id: uuid.UUID, **values: Any) -> None:
         """Store a conversation's first notes: one INSERT, without the ORM's flush (the
         pipeline's hot path, which needs no Synthesis object back)."""
-        self.session.execute(insert(self.table).values(conversation_id=conversation_id, **values))
+        self.session.execute(_INSERT, {"conversation_id": conversation_id, **values})
 
     def delete_for_conversation(self, conversation_id: uuid.UUID) -> None:
         """Drop notes a new transcript has made stale."""
@@ -74,6 +74,10 @@ class SynthesisRepository(Repository[Synthesis]):
             .limit(limit)
         )
         return self.session.scalars(statement).all()
+
+
+# Built once; the columns a call leaves out get their defaults (id, created_at, ...).
+_INSERT = insert(cast(Table, Synthesis.__table__))
 
 
 class json_array_length(GenericFunction[int]):
