@@ -162,7 +162,7 @@ class ConversationRepository(Repository[Conversation]):
         )
         parameters = {f"new_{name}": value for name, value in values.items()}
         parameters.update(transition_id=id, holder=holder)
-        changed: int = self.session.execute(statement, parameters).rowcount  # type: ignore[attr-defined]
+        changed = self.execute(statement, parameters).rowcount
         return changed == 1
 
     def complete(self, id: uuid.UUID, *, completed_at: datetime) -> bool:
@@ -223,10 +223,10 @@ class ConversationRepository(Repository[Conversation]):
         together = self.session.get_bind().dialect.name == "postgresql"
         parameters = {"claim_id": id, "token": token, "lease_until": lease_until, "now": now}
         returning = _claim_returning(statement, together=together, transcript=with_transcript)
-        row = self.session.execute(returning, parameters).one_or_none()
+        row = self.execute(returning, parameters).one_or_none()
         if row is None:
             return None
-        deliveries, attempts, source_uri, title, *read = row
+        deliveries, attempts, source_uri, title, *read = tuple(row)
         if together:
             participants: list[str] = read[0] or []
             transcript = [
@@ -279,7 +279,7 @@ class ConversationRepository(Repository[Conversation]):
         self, statement: Update, id: uuid.UUID, token: uuid.UUID, requeue_at: datetime
     ) -> bool:
         parameters = {"lease_id": id, "token": token, "requeue_at": requeue_at, "now": utc_now()}
-        changed: int = self.session.execute(statement, parameters).rowcount  # type: ignore[attr-defined]
+        changed = self.execute(statement, parameters).rowcount
         return changed == 1
 
     def claim_stuck(

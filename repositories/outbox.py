@@ -26,7 +26,7 @@ class GraphOutboxRepository(ConversationPartRepository[GraphOutboxEvent]):
         """The new event's id. One INSERT, without the ORM's flush: every completion
         writes one, on the pipeline's hot path."""
         id = uuid.uuid4()
-        self.session.execute(
+        self.execute(
             _INSERT,
             {
                 "id": id,

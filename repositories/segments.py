@@ -61,7 +61,7 @@ class TranscriptSegmentRepository(ConversationPartRepository[TranscriptSegment])
             )
         if segments:
             # One executemany INSERT: a long meeting has thousands of segments.
-            self.session.execute(
+            self.execute(
                 _INSERT,
                 [
                     {

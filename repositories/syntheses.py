@@ -32,7 +32,7 @@ class SynthesisRepository(Repository[Synthesis]):
     def add_for_conversation(self, conversation_id: uuid.UUID, **values: Any) -> None:
         """Store a conversation's first notes: one INSERT, without the ORM's flush (the
         pipeline's hot path, which needs no Synthesis object back)."""
-        self.session.execute(_INSERT, {"conversation_id": conversation_id, **values})
+        self.execute(_INSERT, {"conversation_id": conversation_id, **values})
 
     def delete_for_conversation(self, conversation_id: uuid.UUID) -> None:
         """Drop notes a new transcript has made stale."""
