@@ -42,16 +42,23 @@ class Settings(BaseSettings):
     max_download_bytes: int = Field(default=4 * 1024**3, gt=0)
 
     # Workers (see pipeline/leases.py): a claimed stage lapses this long after its last
-    # heartbeat; queued work not taken this long is sent again; a stage taken this many
-    # times without finishing is failed; the recovery sweep runs this often.
+    # heartbeat; queued work not taken this long is checked against the broker's records
+    # (pipeline/queued.py), sent again if its message was lost, and checked again as often;
+    # a stage taken this many times without finishing is failed; the recovery sweep runs
+    # this often.
     lease_seconds: float = Field(default=300.0, gt=0)
-    requeue_after_seconds: float = Field(default=1800.0, gt=0)
+    requeue_after_seconds: float = Field(default=30.0, gt=0)
     max_deliveries: int = Field(default=5, ge=1)
     recovery_interval_seconds: float = Field(default=60.0, gt=0)
     # The hard limit of one stage task; the soft limit and the broker's visibility timeout
     # are derived from it.
     task_time_limit_seconds: int = Field(default=2 * 60 * 60, ge=60)
     task_max_retries: int = Field(default=8, ge=0)
+    # The backoff between those retries (see pipeline/retries.py): the first waits 2.5-5 s,
+    # each next one up to twice as long, none over the cap; with the defaults the 8 retries
+    # span 7.6 to 15.3 minutes.
+    retry_backoff_seconds: float = Field(default=5.0, gt=0)
+    retry_backoff_max_seconds: float = Field(default=5 * 60.0, gt=0)
 
     # Unset: the HTTP upload hook refuses every request.
     hook_secret: SecretStr | None = None

@@ -3,8 +3,10 @@
 A claim on a stage lasts `seconds` unless renewed; a worker renews it from a background
 thread while the slow step (a transcription, a model call) runs. A worker that dies stops
 renewing, its lease lapses, and the stage is taken over, by a redelivered message or by the
-recovery sweep. Work waiting in a queue carries a lease too (`requeue_after`): if its
-message is lost (a broker restarted with nothing on disk), the sweep sends it again.
+recovery sweep. Work waiting in a queue carries a lease too (`requeue_after`): once it
+lapses the sweep checks the broker for the message's record (pipeline/queued.py), sends it
+again if the broker lost it (restarted with nothing on disk), and otherwise leaves it to
+wait, however long the backlog.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ _LONGEST_HEARTBEAT_S = 10.0
 @dataclass(frozen=True, slots=True)
 class Leases:
     seconds: float = 300.0
-    requeue_after: float = 1800.0
+    requeue_after: float = 30.0
     # A stage taken this many times without finishing keeps killing its worker (out of
     # memory, a hard time limit): fail it rather than hand it on forever.
     max_deliveries: int = 5
@@ -72,7 +74,9 @@ class Heartbeat:
         self.conversation_id = conversation_id
         self.interval = leases.heartbeat_interval
         self._token = token
-        self._uow = uow.fork()  # a session of its own: sessions are not shared across threads
+        # A session of its own (sessions are not shared across threads), and no transaction
+        # around a renewal: it is one UPDATE.
+        self._uow = uow.autocommit()
         self._leases = leases
         self._on_progress = on_progress
         self._percent = 0
@@ -133,14 +137,18 @@ class _Renewer:
         self._due: dict[Heartbeat, float] = {}  # each heartbeat's next renewal (monotonic)
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._wakes_at = 0.0  # when the thread wakes by itself next (monotonic)
 
     def add(self, heartbeat: Heartbeat) -> None:
         with self._changed:
-            self._due[heartbeat] = time.monotonic() + heartbeat.interval
+            due = self._due[heartbeat] = time.monotonic() + heartbeat.interval
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="lease-renewer", daemon=True)
                 self._thread.start()
-            self._changed.notify()
+            # Woken only when it would sleep past this renewal: waking it costs a thread
+            # switch on every stage, and a fast stage is over long before a renewal is due.
+            if due < self._wakes_at:
+                self._changed.notify()
 
     def remove(self, heartbeat: Heartbeat) -> None:
         with self._changed:
@@ -152,7 +160,8 @@ class _Renewer:
                 now = time.monotonic()
                 due = [heartbeat for heartbeat, at in self._due.items() if at <= now]
                 if not due:
-                    self._changed.wait(min(self._due.values(), default=now + 60.0) - now)
+                    self._wakes_at = min(self._due.values(), default=now + 60.0)
+                    self._changed.wait(self._wakes_at - now)
                     continue
                 for heartbeat in due:
                     self._due[heartbeat] = now + heartbeat.interval

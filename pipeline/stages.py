@@ -12,9 +12,9 @@ import enum
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -30,7 +30,7 @@ from pipeline.leases import DEFAULT_LEASES, Heartbeat, Leases
 from repositories.conversations import StuckConversation
 from repositories.database import UnitOfWork
 from repositories.models import ConversationStatus, utc_now
-from repositories.segments import NewSegment
+from repositories.segments import NewSegment, SpokenText
 
 Status = ConversationStatus
 log = logging.getLogger(__name__)
@@ -99,14 +99,15 @@ def transcribe(
     back instead of failed.
     """
     token = uuid.uuid4()
-    with uow:
+    # The claim is one statement, the participants' names read in it.
+    with uow.autocommit() as claiming:
         now = utc_now()
-        claim = uow.conversations.claim_for_transcription(
+        claim = claiming.conversations.claim_for_transcription(
             conversation_id, token=token, lease_until=leases.until(now), now=now
         )
         if claim is None:
-            return _not_claimed(uow, conversation_id)
-        prompt = build_prompt(claim.title, uow.participants.names(conversation_id))
+            return _not_claimed(claiming, conversation_id)
+    prompt = build_prompt(claim.title, claim.participants)
     log.info("transcribing conversation_id=%s delivery=%d", conversation_id, claim.deliveries)
     if _given_up(conversation_id, uow, Status.TRANSCRIBING, token, claim.deliveries, leases):
         return StageOutcome.FAILED
@@ -150,7 +151,7 @@ def transcribe(
                     [_new_segment(segment) for segment in transcript.segments],
                     earlier=not claim.is_first,
                 )
-                _add_speakers_as_participants(uow, conversation_id, transcript)
+                _add_speakers_as_participants(uow, conversation_id, claim.participants, transcript)
                 if not claim.is_first:
                     # Notes of an earlier run describe the old transcript.
                     uow.syntheses.delete_for_conversation(conversation_id)
@@ -171,30 +172,21 @@ def synthesize(
     final_attempt: bool = True,
     on_progress: ProgressCallback = _no_progress,
 ) -> StageOutcome:
-    """Stores the notes of a transcribed conversation; its state stays synthesizing."""
+    """Stores the notes of a transcribed conversation, and who spoke how much; its state
+    stays synthesizing."""
     token = uuid.uuid4()
-    with uow:
+    # The claim is one statement, the participants' names and the transcript read in it.
+    with uow.autocommit() as claiming:
         now = utc_now()
-        claim = uow.conversations.claim_for_synthesis(
+        claim = claiming.conversations.claim_for_synthesis(
             conversation_id, token=token, lease_until=leases.until(now), now=now
         )
         if claim is None:
-            conversation = uow.conversations.get_by_id(conversation_id)
-            if conversation is None:
-                return StageOutcome.GONE
-            if (
-                conversation.status == Status.SYNTHESIZING
-                and uow.syntheses.get_by_conversation(conversation_id) is not None
-            ):
-                # An earlier run stored the notes and stopped before completing: go on.
-                return StageOutcome.DONE
-            return StageOutcome.SKIPPED
-        title = claim.title
-        names = uow.participants.names(conversation_id)
-        utterances = [
-            Utterance(text=s.text, speaker=s.speaker, start=s.start, end=s.end)
-            for s in uow.segments.list_spoken(conversation_id)
-        ]
+            return _synthesis_not_claimed(claiming, conversation_id)
+    utterances = [
+        Utterance(text=s.text, speaker=s.speaker, start=s.start, end=s.end)
+        for s in claim.transcript
+    ]
     log.info("synthesizing conversation_id=%s delivery=%d", conversation_id, claim.deliveries)
     if _given_up(conversation_id, uow, Status.SYNTHESIZING, token, claim.deliveries, leases):
         return StageOutcome.FAILED
@@ -207,7 +199,7 @@ def synthesize(
                 conversation_id, token=token, uow=uow, leases=leases, on_progress=on_progress
             ):
                 notes = synthesizer.synthesize(
-                    utterances=utterances, title=title, participants=names
+                    utterances=utterances, title=claim.title, participants=claim.participants
                 )
             with uow:
                 # Handing the lease back is the compare-and-set: it fails when another worker
@@ -217,8 +209,8 @@ def synthesize(
                 ):
                     raise _LostRace
                 # The claim required no notes, and only the lease holder writes them.
-                uow.syntheses.create(
-                    conversation_id=conversation_id,
+                uow.syntheses.add_for_conversation(
+                    conversation_id,
                     summary=notes.summary,
                     key_decisions=list(notes.key_decisions),
                     action_items=[asdict(item) for item in notes.action_items],
@@ -229,6 +221,9 @@ def synthesize(
                     prompt_tokens=notes.prompt_tokens,
                     completion_tokens=notes.completion_tokens,
                 )
+                uow.participants.record_speaking(
+                    conversation_id, claim.participants, _speaking(claim.transcript)
+                )
     except _LostRace:
         return StageOutcome.SKIPPED
     log.info("synthesized conversation_id=%s", conversation_id)
@@ -238,7 +233,7 @@ def synthesize(
 def complete(
     conversation_id: uuid.UUID, *, uow: UnitOfWork, final_attempt: bool = True
 ) -> StageOutcome:
-    """synthesizing -> completed, with speaking statistics and the graph outbox event.
+    """synthesizing -> completed, with the graph outbox event.
 
     One transaction, so the graph hears of exactly the conversations that completed.
     """
@@ -253,15 +248,6 @@ def complete(
         completed_at = utc_now()
         if not uow.conversations.complete(conversation_id, completed_at=completed_at):
             return _not_claimed(uow, conversation_id)
-        seconds: dict[str, float] = defaultdict(float)
-        words: dict[str, int] = defaultdict(int)
-        for segment in uow.segments.list_spoken(conversation_id):
-            if segment.speaker:
-                seconds[segment.speaker.casefold()] += segment.end - segment.start
-                words[segment.speaker.casefold()] += len(segment.text.split())
-        uow.participants.record_speaking(
-            conversation_id, {key: (round(seconds[key], 3), words[key]) for key in seconds}
-        )
         uow.graph_outbox.add_event(
             conversation_id,
             GRAPH_EVENT_COMPLETED,
@@ -271,22 +257,41 @@ def complete(
     return StageOutcome.DONE
 
 
-def requeue_stuck(*, uow: UnitOfWork, leases: Leases, limit: int = 500) -> list[StuckConversation]:
-    """Unfinished conversations whose lease lapsed (lost worker, lost message), to send again.
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    lost: list[StuckConversation]  # to send again
+    examined: int  # lapsed conversations looked at: the limit means there may be more
 
-    The caller sends each one's stage; until `leases.requeue_after` has passed again they
-    are not picked a second time.
+
+def requeue_stuck(
+    *,
+    uow: UnitOfWork,
+    leases: Leases,
+    still_queued: Callable[[Sequence[StuckConversation]], Collection[uuid.UUID]],
+    limit: int = 500,
+) -> Sweep:
+    """Unfinished conversations whose lease lapsed and whose work is lost, to send again.
+
+    A lapsed worker's lease means the worker died. A queued stage's lease lapses
+    `leases.requeue_after` after it was queued: `still_queued` (the broker's records) then
+    tells a message still waiting in a backlog, left alone, from one the broker lost. Every
+    one examined is looked at again only once `leases.requeue_after` has passed again.
     """
     with uow:
         now = utc_now()
-        stuck = uow.conversations.claim_stuck(
+        lapsed = uow.conversations.claim_stuck(
             now=now, requeue_at=leases.requeue_at(now), limit=limit
         )
-    for conversation in stuck:
+        waiting = still_queued([c for c in lapsed if not c.leased])
+    lost = [conversation for conversation in lapsed if conversation.id not in waiting]
+    for conversation in lost:
         log.warning(
-            "requeued stuck conversation_id=%s status=%s", conversation.id, conversation.status
+            "requeued stuck conversation_id=%s status=%s worker_lost=%s",
+            conversation.id,
+            conversation.status,
+            conversation.leased,
         )
-    return stuck
+    return Sweep(lost=lost, examined=len(lapsed))
 
 
 def fail(
@@ -331,6 +336,30 @@ def _not_claimed(uow: UnitOfWork, conversation_id: uuid.UUID) -> StageOutcome:
     if uow.conversations.exists(conversation_id):
         return StageOutcome.SKIPPED
     return StageOutcome.GONE
+
+
+def _synthesis_not_claimed(uow: UnitOfWork, conversation_id: uuid.UUID) -> StageOutcome:
+    conversation = uow.conversations.get_by_id(conversation_id)
+    if conversation is None:
+        return StageOutcome.GONE
+    if (
+        conversation.status == Status.SYNTHESIZING
+        and uow.syntheses.get_by_conversation(conversation_id) is not None
+    ):
+        # An earlier run stored the notes and stopped before completing: go on.
+        return StageOutcome.DONE
+    return StageOutcome.SKIPPED
+
+
+def _speaking(spoken: Sequence[SpokenText]) -> dict[str, tuple[float, int]]:
+    """Seconds and words spoken, by case-folded speaker name."""
+    seconds: dict[str, float] = defaultdict(float)
+    words: dict[str, int] = defaultdict(int)
+    for segment in spoken:
+        if segment.speaker:
+            seconds[segment.speaker.casefold()] += segment.end - segment.start
+            words[segment.speaker.casefold()] += len(segment.text.split())
+    return {key: (round(seconds[key], 3), words[key]) for key in seconds}
 
 
 def _given_up(
@@ -380,7 +409,7 @@ def _failures_recorded(
             if isinstance(error, TRANSIENT_ERRORS) and not final_attempt:
                 if token is not None:
                     with uow:
-                        uow.conversations.release_lease(
+                        uow.conversations.hand_back(
                             conversation_id, token=token, requeue_at=leases.requeue_at(utc_now())
                         )
             else:
@@ -411,9 +440,10 @@ def _new_segment(segment: TranscribedSegment) -> NewSegment:
 
 
 def _add_speakers_as_participants(
-    uow: UnitOfWork, conversation_id: uuid.UUID, transcript: Transcript
+    uow: UnitOfWork, conversation_id: uuid.UUID, names: Sequence[str], transcript: Transcript
 ) -> None:
-    known = {name.casefold() for name in uow.participants.names(conversation_id)}
+    """Adds the speakers not among `names` (the participants the claim read)."""
+    known = {name.casefold() for name in names}
     speakers: dict[str, str] = {}
     for segment in transcript.segments:
         speaker = segment.speaker

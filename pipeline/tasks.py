@@ -9,22 +9,30 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from celery import Task
 from celery.signals import worker_process_init
 from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import RedisError
 
 from pipeline import graph, stages
 from pipeline.app import app
 from pipeline.config import get_settings
+from pipeline.queued import QueueRecords
+from pipeline.retries import Backoff
 from pipeline.runner import run_in_process
 from pipeline.runtime import Runtime
+from repositories.conversations import StuckConversation
 from repositories.models import ConversationStatus
 
 log = logging.getLogger(__name__)
 
 _runtime: Runtime | None = None
+_records: QueueRecords | None = None
+# Lapsed conversations a sweep takes per transaction.
+_SWEEP_BATCH = 500
 
 
 def use_runtime(runtime: Runtime) -> None:
@@ -48,9 +56,18 @@ class StageTask(Task):  # type: ignore[type-arg]
 
     autoretry_for = stages.TRANSIENT_ERRORS
     max_retries = get_settings().task_max_retries
-    retry_backoff = True
-    retry_backoff_max = 10 * 60
-    retry_jitter = True
+    backoff = Backoff(
+        first=get_settings().retry_backoff_seconds, cap=get_settings().retry_backoff_max_seconds
+    )
+
+    # A property over Celery's plain (int) attribute, which is all its retry() reads.
+    @property
+    def default_retry_delay(self) -> float:  # type: ignore[override]
+        # Celery waits this long before a retry given no countdown, as autoretry gives none
+        # without retry_backoff: ours (equal jitter) in place of its full jitter, whose
+        # waits are often about 0 s.
+        retries: int = self.request.retries
+        return self.backoff.countdown(retries)
 
     @property
     def final_attempt(self) -> bool:
@@ -144,15 +161,49 @@ def sync_graph(**kwargs: Any) -> int:
 
 @app.task(base=StageTask, bind=True, name="pipeline.recover_stuck")
 def recover_stuck(self: StageTask, /, **kwargs: Any) -> int:
-    """The periodic sweep: sends again the stage of every conversation whose lease lapsed."""
+    """The periodic sweep: sends again the stage of every conversation whose lease lapsed
+    and whose message is not waiting in the broker."""
     runtime = current_runtime()
-    stuck = stages.requeue_stuck(uow=runtime.unit_of_work(), leases=runtime.leases)
-    for conversation in stuck:
-        # Transcribe takes pending and lapsed transcribing alike; synthesize goes on to
-        # complete by itself when the notes are already there.
-        task = synthesize if conversation.status == ConversationStatus.SYNTHESIZING else transcribe
-        _queue(task, str(conversation.id))
-    return len(stuck)
+    resent = 0
+    while True:
+        sweep = stages.requeue_stuck(
+            uow=runtime.unit_of_work(),
+            leases=runtime.leases,
+            still_queued=_still_queued,
+            limit=_SWEEP_BATCH,
+        )
+        for conversation in sweep.lost:
+            # Transcribe takes pending and lapsed transcribing alike; synthesize goes on to
+            # complete by itself when the notes are already there.
+            task = (
+                synthesize if conversation.status == ConversationStatus.SYNTHESIZING else transcribe
+            )
+            _queue(task, str(conversation.id))
+        resent += len(sweep.lost)
+        # A broker loss strands the whole backlog: all of it is sent again in this sweep,
+        # a batch per transaction (each examined row is due again only later).
+        if sweep.examined < _SWEEP_BATCH:
+            return resent
+
+
+def _still_queued(conversations: Sequence[StuckConversation]) -> set[uuid.UUID]:
+    """Those of the queued `conversations` whose awaited task's message is in the broker."""
+
+    def awaited(conversation: StuckConversation) -> Task:  # type: ignore[type-arg]
+        if conversation.status != ConversationStatus.SYNTHESIZING:
+            return transcribe
+        return complete if conversation.notes_stored else synthesize
+
+    return _queue_records().waiting(
+        [(conversation.id, awaited(conversation).name) for conversation in conversations]
+    )
+
+
+def _queue_records() -> QueueRecords:
+    global _records
+    if _records is None:
+        _records = QueueRecords(str(app.conf.broker_url))
+    return _records
 
 
 def start_pipeline(conversation_id: uuid.UUID, runtime: Runtime | None = None) -> None:
@@ -175,8 +226,14 @@ def _queue(task: Task, conversation_id: str | None = None) -> None:  # type: ign
     the recovery sweep sends it once the broker is back (the graph's periodic sync likewise).
     """
     try:
-        task.delay(*([conversation_id] if conversation_id else []))
-    except BrokerError as error:
+        if conversation_id is None:
+            task.delay()
+        else:
+            task.delay(conversation_id)
+            # After the message: a record without one would hide a lost send. The sweep
+            # looks for it only `requeue_after` after the stage was queued.
+            _queue_records().mark(conversation_id, task.name)
+    except (BrokerError, RedisError) as error:
         # The error's class only: its text may name the server and its credentials.
         log.warning(
             "could not queue conversation_id=%s task=%s error=%s",

@@ -6,13 +6,40 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Update, and_, case, exists, or_, select, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Select,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import GenericFunction
 
 from repositories.base import Repository
-from repositories.models import Conversation, ConversationStatus, Participant, Synthesis, utc_now
+from repositories.models import (
+    Conversation,
+    ConversationStatus,
+    Participant,
+    Synthesis,
+    TranscriptSegment,
+    UTCDateTime,
+    utc_now,
+)
+from repositories.segments import SpokenText
 
 Status = ConversationStatus
 
@@ -53,10 +80,13 @@ class Claim:
     attempts: int  # runs of the pipeline (retries of a failed conversation add one)
     source_uri: str
     title: str | None
+    participants: list[str]  # their names, in order
+    transcript: list[SpokenText]  # in order; read for a synthesis only
 
     @property
     def is_first(self) -> bool:
-        """The first run's first take: nothing from an earlier one to replace."""
+        """The first run's first take: nothing from an earlier one to replace (a take handed
+        back undone is not counted, and it wrote nothing)."""
         return self.deliveries == 1 and self.attempts == 1
 
 
@@ -64,6 +94,10 @@ class Claim:
 class StuckConversation:
     id: uuid.UUID
     status: ConversationStatus
+    # A worker had taken the stage and stopped renewing its lease: it died. Otherwise the
+    # stage was queued and nobody has taken it yet: its message waits, or was lost.
+    leased: bool
+    notes_stored: bool  # synthesizing with its notes: what it waits for is its completion
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +138,12 @@ class ConversationRepository(Repository[Conversation]):
         expected: ConversationStatus,
         target: ConversationStatus,
         holder: uuid.UUID | None = None,
-        criteria: Sequence[ColumnElement[bool]] = (),
+        notes_stored: bool = False,
         **values: Any,
     ) -> bool:
         """Move one conversation from `expected` to `target`, setting `values` with it.
 
-        `criteria` are further conditions the row must meet.
+        `notes_stored` asks that the conversation's notes be stored.
 
         Compare-and-set in one UPDATE: False means the row was not in `expected` (another
         worker moved it first, or it is gone), or, given a `holder`, that lease is no longer
@@ -118,14 +152,18 @@ class ConversationRepository(Repository[Conversation]):
         """
         if target not in TRANSITIONS[expected]:
             raise IllegalTransitionError(expected, target)
+        now = utc_now()
         if target in _ENTERED_AT:
-            values.setdefault(_ENTERED_AT[target], utc_now())
+            values.setdefault(_ENTERED_AT[target], now)
         values.setdefault("lease_expires_at", None)
-        values.update(lease_token=None, deliveries=0, progress=None, updated_at=utc_now())
-        where = [Conversation.id == id, Conversation.status == expected, *criteria]
-        if holder is not None:
-            where.append(Conversation.lease_token == holder)
-        return self.update_where(*where, status=target, **values) == 1
+        values.update(lease_token=None, deliveries=0, progress=None, updated_at=now)
+        statement = _transition_statement(
+            expected, target, holder is not None, notes_stored, tuple(sorted(values))
+        )
+        parameters = {f"new_{name}": value for name, value in values.items()}
+        parameters.update(transition_id=id, holder=holder)
+        changed = self.execute(statement, parameters).rowcount
+        return changed == 1
 
     def complete(self, id: uuid.UUID, *, completed_at: datetime) -> bool:
         """synthesizing -> completed, if the notes are stored (a stale message finds none)."""
@@ -133,7 +171,7 @@ class ConversationRepository(Repository[Conversation]):
             id,
             expected=Status.SYNTHESIZING,
             target=Status.COMPLETED,
-            criteria=[self._notes_stored()],
+            notes_stored=True,
             completed_at=completed_at,
         )
 
@@ -145,95 +183,71 @@ class ConversationRepository(Repository[Conversation]):
         One UPDATE (the hot path of every meeting), returning what the stage needs; None
         when someone else holds the stage (a live lease), or it is in another state.
         """
-        pending = Conversation.status == Status.PENDING
-        statement = (
-            update(self.table)
-            .where(
-                Conversation.id == id,
-                or_(
-                    pending,
-                    and_(Conversation.status == Status.TRANSCRIBING, self._lease_free(now)),
-                ),
-            )
-            # SET expressions read the row as it was: `pending` is its state before.
-            .values(
-                status=Status.TRANSCRIBING,
-                lease_token=token,
-                lease_expires_at=lease_until,
-                deliveries=case((pending, 1), else_=Conversation.deliveries + 1),
-                attempts=case((pending, Conversation.attempts + 1), else_=Conversation.attempts),
-                transcribing_at=case((pending, now), else_=Conversation.transcribing_at),
-                error_message=None,
-                progress=0,
-                updated_at=now,
-            )
+        return self._claimed(
+            id, _TRANSCRIPTION_CLAIM, token=token, lease_until=lease_until, now=now
         )
-        return self._claimed(statement)
-
-    def claim(
-        self,
-        id: uuid.UUID,
-        *,
-        status: ConversationStatus,
-        token: uuid.UUID,
-        lease_until: datetime,
-        now: datetime,
-        criteria: Sequence[ColumnElement[bool]] = (),
-    ) -> Claim | None:
-        """Take the current stage of a conversation in `status` whose lease is free or lapsed
-        (and which meets the extra `criteria`).
-
-        One UPDATE, so of two workers racing for it exactly one wins. None when the
-        conversation is not there for the taking.
-        """
-        statement = (
-            update(self.table)
-            .where(
-                Conversation.id == id,
-                Conversation.status == status,
-                self._lease_free(now),
-                *criteria,
-            )
-            .values(
-                lease_token=token,
-                lease_expires_at=lease_until,
-                deliveries=Conversation.deliveries + 1,
-                progress=0,
-                updated_at=now,
-            )
-        )
-        return self._claimed(statement)
 
     def claim_for_synthesis(
         self, id: uuid.UUID, *, token: uuid.UUID, lease_until: datetime, now: datetime
     ) -> Claim | None:
-        """Take a transcribed conversation's synthesis, unless its notes are stored already."""
-        return self.claim(
+        """Take a transcribed conversation's synthesis whose lease is free or lapsed, with its
+        transcript, unless its notes are stored already.
+
+        One UPDATE, so of two workers racing for it exactly one wins. None when the
+        conversation is not there for the taking.
+        """
+        return self._claimed(
             id,
-            status=Status.SYNTHESIZING,
+            _SYNTHESIS_CLAIM,
             token=token,
             lease_until=lease_until,
             now=now,
-            criteria=[~self._notes_stored()],
+            with_transcript=True,
         )
 
-    @staticmethod
-    def _notes_stored() -> ColumnElement[bool]:
-        return exists().where(Synthesis.conversation_id == Conversation.id)
-
-    def _claimed(self, statement: Update) -> Claim | None:
-        returning = statement.returning(
-            Conversation.deliveries,
-            Conversation.attempts,
-            Conversation.source_uri,
-            Conversation.title,
-        )
-        row = self.session.execute(returning).one_or_none()
-        return None if row is None else Claim(*row)
-
-    @staticmethod
-    def _lease_free(now: datetime) -> ColumnElement[bool]:
-        return or_(Conversation.lease_token.is_(None), Conversation.lease_expires_at < now)
+    def _claimed(
+        self,
+        id: uuid.UUID,
+        statement: Update,
+        *,
+        token: uuid.UUID,
+        lease_until: datetime,
+        now: datetime,
+        with_transcript: bool = False,
+    ) -> Claim | None:
+        # On PostgreSQL what the stage reads comes back with the claim, in its round trip:
+        # the participants' names (every stage reads them) and the transcript (synthesis
+        # reads it). SQLite names RETURNING's columns without their table, so a correlated
+        # subquery there would compare the participants' own ids; in-process, more
+        # statements cost no round trips anyway.
+        together = self.session.get_bind().dialect.name == "postgresql"
+        parameters = {"claim_id": id, "token": token, "lease_until": lease_until, "now": now}
+        returning = _claim_returning(statement, together=together, transcript=with_transcript)
+        row = self.execute(returning, parameters).one_or_none()
+        if row is None:
+            return None
+        deliveries, attempts, source_uri, title, *read = tuple(row)
+        if together:
+            participants: list[str] = read[0] or []
+            transcript = [
+                SpokenText(speaker, float(start), float(end), text)
+                for speaker, start, end, text in (read[1] or [] if with_transcript else [])
+            ]
+        else:
+            participants = list(
+                self.session.scalars(_participant_names().where(Conversation.id == id))
+            )
+            transcript = (
+                [
+                    SpokenText(speaker, start, end, text)
+                    for speaker, start, end, text in self.session.execute(
+                        _transcript().where(Conversation.id == id)
+                    )
+                ]
+                if with_transcript
+                else []
+            )
+        return Claim(deliveries, attempts, source_uri, title, participants, transcript)
 
     def renew_lease(
         self, id: uuid.UUID, *, token: uuid.UUID, lease_until: datetime, progress: int | None
@@ -250,14 +264,22 @@ class ConversationRepository(Repository[Conversation]):
     def release_lease(self, id: uuid.UUID, *, token: uuid.UUID, requeue_at: datetime) -> bool:
         """Give a held stage back to the queue; `requeue_at` is when to send it again if the
         retry that should take it never arrives."""
-        changed = self.update_where(
-            Conversation.id == id,
-            Conversation.lease_token == token,
-            lease_token=None,
-            lease_expires_at=requeue_at,
-            progress=None,
-            updated_at=utc_now(),
-        )
+        return self._end_lease(_RELEASE, id, token, requeue_at)
+
+    def hand_back(self, id: uuid.UUID, *, token: uuid.UUID, requeue_at: datetime) -> bool:
+        """Give a held stage back undone, for its retry to take (a transient error).
+
+        The take is not counted as a delivery: `deliveries` counts the takes that never
+        came back, the lost workers, and a stage retried for an outside system's outage
+        must not be failed as one that keeps killing its worker.
+        """
+        return self._end_lease(_HAND_BACK, id, token, requeue_at)
+
+    def _end_lease(
+        self, statement: Update, id: uuid.UUID, token: uuid.UUID, requeue_at: datetime
+    ) -> bool:
+        parameters = {"lease_id": id, "token": token, "requeue_at": requeue_at, "now": utc_now()}
+        changed = self.execute(statement, parameters).rowcount
         return changed == 1
 
     def claim_stuck(
@@ -269,7 +291,12 @@ class ConversationRepository(Repository[Conversation]):
         set to `requeue_at`, so the next sweep leaves them alone until then.
         """
         statement = (
-            select(Conversation.id, Conversation.status)
+            select(
+                Conversation.id,
+                Conversation.status,
+                Conversation.lease_token.is_not(None),
+                _notes_stored(),
+            )
             .where(Conversation.status.in_(UNFINISHED), Conversation.lease_expires_at < now)
             .order_by(Conversation.lease_expires_at)
             .limit(limit)
@@ -277,7 +304,10 @@ class ConversationRepository(Repository[Conversation]):
             # the other, and neither waits on a stage's transaction.
             .with_for_update(skip_locked=True)
         )
-        stuck = [StuckConversation(id, status) for id, status in self.session.execute(statement)]
+        stuck = [
+            StuckConversation(id, status, leased, notes_stored)
+            for id, status, leased, notes_stored in self.session.execute(statement)
+        ]
         if stuck:
             self.update_where(
                 Conversation.id.in_([conversation.id for conversation in stuck]),
@@ -414,3 +444,169 @@ class ConversationRepository(Repository[Conversation]):
             )
             for row in conversations
         ]
+
+
+class json_array_agg(GenericFunction[list[Any]]):
+    """The values of a column as one JSON array (None over no rows on PostgreSQL)."""
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(json_array_agg, "postgresql")
+def _json_agg(element: json_array_agg, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_agg({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_array_agg, "sqlite")
+def _json_group_array(element: json_array_agg, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_group_array({compiler.process(element.clauses, **kw)})"
+
+
+# The hot path's statements, built once: building an UPDATE costs more CPU than running it
+# on a warm connection (SQLAlchemy caches the compiled SQL, but not the statement object).
+
+
+_CONVERSATIONS = cast(Table, Conversation.__table__)
+
+
+def _notes_stored() -> ColumnElement[bool]:
+    return exists().where(Synthesis.conversation_id == Conversation.id)
+
+
+def _lease_free(now: ColumnElement[datetime]) -> ColumnElement[bool]:
+    return or_(Conversation.lease_token.is_(None), Conversation.lease_expires_at < now)
+
+
+def _participant_names() -> Select[str]:
+    return (
+        select(Participant.name)
+        .where(Participant.conversation_id == Conversation.id)
+        .order_by(Participant.name)
+    )
+
+
+def _transcript() -> Select[str | None, float, float, str]:
+    return (
+        select(
+            TranscriptSegment.speaker,
+            TranscriptSegment.start,
+            TranscriptSegment.end,
+            TranscriptSegment.text,
+        )
+        .where(TranscriptSegment.conversation_id == Conversation.id)
+        .order_by(TranscriptSegment.position)
+    )
+
+
+@cache
+def _transition_statement(
+    expected: ConversationStatus,
+    target: ConversationStatus,
+    held: bool,
+    notes_stored: bool,
+    names: tuple[str, ...],
+) -> Update:
+    where = [Conversation.id == bindparam("transition_id"), Conversation.status == expected]
+    if held:
+        where.append(Conversation.lease_token == bindparam("holder"))
+    if notes_stored:
+        where.append(_notes_stored())
+    return (
+        update(_CONVERSATIONS)
+        .where(*where)
+        .values(status=target, **{name: bindparam(f"new_{name}") for name in names})
+    )
+
+
+def _build_transcription_claim() -> Update:
+    pending = Conversation.status == Status.PENDING
+    now = bindparam("now", type_=UTCDateTime())
+    return (
+        update(_CONVERSATIONS)
+        .where(
+            Conversation.id == bindparam("claim_id"),
+            or_(pending, and_(Conversation.status == Status.TRANSCRIBING, _lease_free(now))),
+        )
+        # SET expressions read the row as it was: `pending` is its state before.
+        .values(
+            status=Status.TRANSCRIBING,
+            lease_token=bindparam("token"),
+            lease_expires_at=bindparam("lease_until"),
+            deliveries=case((pending, 1), else_=Conversation.deliveries + 1),
+            attempts=case((pending, Conversation.attempts + 1), else_=Conversation.attempts),
+            transcribing_at=case((pending, now), else_=Conversation.transcribing_at),
+            error_message=None,
+            progress=0,
+            updated_at=now,
+        )
+    )
+
+
+def _build_synthesis_claim() -> Update:
+    now = bindparam("now", type_=UTCDateTime())
+    return (
+        update(_CONVERSATIONS)
+        .where(
+            Conversation.id == bindparam("claim_id"),
+            Conversation.status == Status.SYNTHESIZING,
+            _lease_free(now),
+            ~_notes_stored(),
+        )
+        .values(
+            lease_token=bindparam("token"),
+            lease_expires_at=bindparam("lease_until"),
+            deliveries=Conversation.deliveries + 1,
+            progress=0,
+            updated_at=now,
+        )
+    )
+
+
+def _build_end_of_lease(*, delivered: bool) -> Update:
+    """The held lease ended: given back to the queue, due again at `requeue_at`; not
+    `delivered` takes the take back off the count."""
+    values: dict[str, Any] = {
+        "lease_token": None,
+        "lease_expires_at": bindparam("requeue_at"),
+        "progress": None,
+        "updated_at": bindparam("now"),
+    }
+    if not delivered:
+        values["deliveries"] = Conversation.deliveries - 1
+    return (
+        update(_CONVERSATIONS)
+        .where(
+            Conversation.id == bindparam("lease_id"), Conversation.lease_token == bindparam("token")
+        )
+        .values(**values)
+    )
+
+
+_RELEASE = _build_end_of_lease(delivered=True)
+_HAND_BACK = _build_end_of_lease(delivered=False)
+_TRANSCRIPTION_CLAIM = _build_transcription_claim()
+_SYNTHESIS_CLAIM = _build_synthesis_claim()
+
+
+@cache
+def _claim_returning(claim: Update, *, together: bool, transcript: bool) -> Update:
+    """`claim` returning what its stage reads: with `together`, the participants' names
+    and (`transcript`) the segments too, each as one JSON array fed from an ordered
+    subquery, which keeps its order."""
+    columns: list[Any] = [
+        Conversation.deliveries,
+        Conversation.attempts,
+        Conversation.source_uri,
+        Conversation.title,
+    ]
+    if together:
+        names = _participant_names().correlate(Conversation).subquery()
+        columns.append(select(json_array_agg(names.c.name)).scalar_subquery())
+        if transcript:
+            spoken = _transcript().correlate(Conversation).subquery()
+            segments = func.json_build_array(
+                spoken.c.speaker, spoken.c.start, spoken.c.end, spoken.c.text
+            )
+            columns.append(select(json_array_agg(segments)).scalar_subquery())
+    return claim.returning(*columns)

@@ -79,18 +79,34 @@ class UnitOfWork:
     syntheses: SynthesisRepository
     graph_outbox: GraphOutboxRepository
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], *, autocommit: bool = False) -> None:
         self._session_factory = session_factory
+        self._autocommit = autocommit
         self._session: Session | None = None
 
     def fork(self) -> UnitOfWork:
         """Another unit of work on the same database, for another thread to use."""
-        return UnitOfWork(self._session_factory)
+        return UnitOfWork(self._session_factory, autocommit=self._autocommit)
+
+    def autocommit(self) -> UnitOfWork:
+        """A unit of work whose every statement commits by itself, with no transaction.
+
+        For blocks whose one write is a single statement (a claim: one UPDATE, atomic on
+        its own) and whose reads need no snapshot shared with it: BEGIN and COMMIT are a
+        round trip each, as many as the statement itself, on every stage of every meeting.
+        """
+        return UnitOfWork(self._session_factory, autocommit=True)
 
     def __enter__(self) -> Self:
         if self._session is not None:
             raise RuntimeError("this unit of work is already open")
         session = self._session = self._session_factory()
+        # A session bound to a connection rather than the engine is inside its owner's
+        # transaction (the tests' rolled-back one): its statements run in that instead.
+        if self._autocommit and isinstance(session.get_bind(), Engine):
+            # Checks the connection out now, in autocommit mode; the pool resets the mode
+            # when it is returned.
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         self.conversations = ConversationRepository(session)
         self.participants = ParticipantRepository(session)
         self.segments = TranscriptSegmentRepository(session)

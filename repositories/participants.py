@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import case, insert
 
 from repositories.base import Repository
 from repositories.models import Participant
@@ -14,29 +14,24 @@ from repositories.models import Participant
 class ParticipantRepository(Repository[Participant]):
     model = Participant
 
-    def names(self, conversation_id: uuid.UUID) -> list[str]:
-        statement = (
-            select(Participant.name)
-            .where(Participant.conversation_id == conversation_id)
-            .order_by(Participant.name)
-        )
-        return list(self.session.scalars(statement))
-
     def record_speaking(
-        self, conversation_id: uuid.UUID, spoken: Mapping[str, tuple[float, int]]
+        self,
+        conversation_id: uuid.UUID,
+        names: Sequence[str],
+        spoken: Mapping[str, tuple[float, int]],
     ) -> None:
-        """Set each participant's speaking time and words from `spoken`, keyed by the
-        case-folded name; those who did not speak get none."""
-        statement = select(Participant.id, Participant.name).where(
-            Participant.conversation_id == conversation_id
+        """Set the speaking time and words of the participants called `names` from `spoken`,
+        keyed by the case-folded name; the others get none."""
+        stats = {name: spoken.get(name.casefold(), (None, None)) for name in names}
+        seconds = {name: value for name, (value, _) in stats.items() if value is not None}
+        words = {name: value for name, (_, value) in stats.items() if value is not None}
+        # One UPDATE of the whole conversation's people, by the names the caller has read
+        # already: no SELECT of their ids first, no statement per person.
+        self.update_where(
+            Participant.conversation_id == conversation_id,
+            spoken_seconds=case(seconds, value=Participant.name) if seconds else None,
+            word_count=case(words, value=Participant.name) if words else None,
         )
-        rows = []
-        for participant_id, name in self.session.execute(statement):
-            seconds, words = spoken.get(name.casefold(), (None, None))
-            rows.append({"id": participant_id, "spoken_seconds": seconds, "word_count": words})
-        if rows:
-            # One bulk UPDATE by primary key (an executemany), not a flush per participant.
-            self.session.execute(update(Participant), rows)
 
     def add_names(self, conversation_id: uuid.UUID, names: Sequence[str]) -> None:
         """Add people known only by name (speakers a transcript named), in one INSERT."""

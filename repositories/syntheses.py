@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, insert, select
 
 from repositories.base import Repository
 from repositories.models import Synthesis
@@ -17,6 +18,11 @@ class SynthesisRepository(Repository[Synthesis]):
         statement = select(Synthesis).where(Synthesis.conversation_id == conversation_id)
         return self.session.scalars(statement).one_or_none()
 
+    def add_for_conversation(self, conversation_id: uuid.UUID, **values: Any) -> None:
+        """Store a conversation's first notes: one INSERT, without the ORM's flush (the
+        pipeline's hot path, which needs no Synthesis object back)."""
+        self.execute(_INSERT, {"conversation_id": conversation_id, **values})
+
     def delete_for_conversation(self, conversation_id: uuid.UUID) -> None:
         """Drop notes a new transcript has made stale."""
         self.session.execute(
@@ -24,3 +30,7 @@ class SynthesisRepository(Repository[Synthesis]):
             .where(Synthesis.conversation_id == conversation_id)
             .execution_options(synchronize_session=False)
         )
+
+
+# Built once; the columns a call leaves out get their defaults (id, created_at, ...).
+_INSERT = insert(cast(Table, Synthesis.__table__))

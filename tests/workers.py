@@ -31,12 +31,14 @@ from repositories.models import Conversation, ConversationStatus
 # The Redis `make test` starts; a missing server fails the run, never skips it.
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 READY_TIMEOUT_S = 60.0
+MINUTES = [sys.executable, "-c", "from pipeline.cli import main; main()"]
 
-# Short leases and a fast sweep, so recovery happens within a test's patience.
+# Short leases, retries and a fast sweep, so recovery happens within a test's patience.
 WORKER_SETTINGS = {
     "LEASE_SECONDS": "2",
     "REQUEUE_AFTER_SECONDS": "3",
     "RECOVERY_INTERVAL_SECONDS": "1",
+    "RETRY_BACKOFF_SECONDS": "0.2",
     "TASK_TIME_LIMIT_SECONDS": "300",
     "HF_HUB_OFFLINE": "1",
 }
@@ -197,6 +199,20 @@ class Cluster:
             client.send_task(task, args=[str(conversation_id)], **options)
         finally:
             client.close()
+
+    def enqueue(self, recording: Path, **settings: str) -> uuid.UUID:
+        """Store and queue a conversation as operators do: `minutes enqueue`, its id printed."""
+        done = subprocess.run(
+            [*MINUTES, "enqueue", str(recording), "--title", "Release planning"],
+            capture_output=True,
+            text=True,
+            env=self.env(**settings),
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.fail(f"minutes enqueue exited {done.returncode}:\n{done.stderr}")
+        return uuid.UUID(done.stdout.strip())
 
     def wait_for(
         self,

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import http.server
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -9,7 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, update
 
-from integrations.audio_sources import AudioSources, SourceOutsideRootsError
+from integrations.audio_sources import (
+    AudioSources,
+    SourceOutsideRootsError,
+    SourceUnavailableError,
+)
 from integrations.errors import TransientIntegrationError
 from integrations.synthesis.extractive import ExtractiveSynthesizer
 from integrations.transcription.base import (
@@ -410,6 +417,24 @@ def _scripted(vtt_file: Path, **script: Any) -> _ScriptedTranscriber:
     return transcriber
 
 
+def _taken_by_a_worker_that_died(
+    uow: UnitOfWork, conversation_id: uuid.UUID, *, minutes_ago: float
+) -> None:
+    """A claim of the transcription `minutes_ago`, whose one-minute lease then lapsed."""
+    taken = utc_now() - timedelta(minutes=minutes_ago)
+    with uow:
+        uow.conversations.claim_for_transcription(
+            conversation_id, token=uuid.uuid4(), lease_until=taken + timedelta(minutes=1), now=taken
+        )
+
+
+def _assert_given_up_after(uow: UnitOfWork, conversation_id: uuid.UUID, *, tries: int) -> None:
+    failed = _status(uow, conversation_id)
+    assert failed.status is Status.FAILED
+    assert failed.error_message is not None
+    assert failed.error_message.startswith(f"gave up after {tries} tries: the worker was lost")
+
+
 class TestLeasedStages:
     def test_a_stage_leased_by_a_live_worker_is_left_alone(
         self, uow: UnitOfWork, recording: Path, vtt_file: Path
@@ -499,14 +524,7 @@ class TestLeasedStages:
         conversation_id = _conversation(uow, recording)
         leases = Leases(seconds=60, max_deliveries=2)
         for minutes_ago in (10, 5):  # two workers took it and died: their leases lapsed
-            taken = utc_now() - timedelta(minutes=minutes_ago)
-            with uow:
-                uow.conversations.claim_for_transcription(
-                    conversation_id,
-                    token=uuid.uuid4(),
-                    lease_until=taken + timedelta(minutes=1),
-                    now=taken,
-                )
+            _taken_by_a_worker_that_died(uow, conversation_id, minutes_ago=minutes_ago)
         transcriber = _scripted(vtt_file)
 
         outcome = stages.transcribe(
@@ -519,10 +537,7 @@ class TestLeasedStages:
 
         assert outcome is StageOutcome.FAILED
         assert transcriber.calls == 0
-        failed = _status(uow, conversation_id)
-        assert failed.status is Status.FAILED
-        assert failed.error_message is not None
-        assert failed.error_message.startswith("gave up after 2 tries: the worker was lost")
+        _assert_given_up_after(uow, conversation_id, tries=2)
 
     def test_the_heartbeat_renews_the_lease_and_records_progress(
         self, engine: Engine, recording: Path, vtt_file: Path
@@ -559,3 +574,140 @@ class TestLeasedStages:
         finally:
             with uow:
                 uow.conversations.delete(uow.conversations.get(conversation_id))
+
+
+class _UnavailableThenServing(http.server.ThreadingHTTPServer):
+    """A recording server on loopback that answers 503 `unavailable` times, then the file."""
+
+    def __init__(self, body: bytes, *, unavailable: int) -> None:
+        super().__init__(("127.0.0.1", 0), _UnavailableThenServingHandler)
+        self.body = body
+        self.unavailable = unavailable
+        self.requests = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/standup.vtt"
+
+
+class _UnavailableThenServingHandler(http.server.BaseHTTPRequestHandler):
+    server: _UnavailableThenServing
+
+    def do_GET(self) -> None:
+        self.server.requests += 1
+        if self.server.requests <= self.server.unavailable:
+            self.send_error(503, "Service Unavailable")
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.server.body)))
+        self.end_headers()
+        self.wfile.write(self.server.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def serve_recording() -> Iterator[Any]:
+    servers: list[_UnavailableThenServing] = []
+
+    def serve(*, unavailable: int) -> _UnavailableThenServing:
+        server = _UnavailableThenServing(VTT.encode(), unavailable=unavailable)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+# The worker's defaults: a task is retried this often after a transient error.
+TASK_MAX_RETRIES = 8
+
+
+def _transcribe_with_retries(
+    uow: UnitOfWork, conversation_id: uuid.UUID, transcriber: Any
+) -> StageOutcome:
+    """The stage as its Celery task runs it: a transient error retried, the last one final.
+
+    The recording is on loopback, which ALLOW_PRIVATE_SOURCES lets sources reach.
+    """
+    sources = AudioSources([], allow_private_addresses=True)
+    for retries in range(TASK_MAX_RETRIES + 1):
+        try:
+            return stages.transcribe(
+                conversation_id,
+                uow=uow,
+                transcriber=transcriber,
+                sources=sources,
+                final_attempt=retries == TASK_MAX_RETRIES,
+            )
+        except SourceUnavailableError:
+            if retries == TASK_MAX_RETRIES:
+                raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+class TestTransientRetries:
+    def test_a_source_that_answers_503_five_times_then_200_completes(
+        self, uow: UnitOfWork, vtt_file: Path, serve_recording: Any
+    ) -> None:
+        server = serve_recording(unavailable=5)
+        conversation_id = create_conversation(uow, source_uri=server.url, title="Standup")
+
+        outcome = _transcribe_with_retries(uow, conversation_id, _scripted(vtt_file))
+
+        # Five handed-back retries are not five lost workers.
+        assert outcome is StageOutcome.DONE
+        assert server.requests == 6
+        transcribed = _status(uow, conversation_id)
+        assert transcribed.status is Status.SYNTHESIZING
+        assert transcribed.error_message is None
+        assert len(_segment_rows(uow, conversation_id)) == 4
+
+    def test_retries_used_up_store_the_real_error(
+        self, uow: UnitOfWork, vtt_file: Path, serve_recording: Any
+    ) -> None:
+        server = serve_recording(unavailable=1000)
+        conversation_id = create_conversation(uow, source_uri=server.url, title="Standup")
+
+        with pytest.raises(SourceUnavailableError):
+            _transcribe_with_retries(uow, conversation_id, _scripted(vtt_file))
+
+        assert server.requests == TASK_MAX_RETRIES + 1
+        failed = _status(uow, conversation_id)
+        assert failed.status is Status.FAILED
+        assert failed.error_message is not None
+        assert failed.error_message.endswith("standup.vtt: HTTP 503 Service Unavailable")
+
+    def test_lost_workers_still_count_between_transient_retries(
+        self, uow: UnitOfWork, recording: Path, vtt_file: Path
+    ) -> None:
+        conversation_id = _conversation(uow, recording)
+        sources = AudioSources([recording.parent])
+        leases = Leases(seconds=60, max_deliveries=2)
+        away = _scripted(vtt_file, error=TransientIntegrationError("service unavailable (503)"))
+        for minutes_ago in (10, 5):  # a transient error handed back, then a worker died
+            with pytest.raises(TransientIntegrationError):
+                stages.transcribe(
+                    conversation_id,
+                    uow=uow,
+                    transcriber=away,
+                    sources=sources,
+                    leases=leases,
+                    final_attempt=False,
+                )
+            _taken_by_a_worker_that_died(uow, conversation_id, minutes_ago=minutes_ago)
+
+        outcome = stages.transcribe(
+            conversation_id,
+            uow=uow,
+            transcriber=_scripted(vtt_file),
+            sources=sources,
+            leases=leases,
+        )
+
+        assert outcome is StageOutcome.FAILED
+        _assert_given_up_after(uow, conversation_id, tries=2)

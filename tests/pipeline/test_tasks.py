@@ -15,7 +15,12 @@ import pytest
 from neo4j import Driver
 from sqlalchemy import func, select
 
+from integrations.audio_sources import AudioSources
 from integrations.graph.writer import GraphWriter
+from pipeline import stages
+from pipeline.config import Settings
+from pipeline.leases import Leases
+from pipeline.queued import QueueRecords
 from repositories.models import (
     ConversationStatus,
     GraphOutboxEvent,
@@ -24,7 +29,7 @@ from repositories.models import (
     utc_now,
 )
 from tests.audio import silence
-from tests.fakes import TRANSCRIPT
+from tests.fakes import TRANSCRIPT, CountingSynthesizer, InstantTranscriber
 from tests.workers import Cluster, broker_url, cluster, redis_client
 
 __all__ = ["broker_url", "cluster"]  # the fixtures this module uses
@@ -160,6 +165,21 @@ class TestWorkerCrashes:
         assert rows(cluster, TranscriptSegment, conversation_id) == 0
 
 
+def wait_for_sweeps(cluster: Cluster, conversation_id: uuid.UUID, sweeps: int) -> None:
+    """Until `sweeps` sweeps have looked at a queued conversation: each leaves it due later."""
+    due: set[object] = set()
+    deadline = time.monotonic() + 60.0
+    while len(due) <= sweeps:
+        if time.monotonic() > deadline:
+            logs = "\n".join(f"--- {w.name}\n{w.output()}" for w in cluster.workers)
+            pytest.fail(f"no sweep looked at {conversation_id} {sweeps} times\n{logs}")
+        with cluster.uow as uow:
+            conversation = uow.conversations.get(conversation_id)
+        assert conversation.status is Status.PENDING
+        due.add(conversation.lease_expires_at)
+        time.sleep(0.1)
+
+
 class TestBrokerLoss:
     def test_a_pending_conversation_whose_message_was_lost_is_sent_again(
         self, cluster: Cluster
@@ -174,6 +194,66 @@ class TestBrokerLoss:
 
         cluster.wait_for(conversation_id, Status.COMPLETED)
         assert_finished_once(cluster, conversation_id)
+
+    def test_meetings_the_broker_lost_complete_within_about_a_minute(
+        self, cluster: Cluster
+    ) -> None:
+        # Queued as the upload hook queues them, with the default REQUEUE_AFTER_SECONDS.
+        due_in = Settings().requeue_after_seconds
+        conversation_ids = [pending(cluster, requeue_in=due_in) for _ in range(3)]
+        for conversation_id in conversation_ids:
+            cluster.send("pipeline.transcribe", conversation_id)
+        broker = redis_client(cluster.broker_url)
+        broker.flushdb()  # Redis restarted with nothing on disk
+
+        cluster.worker(beat=True)  # its sweep runs every second
+
+        for conversation_id in conversation_ids:
+            cluster.wait_for(conversation_id, Status.COMPLETED, timeout=60.0)
+            assert_finished_once(cluster, conversation_id)
+
+    def test_a_next_stage_never_sent_is_sent_by_the_sweep(self, cluster: Cluster) -> None:
+        # A worker killed between committing the notes and sending the completion: the
+        # synthesis's own record stays in the broker, and must not stand for the latter.
+        conversation_id = pending(cluster)
+        leases = Leases(requeue_after=1.0)
+        uow = cluster.uow
+        stages.transcribe(
+            conversation_id,
+            uow=uow,
+            transcriber=InstantTranscriber(cluster.state),
+            sources=AudioSources([cluster.audio_root]),
+            leases=leases,
+        )
+        QueueRecords(cluster.broker_url).mark(str(conversation_id), "pipeline.synthesize")
+        stages.synthesize(
+            conversation_id, uow=uow, synthesizer=CountingSynthesizer(cluster.state), leases=leases
+        )
+
+        cluster.worker(beat=True)
+
+        cluster.wait_for(conversation_id, Status.COMPLETED)
+        assert_finished_once(cluster, conversation_id)
+        assert calls(cluster, "syntheses") == 1
+
+    def test_a_backlog_of_waiting_messages_is_not_sent_again(self, cluster: Cluster) -> None:
+        # Nothing takes transcriptions yet: the messages wait, and the sweep runs every
+        # second, looking at each queued conversation every second.
+        cluster.worker(queues="celery", beat=True, REQUEUE_AFTER_SECONDS="1")
+        recording = cluster.audio_root / "standup.wav"
+        silence(recording, seconds=1.0)
+        conversation_ids = [cluster.enqueue(recording, REQUEUE_AFTER_SECONDS="1") for _ in range(3)]
+        broker = redis_client(cluster.broker_url)
+        for conversation_id in conversation_ids:
+            wait_for_sweeps(cluster, conversation_id, 3)
+        assert broker.llen("transcription") == 3
+
+        cluster.worker(queues="transcription,synthesis")
+
+        for conversation_id in conversation_ids:
+            cluster.wait_for(conversation_id, Status.COMPLETED)
+            assert_finished_once(cluster, conversation_id)
+        assert calls(cluster, "transcriptions") == 3
 
 
 class TestRetries:

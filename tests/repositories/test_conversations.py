@@ -203,6 +203,44 @@ class TestLeases:
         assert row.attempts == 1
         assert row.progress == 0
 
+    def test_a_claim_reads_its_own_participants_in_order(self, uow: UnitOfWork) -> None:
+        conversation_id = factories.conversation(uow)
+        other = factories.conversation(uow)
+        for name in ("Cy Diaz", "Ann Lee", "Bo Chen"):
+            factories.participant(uow, conversation_id, name)
+        factories.participant(uow, other, "Dee Ekwueme")
+        alone = factories.conversation(uow)
+        now = utc_now()
+        with uow:
+            claim = uow.conversations.claim_for_transcription(
+                conversation_id, token=uuid.uuid4(), lease_until=now + timedelta(minutes=5), now=now
+            )
+            nobody = uow.conversations.claim_for_transcription(
+                alone, token=uuid.uuid4(), lease_until=now, now=now
+            )
+        assert claim is not None
+        assert claim.participants == ["Ann Lee", "Bo Chen", "Cy Diaz"]
+        assert nobody is not None
+        assert nobody.participants == []
+
+    def test_a_synthesis_claim_reads_its_transcript_in_order(self, uow: UnitOfWork) -> None:
+        conversation_id = factories.conversation_in(uow, Status.SYNTHESIZING)
+        factories.segments(uow, conversation_id, "First things first.", "Then the rest.")
+        factories.segments(uow, factories.conversation(uow), "Another meeting.")
+        now = utc_now()
+        with uow:
+            claim = uow.conversations.claim_for_synthesis(
+                conversation_id, token=uuid.uuid4(), lease_until=now + timedelta(minutes=5), now=now
+            )
+            stored = uow.segments.list_spoken(conversation_id)
+        assert claim is not None
+        assert claim.transcript == stored
+        assert [segment.text for segment in claim.transcript] == [
+            "First things first.",
+            "Then the rest.",
+        ]
+        assert all(isinstance(segment.start, float) for segment in claim.transcript)
+
     def test_a_live_lease_keeps_others_out_and_a_lapsed_one_is_taken_over(
         self, uow: UnitOfWork
     ) -> None:
@@ -336,9 +374,9 @@ class TestLeases:
             again = uow.conversations.claim_stuck(now=now, requeue_at=requeue_at, limit=10)
             dead = uow.conversations.get(dead_worker)
 
-        assert {(s.id, s.status) for s in stuck} == {
-            (lost_message, Status.PENDING),
-            (dead_worker, Status.TRANSCRIBING),
+        assert {(s.id, s.status, s.leased) for s in stuck} == {
+            (lost_message, Status.PENDING, False),
+            (dead_worker, Status.TRANSCRIBING, True),
         }
         assert again == []
         # The dead worker's token is void: were it only slow, its final write now fails.

@@ -54,12 +54,15 @@ class TestTranscriptSegmentRepository:
 
 
 class TestParticipantRepository:
-    def test_names_in_order(self, uow: UnitOfWork) -> None:
+    def test_people_are_stored_with_their_details(self, uow: UnitOfWork) -> None:
         conversation_id = factories.conversation(uow)
         factories.participant(uow, conversation_id, "Cy Diaz", is_organizer=True)
         factories.participant(uow, conversation_id, "Ann Lee", email="ann@example.com")
         with uow:
-            assert uow.participants.names(conversation_id) == ["Ann Lee", "Cy Diaz"]
+            conversation = uow.conversations.get_with_transcript(conversation_id)
+            assert conversation is not None
+            people = {(p.name, p.email, p.is_organizer) for p in conversation.participants}
+        assert people == {("Ann Lee", "ann@example.com", False), ("Cy Diaz", None, True)}
 
     def test_a_name_appears_once_per_conversation(self, uow: UnitOfWork) -> None:
         conversation_id = factories.conversation(uow)

@@ -49,6 +49,6 @@ class TestGraphOutboxRepository:
         with uow:
             unprocessed = uow.graph_outbox.claim_pending(limit=10)
             every = uow.graph_outbox.list(limit=10)
-        assert [event.id for event in unprocessed] == [first.id, last.id]
-        assert {event.id for event in every} == {first.id, done.id, last.id}
+        assert [event.id for event in unprocessed] == [first.id, last]
+        assert {event.id for event in every} == {first.id, done.id, last}
         assert unprocessed[1].payload == {"n": 3}
