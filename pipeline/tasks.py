@@ -77,16 +77,32 @@ class StageTask(Task):  # type: ignore[type-arg]
     def progress_reporter(self, stage: str, conversation_id: str) -> stages.ProgressCallback:
         """Reports a stage's percent as the task's custom state, and as an event for Flower."""
 
+        broker_away = False
+
         def report(percent: int) -> None:
-            if percent >= 100:
+            nonlocal broker_away
+            if percent >= 100 or broker_away:
                 return  # the task's own success, a moment later, says so
-            self.update_state(
-                state="PROGRESS",
-                meta={"stage": stage, "percent": percent, "conversation_id": conversation_id},
-            )
-            if not self.request.is_eager:
-                self.send_event(
-                    "task-progress", stage=stage, percent=percent, conversation_id=conversation_id
+            try:
+                self.update_state(
+                    state="PROGRESS",
+                    meta={"stage": stage, "percent": percent, "conversation_id": conversation_id},
+                )
+                if not self.request.is_eager:
+                    self.send_event(
+                        "task-progress",
+                        stage=stage,
+                        percent=percent,
+                        conversation_id=conversation_id,
+                    )
+            except BrokerError as error:
+                # Progress is for watching, not for the meeting: a broker that is away must
+                # not fail the stage, nor hold it up with connection retries at every report.
+                broker_away = True
+                log.warning(
+                    "progress not reported conversation_id=%s error=%s",
+                    conversation_id,
+                    type(error).__name__,
                 )
 
         return report

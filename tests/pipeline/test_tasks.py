@@ -7,6 +7,10 @@ transcript, one set of notes and one graph event.
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import time
 import uuid
 from datetime import timedelta
@@ -329,3 +333,36 @@ class TestGraphSyncTask:
         cluster.worker(beat=True, NEO4J_URI=neo4j_uri, GRAPH_SYNC_INTERVAL_SECONDS="1")
 
         wait_for_graph(cluster, neo4j_driver, conversation_id)
+
+
+# A worker's stage reporting progress twice while its broker is away (nothing listens on
+# the port).
+_PROGRESS_WITH_THE_BROKER_AWAY = """
+from pipeline import tasks
+tasks.transcribe.push_request(id="progress-test", is_eager=False, hostname="test")
+report = tasks.transcribe.progress_reporter("transcribe", "c0ffee")
+report(10)
+report(20)
+"""
+
+
+class TestProgressReports:
+    def test_a_broker_away_does_not_fail_the_stage_reporting_progress(self) -> None:
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            port = closed.getsockname()[1]
+        environment = {**os.environ, "CELERY_BROKER_URL": f"redis://127.0.0.1:{port}/0"}
+
+        result = subprocess.run(
+            [sys.executable, "-c", _PROGRESS_WITH_THE_BROKER_AWAY],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+        # Once: the second report does not wait on the broker's connection retries again.
+        assert result.stderr.count("progress not reported conversation_id=c0ffee") == 1
+        assert "error=OperationalError" in result.stderr
