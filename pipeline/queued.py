@@ -4,8 +4,14 @@ Work waiting in a queue has no worker to renew a lease, so the database alone ca
 a message still waiting behind a long backlog from one the broker lost (Redis restarted
 with nothing on disk, a flush). Each send therefore leaves a record beside the message,
 in the broker's own Redis database: the record vanishes with the messages when the broker
-loses them, and stays while they wait however long. The recovery sweep sends again only
-the queued conversations whose record is gone.
+loses them, and stays while they wait. The recovery sweep sends again only the queued
+conversations whose record is gone.
+
+A record lasts `presumed_lost_after` (30 minutes): a message not started by then is taken
+for lost all the same. A worker killed while it held a message it had not yet started (a
+retry counting down, a prefetched one) leaves it to Redis's visibility timeout, hours
+away; sending it again is safe, since a stage's claim lets only one delivery run it. A
+backlog longer than that is sent again once every 30 minutes, no more.
 """
 
 from __future__ import annotations
@@ -16,8 +22,7 @@ from collections.abc import Sequence
 import redis
 
 _KEY_PREFIX = "minutes:queued:"
-# Only clears the records of conversations long finished; far beyond any real backlog.
-_RECORD_TTL_S = 24 * 60 * 60
+PRESUMED_LOST_AFTER_S = 30 * 60
 
 
 class QueueRecords:
@@ -28,12 +33,13 @@ class QueueRecords:
     never sent.
     """
 
-    def __init__(self, broker_url: str) -> None:
+    def __init__(self, broker_url: str, *, presumed_lost_after: float = PRESUMED_LOST_AFTER_S):
         self._redis = redis.Redis.from_url(broker_url)
+        self._lifetime_ms = int(presumed_lost_after * 1000)
 
     def mark(self, conversation_id: str, task: str) -> None:
         """Record that `task` was sent for the conversation (one SET)."""
-        self._redis.set(_key(conversation_id, task), 1, ex=_RECORD_TTL_S)
+        self._redis.set(_key(conversation_id, task), 1, px=self._lifetime_ms)
 
     def waiting(self, sent: Sequence[tuple[uuid.UUID, str]]) -> set[uuid.UUID]:
         """The conversations of `sent` (id and task) whose record is there: the task was
