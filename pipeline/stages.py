@@ -243,16 +243,19 @@ def complete(
         ),
         uow,
     ):
-        # The compare-and-set first: it locks the row, and a stale message (from before
-        # a retry, when no notes are stored yet) stops here.
+        # The compare-and-set writes the event only when it moves the row: a stale
+        # message (from before a retry, when no notes are stored yet) writes neither.
         completed_at = utc_now()
-        if not uow.conversations.complete(conversation_id, completed_at=completed_at):
-            return _not_claimed(uow, conversation_id)
-        uow.graph_outbox.add_event(
+        if not uow.conversations.complete(
             conversation_id,
-            GRAPH_EVENT_COMPLETED,
-            {"conversation_id": str(conversation_id), "completed_at": completed_at.isoformat()},
-        )
+            completed_at=completed_at,
+            event_type=GRAPH_EVENT_COMPLETED,
+            payload={
+                "conversation_id": str(conversation_id),
+                "completed_at": completed_at.isoformat(),
+            },
+        ):
+            return _not_claimed(uow, conversation_id)
     log.info("completed conversation_id=%s", conversation_id)
     return StageOutcome.DONE
 

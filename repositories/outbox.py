@@ -15,8 +15,9 @@ from repositories.models import GraphOutboxEvent
 # The key of the PostgreSQL advisory lock one graph sync at a time holds ("minutes:" in
 # ASCII, then 1): any number no other advisory lock of this database uses.
 GRAPH_SYNC_LOCK_KEY = 0x6D696E7574657301
-# Built once; the columns a call leaves out get their defaults.
-_INSERT = insert(cast(Table, GraphOutboxEvent.__table__))
+# Built once (completion's one-statement form selects into it too); the columns a call
+# leaves out get their defaults.
+EVENT_INSERT = insert(cast(Table, GraphOutboxEvent.__table__))
 
 
 class GraphOutboxRepository(Repository[GraphOutboxEvent]):
@@ -29,7 +30,7 @@ class GraphOutboxRepository(Repository[GraphOutboxEvent]):
         writes one, on the pipeline's hot path."""
         id = uuid.uuid4()
         self.execute(
-            _INSERT,
+            EVENT_INSERT,
             {
                 "id": id,
                 "conversation_id": conversation_id,

@@ -346,15 +346,45 @@ class TestLeases:
             claim = uow.conversations.claim_for_synthesis(
                 conversation_id, token=uuid.uuid4(), lease_until=now, now=now
             )
-            completed = uow.conversations.complete(conversation_id, completed_at=now)
+            completed = uow.conversations.complete(
+                conversation_id, completed_at=now, event_type="conversation.completed", payload={}
+            )
         assert claim is None
         assert completed
+
+    def test_completing_writes_its_outbox_event_once(self, uow: UnitOfWork) -> None:
+        conversation_id = factories.conversation(uow, status=Status.SYNTHESIZING)
+        factories.synthesis(uow, conversation_id)
+        now = utc_now()
+        with uow:
+            for _ in range(2):  # a redelivered message completes nothing again
+                uow.conversations.complete(
+                    conversation_id,
+                    completed_at=now,
+                    event_type="conversation.completed",
+                    payload={"n": 1},
+                )
+        with uow:
+            conversation = uow.conversations.get(conversation_id)
+            events = [
+                (event.event_type, event.payload)
+                for event in uow.graph_outbox.list(limit=1000)
+                if event.conversation_id == conversation_id
+            ]
+        assert (conversation.status, conversation.completed_at) == (Status.COMPLETED, now)
+        assert events == [("conversation.completed", {"n": 1})]
 
     def test_completing_needs_the_notes(self, uow: UnitOfWork) -> None:
         conversation_id = factories.conversation(uow, status=Status.SYNTHESIZING)
         with uow:
-            assert not uow.conversations.complete(conversation_id, completed_at=utc_now())
+            assert not uow.conversations.complete(
+                conversation_id,
+                completed_at=utc_now(),
+                event_type="conversation.completed",
+                payload={},
+            )
             assert uow.conversations.get(conversation_id).status is Status.SYNTHESIZING
+            assert uow.graph_outbox.count(GraphOutboxEvent.conversation_id == conversation_id) == 0
 
     def test_the_sweep_takes_lapsed_unfinished_conversations_once(self, uow: UnitOfWork) -> None:
         now = utc_now()
