@@ -40,7 +40,7 @@ from repositories.models import (
     UTCDateTime,
     utc_now,
 )
-from repositories.outbox import EVENT_INSERT
+from repositories.outbox import EVENT_INSERT, GraphOutboxRepository
 from repositories.segments import SpokenText
 
 Status = ConversationStatus
@@ -174,15 +174,7 @@ class ConversationRepository(Repository[Conversation]):
                 completed_at=completed_at,
             ):
                 return False
-            self.execute(
-                EVENT_INSERT,
-                {
-                    "id": uuid.uuid4(),
-                    "conversation_id": id,
-                    "event_type": event_type,
-                    "payload": payload,
-                },
-            )
+            GraphOutboxRepository(self.session).add_event(id, event_type, payload)
             return True
         statement, parameters = _transition(
             id,

@@ -26,8 +26,8 @@ class GraphOutboxRepository(Repository[GraphOutboxEvent]):
     def add_event(
         self, conversation_id: uuid.UUID, event_type: str, payload: dict[str, Any]
     ) -> uuid.UUID:
-        """The new event's id. One INSERT, without the ORM's flush: every completion
-        writes one, on the pipeline's hot path."""
+        """The new event's id. One INSERT, without the ORM's flush (a completion on SQLite
+        writes one; PostgreSQL's completion selects `EVENT_INSERT` in its own statement)."""
         id = uuid.uuid4()
         self.execute(
             EVENT_INSERT,
