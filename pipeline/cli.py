@@ -43,6 +43,7 @@ from pipeline.intake import InvalidParticipantError, ParticipantInput, create_co
 from pipeline.presenters import (
     conversation_document,
     conversation_summary,
+    first_line,
     show_markdown,
     subtitles,
 )
@@ -209,10 +210,10 @@ def _process(
             raise UsageError(str(error)) from None
         if isinstance(error, DataError):
             # What the file holds does not fit a column (a 300-character speaker name).
-            raise UsageError(f"{path.name}: {_first_line(error.orig)}") from None
+            raise UsageError(f"{path.name}: {first_line(error.orig)}") from None
         if isinstance(error, Exception) and not isinstance(error, OperationalError):
             log.info("processing failed conversation_id=%s", conversation_id, exc_info=True)
-            raise CommandFailedError(_first_line(error)) from None
+            raise CommandFailedError(first_line(error)) from None
         raise
     conversation = _load(runtime, conversation_id, full=True)
     if as_json:
@@ -229,11 +230,6 @@ def _discard_unfinished(runtime: Runtime, conversation_id: uuid.UUID) -> None:
         conversation = uow.conversations.get_by_id(conversation_id, for_update=True)
         if conversation is not None and conversation.status is not ConversationStatus.COMPLETED:
             uow.conversations.delete(conversation)
-
-
-def _first_line(error: BaseException | None) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 ParticipantOption = Annotated[
@@ -637,7 +633,7 @@ def main() -> None:
         _fail(" ".join(error.format_message().split()))
     except OperationalError as error:
         # Not the user's input but the environment: still one line, and no URL in it.
-        _fail(f"cannot use the database: {_first_line(error.orig)}", status=1)
+        _fail(f"cannot use the database: {first_line(error.orig)}", status=1)
     except GraphUnavailableError as error:
         _fail(str(error), status=1)
     if status == INTERRUPTED:

@@ -48,7 +48,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from integrations.errors import IntegrationError, TransientIntegrationError
 from pipeline.app import app as celery_app
 from pipeline.hooks import StoredUpload, UploadEvent, store_upload
-from pipeline.presenters import conversation_summary
+from pipeline.presenters import conversation_summary, first_line
 from pipeline.runner import run_in_process
 from pipeline.runtime import Runtime
 from pipeline.tasks import start_pipeline
@@ -387,9 +387,9 @@ async def _store(request: Request, runtime: Runtime, event: UploadEvent) -> Stor
     except TransientIntegrationError as error:
         # The source may well be readable later (a resolver outage): 503 asks the platform
         # to send the upload again, where a 422 would tell it to give up.
-        raise _refused(request, 503, _one_line(error), "source-unavailable") from None
+        raise _refused(request, 503, first_line(error), "source-unavailable") from None
     except IntegrationError as error:
-        raise _refused(request, 422, _one_line(error), "source") from None
+        raise _refused(request, 422, first_line(error), "source") from None
     except _DATABASE_UNAVAILABLE:
         raise _database_unavailable(request) from None
 
@@ -442,11 +442,6 @@ def _broker_health() -> str:
         log.warning("health check failed part=broker error=%s", type(error).__name__)
         return "unavailable"
     return "ok"
-
-
-def _one_line(error: Exception) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
 
 
 def _error(status_code: int, message: str, **extra: Any) -> JSONResponse:

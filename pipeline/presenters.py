@@ -162,3 +162,9 @@ def _seconds_between(start: datetime | None, end: datetime | None) -> float | No
     if start is None or end is None:
         return None
     return round((end - start).total_seconds(), 3)
+
+
+def first_line(error: BaseException | None) -> str:
+    """An error as one line for a person: its message's first line, or its class's name."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
