@@ -25,7 +25,15 @@ lint: $(BIN)/minutes
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-test: $(BIN)/minutes services lint
+# The local chat server of the notes tests (the `llm` extra). llama-cpp-python compiles
+# llama.cpp (about 5 minutes; pip keeps the wheel for next time) for the baseline x86-64
+# instruction set: a native build can use instructions a virtual machine's CPU does not have
+# and die with "illegal instruction". `make demo` never pays for it.
+$(VENV)/.llm-installed: pyproject.toml $(BIN)/minutes
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,llm]'
+	touch $@
+
+test: $(BIN)/minutes $(VENV)/.llm-installed services lint
 	$(BIN)/pytest
 
 format: $(BIN)/minutes

@@ -35,6 +35,18 @@ class Settings(BaseSettings):
     )
     transcription_providers: Annotated[list[TranscriptionProvider], NoDecode] = ["local"]
     synthesis_provider: SynthesisProvider = "extractive"
+    # Notes from a chat model: any server speaking OpenAI's chat completions API (OpenAI,
+    # vLLM, Ollama, llama.cpp's server, LM Studio).
+    openai_base_url: str = "https://api.openai.com/v1"
+    # Unset: requests carry no key (local servers need none).
+    openai_api_key: SecretStr | None = None
+    # No default worth guessing: the openai provider refuses to start without one.
+    synthesis_model: str | None = None
+    # Transcript tokens per request; a longer transcript is noted in parts, then merged.
+    # The model's context must hold this plus about 2000 (instructions and reply).
+    synthesis_max_input_tokens: int = Field(default=6000, gt=0)
+    # One request's wait for the whole reply: a CPU-only local server takes minutes.
+    synthesis_timeout_seconds: float = Field(default=300.0, gt=0)
     audio_roots: Annotated[list[Path], NoDecode] = Field(default_factory=lambda: [Path.cwd()])
     # http(s) sources: hooks hand us URLs, so by default they may not reach this machine or
     # its private network (loopback, private and link-local addresses are refused).

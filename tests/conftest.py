@@ -6,6 +6,7 @@ test commits freely into savepoints (join_transaction_mode="create_savepoint").
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from integrations.graph.writer import GraphWriter
 from pipeline import schema
 from repositories.database import UnitOfWork, create_database_engine
 from tests.corpus import CORPUS
+from tests.llm_server import LlmServer, LlmServerError, running_llm_server
 
 # The server `make test` starts; CI has it. A missing server fails the run, never skips it.
 ADMIN_DATABASE_URL = os.environ.get(
@@ -156,3 +158,15 @@ def graph_writer(neo4j_uri: str) -> Iterator[GraphWriter]:
     writer.wipe()
     yield writer
     writer.close()
+
+
+@pytest.fixture(scope="session")
+def llm_server() -> Iterator[LlmServer]:
+    """llama.cpp's OpenAI-compatible server with SmolLM2-135M-Instruct, on a free loopback
+    port for the whole run. One that cannot start fails the tests that need it."""
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(running_llm_server())
+        except LlmServerError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        yield server

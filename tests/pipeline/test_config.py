@@ -43,3 +43,21 @@ class TestSettings:
         settings = Settings()
         assert "hunter2" not in repr(settings)
         assert "hunter2" not in str(settings)
+
+    def test_notes_from_a_chat_model_default_to_the_openai_api(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "SYNTHESIS_MODEL"):
+            monkeypatch.delenv(name, raising=False)
+        settings = Settings()
+        assert settings.openai_base_url == "https://api.openai.com/v1"
+        assert settings.openai_api_key is None
+        assert settings.synthesis_model is None
+        assert settings.synthesis_max_input_tokens == 6000
+
+    def test_the_openai_key_never_shows(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-hunter2")
+        settings = Settings()
+        assert settings.openai_api_key is not None
+        assert settings.openai_api_key.get_secret_value() == "sk-test-hunter2"
+        assert "hunter2" not in repr(settings)
