@@ -16,6 +16,7 @@ from __future__ import annotations
 import email.utils
 import enum
 import json
+import math
 import re
 import threading
 import time
@@ -48,6 +49,11 @@ _MIN_PART_TOKENS = 64
 # Room for the reply: notes of a 6000-token part fit well within it, and a small model that
 # loops in a list stops here instead of filling its whole context.
 _MAX_REPLY_TOKENS = 1500
+
+# Per list in one reply: room for every decision of a long part, and all of them together
+# within the reply's tokens.
+_MAX_ITEMS = 10
+_MAX_CITED = 8
 
 _JSON_SCHEMA_NAME = "meeting_notes"
 # How servers phrase "the prompt does not fit": OpenAI and vLLM ("maximum context length"),
@@ -90,8 +96,15 @@ class _ReplyModel(BaseModel):
     )
 
 
+def _at_most(items: int) -> Any:
+    """A list the constrained decoder closes after `items`: a small model otherwise repeats
+    one item until the reply runs out of tokens. Longer lists from a server that does not
+    enforce the schema are still read."""
+    return Field(default_factory=list, json_schema_extra={"maxItems": items})
+
+
 class _EvidenceReply(_ReplyModel):
-    segment_ids: list[Annotated[int, BeforeValidator(_segment_number)]]
+    segment_ids: list[Annotated[int, BeforeValidator(_segment_number)]] = _at_most(_MAX_CITED)
     quote: str
 
 
@@ -107,10 +120,10 @@ class _ActionReply(_ItemReply):
 
 class _NotesReply(_ReplyModel):
     summary: str
-    decisions: list[_ItemReply] = Field(default_factory=list)
-    action_items: list[_ActionReply] = Field(default_factory=list)
-    open_questions: list[_ItemReply] = Field(default_factory=list)
-    topics: list[str] = Field(default_factory=list)
+    decisions: list[_ItemReply] = _at_most(_MAX_ITEMS)
+    action_items: list[_ActionReply] = _at_most(_MAX_ITEMS)
+    open_questions: list[_ItemReply] = _at_most(_MAX_ITEMS)
+    topics: list[str] = _at_most(_MAX_ITEMS)
 
 
 def _strict(schema: Any, key: str | None = None) -> Any:
@@ -194,7 +207,7 @@ class _Line:
 _NOTES_SHAPE = """\
 {"summary": "...",
  "decisions": [{"text": "...", "evidence": {"segment_ids": [17], "quote": "..."}}],
- "action_items": [{"text": "...", "owner": "name or null", "due": "deadline as said, or null",
+ "action_items": [{"text": "...", "owner": null, "due": null,
                    "evidence": {"segment_ids": [21, 22], "quote": "..."}}],
  "open_questions": [{"text": "...", "evidence": {"segment_ids": [30], "quote": "..."}}],
  "topics": ["..."]}"""
@@ -584,9 +597,11 @@ def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -260,9 +260,25 @@ class TestNotes:
         assert notes.completion_tokens == 40 * len(parts) + 50
 
 
-class TestStructuredOutputFallback:
-    # llama-cpp-python's server before JSON-schema support: FastAPI's 422 on the literal.
-    REFUSED_JSON_SCHEMA = httpx.Response(
+# How servers without JSON-schema output refuse it: llama-cpp-python 0.3's server (its
+# request validation error, answered as a 500), and a FastAPI server's plain 422.
+REFUSED_JSON_SCHEMA = [
+    httpx.Response(
+        500,
+        json={
+            "error": {
+                "message": "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', "
+                "'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\","
+                " 'input': 'json_schema', 'ctx': {'expected': \"'text' or 'json_object'\"}}\n\n"
+                '  File "llama_cpp/server/app.py", line 376, in create_chat_completion\n'
+                "    POST /v1/chat/completions",
+                "type": "internal_server_error",
+                "param": None,
+                "code": None,
+            }
+        },
+    ),
+    httpx.Response(
         422,
         json={
             "detail": [
@@ -274,14 +290,21 @@ class TestStructuredOutputFallback:
                 }
             ]
         },
-    )
+    ),
+]
 
+
+class TestStructuredOutputFallback:
+    @pytest.mark.parametrize("refusal", REFUSED_JSON_SCHEMA, ids=["llama-cpp-python", "422"])
     def test_a_server_refusing_json_schema_is_asked_for_json_object_from_then_on(
-        self, server: respx.MockRouter, make_synthesizer: Callable[..., OpenAISynthesizer]
+        self,
+        server: respx.MockRouter,
+        make_synthesizer: Callable[..., OpenAISynthesizer],
+        refusal: httpx.Response,
     ) -> None:
         def reply(request: httpx.Request) -> httpx.Response:
             if json.loads(request.content)["response_format"]["type"] == "json_schema":
-                return self.REFUSED_JSON_SCHEMA
+                return refusal
             return completion(json.dumps(NOTES_REPLY))
 
         route = server.post(CHAT_URL).mock(side_effect=reply)
