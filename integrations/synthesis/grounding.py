@@ -1,0 +1,292 @@
+"""Notes checked against the transcript: an item stays only when its quote was said.
+
+Every decision, action item and open question cites segments and quotes them. The quote
+is looked for, word by word, in the cited segments' text (consecutive cited segments
+read as one passage, so a quote may run from one into the next). Both sides are
+normalised first, so the differences a faithful quotation makes do not count: case,
+punctuation, spacing, typographic quotes and dashes, contractions ("we'll" is "we will"),
+spoken fillers ("um", "uh") and stutters ("the the"). What is left must line up in
+order, with a little slack that grows with the quote's length:
+
+- a quote's own words missing from the passage (invented or changed): at most one in
+  `_WORDS_PER_CHANGE`, so a short quote must be word for word;
+- words of the passage the quote leaves out (a model shortening an aside): at most
+  1 + one in `_WORDS_PER_OMISSION`;
+- a negation or a number is never slack: "we will not ship" is not a small change of
+  "we will ship", nor "the 16th" of "the 15th".
+
+A word counts as found when it is spelled within `_SPELLING_SIMILARITY` of the
+passage's word (British or American spelling, a transcription's slip), for words long
+enough that one letter does not make another word.
+
+A model that cites the segment next to the one it quotes (counting from one, or the
+sentence ran on) is forgiven: the quote is looked for one segment either side too, and
+the evidence then names the segments where it was found. What is stored is the
+transcript's own wording of the matched passage, cut to `MAX_QUOTE_CHARS`, and the
+segments it spans.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from itertools import groupby
+from typing import TypeVar
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import LCSseq
+
+from integrations.synthesis.base import ActionItem, Evidence, NoteItem, Notes, Utterance
+
+MAX_QUOTE_CHARS = 200
+_WORDS_PER_CHANGE = 8
+_WORDS_PER_OMISSION = 4
+# rapidfuzz ratio of two words: "colour"/"color" is 91, "organise"/"organize" 88;
+# "ship"/"shop" (75) and "Monday"/"Sunday" (67) stay different words.
+_SPELLING_SIMILARITY = 85
+_MIN_FUZZY_WORD_CHARS = 5
+
+# A word with its inner apostrophes, in any of the apostrophes transcripts use.
+_WORD = re.compile(r"[^\W_]+(?:['\u2019\u02bc\u2018`][^\W_]+)*")
+_SPACE = re.compile(r"\s")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'", "\u2018": "'", "`": "'"})
+_FILLERS = frozenset({"um", "umm", "uh", "uhm", "erm", "er", "hmm", "mm", "mhm", "ah", "eh"})
+_NEGATIONS = frozenset(
+    {"not", "no", "never", "nothing", "nobody", "none", "neither", "nor", "nowhere"}
+)
+_WHOLE_WORDS: Mapping[str, tuple[str, ...]] = {
+    "won't": ("will", "not"),
+    "can't": ("can", "not"),
+    "cannot": ("can", "not"),
+    "shan't": ("shall", "not"),
+    "let's": ("let", "us"),
+    "gonna": ("going", "to"),
+    "wanna": ("want", "to"),
+    "gotta": ("got", "to"),
+}
+_SUFFIXES: Sequence[tuple[str, str]] = (
+    ("n't", "not"),
+    ("'ll", "will"),
+    ("'re", "are"),
+    ("'ve", "have"),
+    ("'m", "am"),
+    ("'d", "would"),
+)
+# "'s" is "is" only after these; elsewhere it is a possessive ("Maria's deck").
+_IS_AFTER = frozenset(
+    {"it", "that", "there", "here", "what", "who", "where", "when", "how", "he", "she"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Word:
+    """A normalised word, and where the transcript says it."""
+
+    text: str
+    segment_id: int
+    start: int  # in the segment's own text
+    end: int
+
+
+def ground(notes: Notes, utterances: Sequence[Utterance]) -> Notes:
+    """`notes` with only the items whose evidence checks out against `utterances`, each
+    quote replaced by the transcript's own words; the others are counted in
+    `dropped_items`."""
+    transcript = _Transcript(utterances)
+    decisions = _grounded(notes.key_decisions, transcript)
+    action_items = _grounded(notes.action_items, transcript)
+    questions = _grounded(notes.open_questions, transcript)
+    dropped = (
+        len(notes.key_decisions)
+        + len(notes.action_items)
+        + len(notes.open_questions)
+        - len(decisions)
+        - len(action_items)
+        - len(questions)
+    )
+    return replace(
+        notes,
+        key_decisions=decisions,
+        action_items=action_items,
+        open_questions=questions,
+        dropped_items=notes.dropped_items + dropped,
+    )
+
+
+_Item = TypeVar("_Item", NoteItem, ActionItem)
+
+
+def _grounded(items: Iterable[_Item], transcript: _Transcript) -> list[_Item]:
+    kept = []
+    for item in items:
+        if item.evidence is None:
+            continue
+        evidence = transcript.check(item.evidence)
+        if evidence is not None:
+            kept.append(replace(item, evidence=evidence))
+    return kept
+
+
+class _Transcript:
+    """The utterances by segment id, each normalised once, when first cited."""
+
+    def __init__(self, utterances: Sequence[Utterance]) -> None:
+        self._texts = {utterance.segment_id: utterance.text for utterance in utterances}
+        self._words: dict[int, list[_Word]] = {}
+
+    def check(self, evidence: Evidence) -> Evidence | None:
+        """The evidence as the transcript says it, or None when it does not."""
+        cited = set(evidence.segment_ids)
+        if not cited or not cited <= self._texts.keys():
+            return None
+        quote = [word for word, _, _ in _normalised(evidence.quote)]
+        if not quote:
+            return None
+        found = self._find(quote, cited)
+        if found is None:
+            neighbours = {i + step for i in cited for step in (-1, 1)} & self._texts.keys()
+            found = self._find(quote, cited | neighbours)
+        return None if found is None else self._evidence(found)
+
+    def _find(self, quote: list[str], segment_ids: set[int]) -> list[_Word] | None:
+        matches = [_match(quote, self._passage(run)) for run in _runs(segment_ids)]
+        found = [match for match in matches if match is not None]
+        return min(found, key=lambda match: match.slack).words if found else None
+
+    def _passage(self, segment_ids: Sequence[int]) -> list[_Word]:
+        return [word for segment_id in segment_ids for word in self._segment_words(segment_id)]
+
+    def _segment_words(self, segment_id: int) -> list[_Word]:
+        words = self._words.get(segment_id)
+        if words is None:
+            words = [
+                _Word(text, segment_id, start, end)
+                for text, start, end in _normalised(self._texts[segment_id])
+            ]
+            self._words[segment_id] = words
+        return words
+
+    def _evidence(self, words: list[_Word]) -> Evidence:
+        # The passage in the transcript's own words: each segment's part as written.
+        parts = [list(part) for _, part in groupby(words, key=lambda word: word.segment_id)]
+        quote = " ".join(
+            self._said(part[0].segment_id, part[0].start, part[-1].end) for part in parts
+        )
+        return Evidence(
+            segment_ids=tuple(part[0].segment_id for part in parts), quote=_shortened(quote)
+        )
+
+    def _said(self, segment_id: int, start: int, end: int) -> str:
+        # Up to the next space: the punctuation ending the last word ("Friday.") reads as said.
+        text = self._texts[segment_id]
+        space = _SPACE.search(text, end)
+        return text[start : space.start() if space else len(text)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Match:
+    words: list[_Word]  # the passage's words the quote spans
+    slack: int  # words changed or left out
+
+
+def _match(quote: list[str], passage: list[_Word]) -> _Match | None:
+    """Where `quote` lines up with `passage` within the slack, or None."""
+    if not passage:
+        return None
+    said = [word.text for word in passage]
+    codes = {text: code for code, text in enumerate(dict.fromkeys(said))}
+    quoted = [_code(word, codes) for word in quote]
+    spoken = [codes[text] for text in said]
+    changes_allowed = len(quote) // _WORDS_PER_CHANGE
+    omissions_allowed = 1 + len(quote) // _WORDS_PER_OMISSION
+    # The best window the length of the quote, widened by what may have been left out.
+    window = fuzz.partial_ratio_alignment(quoted, spoken)
+    low = max(0, window.dest_start - omissions_allowed)
+    high = min(len(spoken), window.dest_end + omissions_allowed)
+    equal = [block for block in LCSseq.opcodes(quoted, spoken[low:high]) if block.tag == "equal"]
+    if not equal:
+        return None
+    matched_quote = {i for block in equal for i in range(block.src_start, block.src_end)}
+    matched_said = {low + i for block in equal for i in range(block.dest_start, block.dest_end)}
+    first, last = min(matched_said), max(matched_said)
+    changed = [word for i, word in enumerate(quote) if i not in matched_quote]
+    left_out = [said[i] for i in range(first, last + 1) if i not in matched_said]
+    # A changed word at either end of the quote stands for the passage's word there.
+    first, last = (
+        max(0, first - min(matched_quote)),
+        min(len(said) - 1, last + len(quote) - 1 - max(matched_quote)),
+    )
+    replaced = [said[i] for i in range(first, last + 1) if i not in matched_said]
+    if (
+        len(changed) > changes_allowed
+        or len(left_out) > omissions_allowed
+        or any(map(_is_weighty, changed))
+        or any(map(_is_weighty, replaced))
+    ):
+        return None
+    return _Match(words=passage[first : last + 1], slack=len(changed) + len(left_out))
+
+
+def _code(word: str, codes: Mapping[str, int]) -> int:
+    """The passage's code for `word`, or for its spelling there; -1 when it is not said."""
+    if word in codes:
+        return codes[word]
+    if len(word) >= _MIN_FUZZY_WORD_CHARS and not _is_weighty(word):
+        close = process.extractOne(
+            word, codes.keys(), scorer=fuzz.ratio, score_cutoff=_SPELLING_SIMILARITY
+        )
+        if close is not None:
+            return codes[close[0]]
+    return -1
+
+
+def _is_weighty(word: str) -> bool:
+    """A word whose change changes what was said, however small it looks."""
+    return word in _NEGATIONS or any(char.isdigit() for char in word)
+
+
+def _normalised(text: str) -> list[tuple[str, int, int]]:
+    """The words of `text` as compared, each with the span of `text` it comes from."""
+    words: list[tuple[str, int, int]] = []
+    for found in _WORD.finditer(text):
+        for word in _compared(found.group()):
+            # A stutter ("the the") says the word once.
+            if word not in _FILLERS and not (words and words[-1][0] == word):
+                words.append((word, found.start(), found.end()))
+    return words
+
+
+# Speech repeats its words: a long meeting says a few thousand distinct ones.
+@lru_cache(maxsize=16384)
+def _compared(word: str) -> tuple[str, ...]:
+    """The word as compared: one word, or two for a contraction ("we'll": "we", "will")."""
+    word = unicodedata.normalize("NFKC", word).casefold().translate(_APOSTROPHES)
+    if word in _WHOLE_WORDS:
+        return _WHOLE_WORDS[word]
+    for suffix, full in _SUFFIXES:
+        if word.endswith(suffix) and len(word) > len(suffix):
+            return (word[: -len(suffix)], full)
+    if word.endswith("'s") and word[:-2] in _IS_AFTER:
+        return (word[:-2], "is")
+    return (word.replace("'", ""),)
+
+
+def _runs(segment_ids: set[int]) -> list[list[int]]:
+    """The ids in order, split where one does not follow the other."""
+    runs: list[list[int]] = []
+    for segment_id in sorted(segment_ids):
+        if runs and runs[-1][-1] == segment_id - 1:
+            runs[-1].append(segment_id)
+        else:
+            runs.append([segment_id])
+    return runs
+
+
+def _shortened(quote: str) -> str:
+    if len(quote) <= MAX_QUOTE_CHARS:
+        return quote
+    cut = quote.rfind(" ", 0, MAX_QUOTE_CHARS)
+    return quote[: cut if cut > 0 else MAX_QUOTE_CHARS].rstrip() + "…"
