@@ -33,7 +33,6 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from itertools import groupby
 from typing import TypeVar
 
 from rapidfuzz import fuzz, process
@@ -170,20 +169,13 @@ class _Transcript:
         return words
 
     def _evidence(self, words: list[_Word]) -> Evidence:
-        # The passage in the transcript's own words: each segment's part as written.
-        parts = [list(part) for _, part in groupby(words, key=lambda word: word.segment_id)]
-        quote = " ".join(
-            self._said(part[0].segment_id, part[0].start, part[-1].end) for part in parts
-        )
-        return Evidence(
-            segment_ids=tuple(part[0].segment_id for part in parts), quote=_shortened(quote)
-        )
-
-    def _said(self, segment_id: int, start: int, end: int) -> str:
-        # Up to the next space: the punctuation ending the last word ("Friday.") reads as said.
-        text = self._texts[segment_id]
-        space = _SPACE.search(text, end)
-        return text[start : space.start() if space else len(text)]
+        # The transcript's own words from the first word matched to the last, whole
+        # segments between (one saying only "um" may lie between two cited ones).
+        segment_ids = list(range(words[0].segment_id, words[-1].segment_id + 1))
+        texts = [self._texts[segment_id] for segment_id in segment_ids]
+        texts[-1] = texts[-1][: _end_of_word(texts[-1], words[-1].end)]
+        texts[0] = texts[0][words[0].start :]
+        return Evidence(segment_ids=tuple(segment_ids), quote=_shortened(" ".join(texts)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +264,12 @@ def _compared(word: str) -> tuple[str, ...]:
     if word.endswith("'s") and word[:-2] in _IS_AFTER:
         return (word[:-2], "is")
     return (word.replace("'", ""),)
+
+
+def _end_of_word(text: str, end: int) -> int:
+    # Up to the next space: the punctuation after the last word ("Friday.") reads as said.
+    space = _SPACE.search(text, end)
+    return space.start() if space else len(text)
 
 
 def _runs(segment_ids: set[int]) -> list[list[int]]:

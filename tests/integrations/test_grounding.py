@@ -70,6 +70,12 @@ class TestGround:
             segment_ids=(2, 3), quote="can you send the deck to the client"
         )
 
+    def test_words_left_out_across_segments_are_stored_as_said(self) -> None:
+        [kept] = grounded_decisions(decision("can you send to the client", 2, 3))
+
+        assert kept.evidence is not None
+        assert kept.evidence.quote == "can you send the deck to the client"
+
     def test_a_quote_across_segments_not_next_to_each_other_is_dropped(self) -> None:
         assert not grounded_decisions(decision("let's get started who owns the pricing page", 0, 5))
 
