@@ -50,6 +50,8 @@ _MIN_FUZZY_WORD_CHARS = 5
 
 # A word with its inner apostrophes, in any of the apostrophes transcripts use.
 _WORD = re.compile(r"[^\W_]+(?:['\u2019\u02bc\u2018`][^\W_]+)*")
+# What a transcriber notes rather than hears: "[laughter]", "{vocalsound}", "[inaudible]".
+_ANNOTATION = re.compile(r"\[[^\]]*\]|\{[^}]*\}")
 _SPACE = re.compile(r"\s")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'", "\u2018": "'", "`": "'"})
 _FILLERS = frozenset({"um", "umm", "uh", "uhm", "erm", "er", "hmm", "mm", "mhm", "ah", "eh"})
@@ -192,34 +194,71 @@ def _match(quote: list[str], passage: list[_Word]) -> _Match | None:
     codes = {text: code for code, text in enumerate(dict.fromkeys(said))}
     quoted = [_code(word, codes) for word in quote]
     spoken = [codes[text] for text in said]
-    changes_allowed = len(quote) // _WORDS_PER_CHANGE
     omissions_allowed = 1 + len(quote) // _WORDS_PER_OMISSION
-    # The best window the length of the quote, widened by what may have been left out.
+    # The stretch the length of the quote most like it; then, widened by what the quote
+    # may have left out. (Lined up in the wider one alone, a repeated word may be taken
+    # from too early: "you can't, you can't run it".)
     window = fuzz.partial_ratio_alignment(quoted, spoken)
-    low = max(0, window.dest_start - omissions_allowed)
-    high = min(len(spoken), window.dest_end + omissions_allowed)
-    equal = [block for block in LCSseq.opcodes(quoted, spoken[low:high]) if block.tag == "equal"]
-    if not equal:
+    windows = {
+        (window.dest_start, window.dest_end),
+        (
+            max(0, window.dest_start - omissions_allowed),
+            min(len(spoken), window.dest_end + omissions_allowed),
+        ),
+    }
+    matches = [_judged(quote, passage, quoted, spoken, low, high) for low, high in windows]
+    found = [match for match in matches if match is not None]
+    if not found:
         return None
-    matched_quote = {i for block in equal for i in range(block.src_start, block.src_end)}
-    matched_said = {low + i for block in equal for i in range(block.dest_start, block.dest_end)}
+    slack, first, last = min(found)
+    return _Match(words=passage[first : last + 1], slack=slack)
+
+
+def _judged(
+    quote: list[str],
+    passage: list[_Word],
+    quoted: list[int],
+    spoken: list[int],
+    low: int,
+    high: int,
+) -> tuple[int, int, int] | None:
+    """The quote lined up with `spoken[low:high]`: its slack and the first and last word
+    of the passage it spans, or None when it does not line up within the slack."""
+    aligned = {
+        source: low + target
+        for block in LCSseq.opcodes(quoted, spoken[low:high])
+        if block.tag == "equal"
+        for source, target in zip(
+            range(block.src_start, block.src_end),
+            range(block.dest_start, block.dest_end),
+            strict=True,
+        )
+    }
+    if not aligned:
+        return None
+    matched_said = set(aligned.values())
     first, last = min(matched_said), max(matched_said)
-    changed = [word for i, word in enumerate(quote) if i not in matched_quote]
-    left_out = [said[i] for i in range(first, last + 1) if i not in matched_said]
+    changed = [word for i, word in enumerate(quote) if i not in aligned]
+    left_out = [passage[i].text for i in range(first, last + 1) if i not in matched_said]
     # A changed word at either end of the quote stands for the passage's word there.
     first, last = (
-        max(0, first - min(matched_quote)),
-        min(len(said) - 1, last + len(quote) - 1 - max(matched_quote)),
+        max(0, first - min(aligned)),
+        min(len(passage) - 1, last + len(quote) - 1 - max(aligned)),
     )
-    replaced = [said[i] for i in range(first, last + 1) if i not in matched_said]
+    # A contraction is said whole: "we don't" quoted as "we do" keeps its "not" in view.
+    while first > 0 and passage[first - 1].start == passage[first].start:
+        first -= 1
+    while last < len(passage) - 1 and passage[last + 1].start == passage[last].start:
+        last += 1
+    replaced = [passage[i].text for i in range(first, last + 1) if i not in matched_said]
     if (
-        len(changed) > changes_allowed
-        or len(left_out) > omissions_allowed
+        len(changed) > len(quote) // _WORDS_PER_CHANGE
+        or len(left_out) > 1 + len(quote) // _WORDS_PER_OMISSION
         or any(map(_is_weighty, changed))
         or any(map(_is_weighty, replaced))
     ):
         return None
-    return _Match(words=passage[first : last + 1], slack=len(changed) + len(left_out))
+    return len(changed) + len(left_out), first, last
 
 
 def _code(word: str, codes: Mapping[str, int]) -> int:
@@ -243,7 +282,9 @@ def _is_weighty(word: str) -> bool:
 def _normalised(text: str) -> list[tuple[str, int, int]]:
     """The words of `text` as compared, each with the span of `text` it comes from."""
     words: list[tuple[str, int, int]] = []
-    for found in _WORD.finditer(text):
+    # Blanked, not removed, so the words keep their places in `text`.
+    spoken = _ANNOTATION.sub(lambda found: " " * len(found.group()), text)
+    for found in _WORD.finditer(spoken):
         for word in _compared(found.group()):
             # A stutter ("the the") says the word once.
             if word not in _FILLERS and not (words and words[-1][0] == word):

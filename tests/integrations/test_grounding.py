@@ -60,6 +60,12 @@ class TestGround:
     def test_an_added_negation_is_dropped(self) -> None:
         assert not grounded_decisions(decision("we will not ship the beta on Friday", 1))
 
+    def test_a_negation_cut_off_a_contraction_is_dropped(self) -> None:
+        said = [Utterance(0, "The new logo works, but the old one doesn't.")]
+        quote = NoteItem("The old logo works.", Evidence((0,), "but the old one does"))
+
+        assert not ground(Notes(summary="", key_decisions=[quote]), said).key_decisions
+
     def test_a_changed_number_is_dropped(self) -> None:
         assert not grounded_decisions(decision("send the deck to the client before the 16th", 2, 3))
 
