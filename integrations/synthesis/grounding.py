@@ -67,6 +67,8 @@ _WHOLE_WORDS: Mapping[str, tuple[str, ...]] = {
     "gonna": ("going", "to"),
     "wanna": ("want", "to"),
     "gotta": ("got", "to"),
+    "ok": ("okay",),
+    "alright": ("all", "right"),
 }
 _SUFFIXES: Sequence[tuple[str, str]] = (
     ("n't", "not"),
