@@ -31,6 +31,7 @@ from integrations.synthesis.base import (
     Synthesizer,
     Utterance,
 )
+from integrations.synthesis.grounding import ground
 from integrations.transcription.base import TranscribedSegment, Transcript
 from integrations.transcription.local import build_prompt
 from integrations.transcription.platform import is_transcript_file, parse_transcript_file
@@ -200,7 +201,7 @@ def synthesize(
             with Heartbeat(
                 conversation_id, token=token, uow=uow, leases=leases, on_progress=on_progress
             ):
-                notes = synthesizer.synthesize(utterances, meeting)
+                notes = ground(synthesizer.synthesize(utterances, meeting), utterances)
             with uow:
                 # Handing the lease back is the compare-and-set: it fails when another worker
                 # took the stage over meanwhile, and it locks the row until the notes are in.

@@ -201,6 +201,8 @@ def _match(quote: list[str], passage: list[_Word]) -> _Match | None:
     # may have left out. (Lined up in the wider one alone, a repeated word may be taken
     # from too early: "you can't, you can't run it".)
     window = fuzz.partial_ratio_alignment(quoted, spoken)
+    if window is None:  # None only below a score_cutoff, and none is given
+        return None
     windows = {
         (window.dest_start, window.dest_end),
         (
