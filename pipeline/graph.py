@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypedDict
 
 from integrations.graph.model import Attendance, Meeting, Person, Statement, Task, normalize_name
 from integrations.graph.writer import GraphUnavailableError, GraphWriteError, GraphWriter
@@ -57,6 +57,7 @@ def meeting_graph(conversation: CompletedConversation) -> Meeting:
                     text=text,
                     owner=_owner(item, people),
                     due=item.get("due") if isinstance(item, dict) else None,
+                    **_said(item, conversation.cited_starts),
                 )
             )
     return Meeting(
@@ -70,8 +71,8 @@ def meeting_graph(conversation: CompletedConversation) -> Meeting:
         summary=conversation.summary,
         attendees=attendees,
         topics=[text for text in map(_text, conversation.key_topics) if text],
-        decisions=_statements(conversation.id, "decision", conversation.key_decisions),
-        questions=_statements(conversation.id, "question", conversation.open_questions),
+        decisions=_statements(conversation, "decision", conversation.key_decisions),
+        questions=_statements(conversation, "question", conversation.open_questions),
         action_items=action_items,
     )
 
@@ -87,12 +88,32 @@ def _text(item: Any) -> str:
     return " ".join(str(text).split()) if text else ""
 
 
-def _statements(conversation_id: uuid.UUID, kind: str, items: Sequence[Any]) -> list[Statement]:
+def _statements(
+    conversation: CompletedConversation, kind: str, items: Sequence[Any]
+) -> list[Statement]:
     return [
-        Statement(id=_item_id(conversation_id, kind, position), text=text)
+        Statement(
+            id=_item_id(conversation.id, kind, position),
+            text=text,
+            **_said(item, conversation.cited_starts),
+        )
         for position, item in enumerate(items)
         if (text := _text(item))
     ]
+
+
+class _Said(TypedDict):
+    quote: str | None
+    start: float | None
+
+
+def _said(item: Any, cited_starts: Mapping[int, float]) -> _Said:
+    """An item's quote, and when its first cited segment starts (notes from before
+    evidence have neither)."""
+    evidence = item.get("evidence") if isinstance(item, dict) else None
+    if not evidence or not evidence["segment_ids"]:
+        return {"quote": None, "start": None}
+    return {"quote": evidence["quote"], "start": cited_starts.get(evidence["segment_ids"][0])}
 
 
 def _owner(item: Any, people: dict[str, Person]) -> Person | None:

@@ -69,6 +69,8 @@ class Statement:
 
     id: str
     text: str
+    quote: str | None = None  # the transcript's words the notes checked it against
+    start: float | None = None  # seconds into the meeting the quote was said
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,8 @@ class Task:
     text: str
     owner: Person | None = None
     due: str | None = None
+    quote: str | None = None
+    start: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

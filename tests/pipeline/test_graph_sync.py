@@ -29,6 +29,7 @@ from pipeline.runner import run_in_process
 from pipeline.runtime import Runtime
 from repositories.database import UnitOfWork, create_session_factory
 from repositories.models import Conversation, ConversationStatus, GraphOutboxEvent, utc_now
+from repositories.segments import NewSegment
 from tests.audio import silence
 from tests.graph import node_counts, relationship_counts, rows, snapshot
 from tests.pipeline.test_cli import MINUTES, one_line_error, run
@@ -61,9 +62,9 @@ def completed_meeting(
     people: Sequence[tuple[str, str | None]],
     *,
     topics: Sequence[str] = ("Budget",),
-    decisions: Sequence[str] = ("Ship it",),
+    decisions: Sequence[str | dict[str, Any]] = ("Ship it",),
     action_items: Sequence[dict[str, Any]] = (),
-    questions: Sequence[str] = (),
+    questions: Sequence[str | dict[str, Any]] = (),
 ) -> uuid.UUID:
     """A conversation as `stages.complete` leaves it: completed, notes, outbox event."""
     with uow:
@@ -167,6 +168,51 @@ class TestSync:
         )
         alice = rows(neo4j_driver, "MATCH (p:Person {key: 'alice@example.com'}) RETURN p.name AS n")
         assert alice == [{"n": "Alice Chen"}]
+
+    def test_items_carry_their_quote_and_when_it_was_said(
+        self, uow: UnitOfWork, graph_writer: GraphWriter, neo4j_driver: Driver
+    ) -> None:
+        conversation_id = completed_meeting(
+            uow,
+            "Design review",
+            [("Ana Lima", None)],
+            decisions=[
+                {
+                    "text": "The case is dark grey.",
+                    "evidence": {"segment_ids": [1], "quote": "we go with dark grey"},
+                }
+            ],
+            action_items=[
+                {
+                    "text": "Send the renders.",
+                    "owner": "Ana Lima",
+                    "evidence": {"segment_ids": [0, 1], "quote": "send the renders. So we"},
+                }
+            ],
+            # Notes from before evidence: the node has neither.
+            questions=[{"text": "Which factory?", "evidence": None}],
+        )
+        with uow:
+            uow.segments.replace_for_conversation(
+                conversation_id,
+                [
+                    NewSegment(start=12.5, end=14.0, text="Ana, send the renders."),
+                    NewSegment(start=313.0, end=318.0, text="So we go with dark grey."),
+                ],
+                earlier=False,
+            )
+
+        sync_graph(uow=uow, writer=graph_writer)
+
+        assert rows(
+            neo4j_driver,
+            "MATCH (:Meeting)-->(n) WHERE n:Decision OR n:ActionItem OR n:Question "
+            "RETURN labels(n)[0] AS label, n.quote AS quote, n.start AS start ORDER BY label",
+        ) == [
+            {"label": "ActionItem", "quote": "send the renders. So we", "start": 12.5},
+            {"label": "Decision", "quote": "we go with dark grey", "start": 313.0},
+            {"label": "Question", "quote": None, "start": None},
+        ]
 
     def test_syncing_again_and_repeated_events_change_nothing(
         self, uow: UnitOfWork, graph_writer: GraphWriter, neo4j_driver: Driver
