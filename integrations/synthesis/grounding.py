@@ -5,8 +5,9 @@ is looked for, word by word, in the cited segments' text (consecutive cited segm
 read as one passage, so a quote may run from one into the next). Both sides are
 normalised first, so the differences a faithful quotation makes do not count: case,
 punctuation, spacing, typographic quotes and dashes, contractions ("we'll" is "we will"),
-spoken fillers ("um", "uh") and stutters ("the the"). What is left must line up in
-order, with a little slack that grows with the quote's length:
+spoken fillers ("um", "uh"), stutters ("the the") and what a transcriber notes rather
+than hears ("[laughter]"). What is left must line up in order, with a little slack that
+grows with the quote's length:
 
 - a quote's own words missing from the passage (invented or changed): at most one in
   `_WORDS_PER_CHANGE`, so a short quote must be word for word;
@@ -24,6 +25,10 @@ sentence ran on) is forgiven: the quote is looked for one segment either side to
 the evidence then names the segments where it was found. What is stored is the
 transcript's own wording of the matched passage, cut to `MAX_QUOTE_CHARS`, and the
 segments it spans.
+
+bench/grounding.py measures these limits on quotes drawn from real meetings: every
+faithful quote and 98% of those leaving out a word are kept; 6% of short quotes with a
+word changed and 0.5% of quotes from another segment (everyday phrases said in both).
 """
 
 from __future__ import annotations
