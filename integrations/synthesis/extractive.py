@@ -121,6 +121,7 @@ _DECISION = re.compile(
     r"(?!\w+ (?:the |our )?(?:rest of the |remaining )?(?:time|minutes|meeting)\b)"
     r"|we(?:'ll| will|'re going to| are going to) (?=(?:go|stick) with\b)"
     r"|we(?:'ve| have)? settled on"
+    r"|we(?:'re| are) (?:planning|aiming|intending) to|the plan is to"
     r"|final answer(?: is)?"
     # "We're going to talk about X" runs the meeting; only other verbs commit the team.
     r"|we(?:'re| are) going to (?!(?:talk|discuss|cover|look|hear|start|begin|go|see|have|need|"
@@ -136,6 +137,113 @@ _DECISION_END = re.compile(
     re.IGNORECASE,
 )
 _MAX_DECISION_WORDS = 35
+
+# Real talk rarely says "we decided". The chair sums up ("if we go away with that, ..."),
+# declares the last proposal settled ("alright, that's decided"), or someone proposes and
+# the others take it up ("yeah, okay"; or they say it back). These rules find those.
+_WRAP_UP = re.compile(
+    r"\b(?:(?:if|so|when) we (?:go away|come away|leave|walk away) with (?:that|this|these)"
+    r"(?: (?:\w+ ){0,5}?in mind)?(?: that)?"
+    r"|to sum (?:it |this )?up|in summary|to summari[sz]e|to recap|so to wrap (?:it |this )?up"
+    r"|so (?:the|our) (?:decisions?|conclusion|outcome) (?:is|are|was|were)"
+    r"|so what we(?:'ve| have) (?:got|decided|agreed)(?: on)? is)\b[\s:,]*",
+    re.IGNORECASE,
+)
+_SETTLED = re.compile(
+    r"^(?:(?:so|then|okay|ok|alright|all right|right|good|great|yes|yeah|fine)[\s,.!]+)*"
+    r"(?:(?:that's|that is|it's|it is|that's all) (?:decided|settled|agreed|final|a deal)"
+    r"|(?:we're|we are) (?:agreed|settled|decided))[\s.!]*$",
+    re.IGNORECASE,
+)
+# "Okay, so the case will be yellow": the chair states what something is to be.
+_WILL_BE = re.compile(
+    r"^(?:okay|ok|alright|all right|right|so)\b[\s,]*(?:so\b[\s,]*)?"
+    r"(?=(?:the|our) (?:\w+ ){1,4}(?:will be|is going to be|'s going to be|is gonna be)\b)",
+    re.IGNORECASE,
+)
+# What people say when they put something forward; the lead is dropped from the item.
+_PROPOSAL = re.compile(
+    r"^(?:(?:so|okay|ok|well|then|and|maybe|perhaps)[\s,]+)*"
+    r"(?:(?:if )?we (?:go|could go|should go|can go) (?:for|with)"
+    r"|we(?:'re| are) (?:going|gonna go) (?:for|with)"
+    r"|why don't we|how about|i(?: would|'d)? (?:suggest|propose)(?: that)?(?: we)?"
+    r"|we (?:could|should|can|might as well) (?=(?:use|have|make|put|add|include|take|choose|"
+    r"pick|keep|offer|target|drop|sell|build|buy|hire|ship|move)\b))\b\s*",
+    re.IGNORECASE,
+)
+_ASSENT = (
+    r"(?:yeah|yes|yep|yup|okay|ok|alright|all right|right|sure|fine|good|great|cool|nice|"
+    r"mm-hmm|uh-huh|exactly|definitely|absolutely|of course|agreed|perfect|indeed)"
+)
+_WEAK_ASSENT = re.compile(rf"^(?:{_ASSENT}[\s,.!]*)+$", re.IGNORECASE)
+_ASSENT_WORD = re.compile(rf"\b{_ASSENT}\b", re.IGNORECASE)
+# "Yeah, for the front, and ...": agreeing first, then building on it.
+_ASSENT_LEAD = re.compile(rf"^{_ASSENT}[\s,.!]+\w", re.IGNORECASE)
+_STRONG_ASSENT = re.compile(
+    r"\b(?:i (?:totally |fully )?agree|agreed|sounds (?:good|great|fine|right|like a plan)"
+    r"|(?:that's|that is|it's|that'd be) (?:a )?(?:good|great|fine|nice|perfect|the best)\b"
+    r"|good idea|let's do (?:it|that)|go for it|makes sense|fair enough|works for me"
+    r"|i like (?:it|that)|(?:that's|that is) (?:the|what) (?:\w+ )?we (?:want|need))\b",
+    re.IGNORECASE,
+)
+_REJECTION = re.compile(
+    rf"^(?:{_ASSENT}[\s,.!]+)?(?:no|nah|nope|not|never|but|although|though|hmm|"
+    r"i don't|i do not|i'm not sure|(?:that's|it's|that is) (?:too|not)|too)\b",
+    re.IGNORECASE,
+)
+# A bare noun phrase put on the table ("titanium back, plastic front") has none of these;
+# a sentence with them reports or argues, and "yeah" to it is not a decision.
+_CLAUSE_WORDS = _word_set(
+    """
+    i you he she we they it its it's that's there's here's what's who's i'm you're we're
+    they're he's she's i'll we'll you'll they'll i've we've you've they've i'd we'd you'd
+    is are was were be been am has have had do does did will would can could should shall
+    may might must not don't doesn't didn't isn't aren't wasn't can't won't
+    """
+)
+# Words that open a fragment or a reply, not something put forward.
+_NOT_A_PROPOSAL_START = _word_set(
+    """
+    no not never but and or so because for among at in on with of to from even like if
+    than as just only also oh well about after before by into over under between through
+    during without within regarding
+    """
+)
+# Running the meeting is not deciding anything.
+_MEETING_WORDS = _word_set("meet meeting agenda lunch break slide slides presentation minutes")
+# How far after a proposal the others' reaction is looked for.
+_REACTION_SENTENCES = 6
+_SETTLED_LOOKBACK = 10
+_ECHO_MAX_WORDS = 12
+_MAX_PROPOSAL_WORDS = 30
+_MAX_PLAIN_PROPOSAL_WORDS = 12
+_WRAP_UP_ITEMS = 4
+_WRAP_UP_ITEM_WORDS = 4
+_MAX_DECISIONS = 8
+# How much each way of deciding says; the highest scores fill the capped list first.
+_SCORE_EXPLICIT = 6
+_SCORE_WRAP_UP = 5
+_SCORE_SETTLED = 5
+_SCORE_WILL_BE = 4
+_MIN_PROPOSAL_SCORE = 2
+
+# Question forms that need no "?" (speech recognisers rarely write one).
+_QUESTION_FORM = re.compile(
+    r"^(?:(?:what|which|who|whose|where|when|why|how)(?:'s|'re)?\s+(?!about\b|don't\b)"
+    r"(?:do|does|did|is|are|was|were|can|could|should|shall|will|would|have|has|much|many|"
+    r"long|often|exactly)\b"
+    r"|(?:do|does|did|is|are|was|were|can|could|should|shall|will|would|have|has)(?:n't)?\s+"
+    r"(?:we|you|they|i|he|she|it|there|anyone|anybody|everyone|somebody|someone)\b"
+    r"|i wonder (?:whether|if|what|how|who|when|why|where)\b)",
+    re.IGNORECASE,
+)
+# "So we're going for the titanium back?" checks a conclusion; it asks nothing new.
+_CONFIRMATION = re.compile(
+    r"^(?:so|okay so|ok so|right so|alright so)\b[\s,]*"
+    r"(?!(?:what|which|who|whose|where|when|why|how|do|does|did|is|are|was|were|can|could|"
+    r"should|shall|will|would|have|has|any|anyone|anybody|anything)\b)",
+    re.IGNORECASE,
+)
 
 _WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 _MONTH = (
@@ -321,7 +429,10 @@ class _Sentence:
 
     @property
     def is_question(self) -> bool:
-        return self.text.endswith("?")
+        """Asks for an answer: "?" alone is not enough, nor needed (speech has no "?")."""
+        if self.text.endswith("?"):
+            return not _is_confirmation(self.text)
+        return _QUESTION_FORM.match(_strip_fillers(self.text)) is not None
 
 
 @dataclass(slots=True)
@@ -331,6 +442,13 @@ class _Item:
     due: str | None
     turn: int
     requested: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    text: str
+    sentence: _Sentence  # where it was said: the evidence
+    score: int  # how plainly it was decided; the capped list keeps the highest
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,7 +513,7 @@ class ExtractiveSynthesizer:
         if not sentences:
             return Notes(summary="", provider=self.provider, model=None)
         people = _People([*participants, *(u.speaker for u in utterances if u.speaker)])
-        decisions = _decisions(sentences)
+        decisions = [decision.text for decision in _decisions(sentences)]
         actions = _action_items(sentences, people)
         questions = _open_questions(sentences)
         return Notes(
@@ -471,27 +589,193 @@ def _as_statement(text: str) -> str:
     return _capitalise(_TRAILING_PUNCT.sub("", _strip_fillers(text)))
 
 
-def _decisions(sentences: Sequence[_Sentence]) -> list[str]:
-    decisions: list[str] = []
-    for sentence in sentences:
-        if sentence.is_question:
+def _is_confirmation(text: str) -> bool:
+    return _CONFIRMATION.match(text) is not None or _TAG_QUESTION.search(text) is not None
+
+
+def _decision_text(text: str) -> str | None:
+    """The decision as an item, or None when it is too thin or only runs the meeting."""
+    text = _as_statement(_DECISION_END.sub("", text))
+    content = _content_words(text)
+    if len([w for w in content if w not in _MEETING_WORDS and w not in _NUMBER_WORDS]) < 2:
+        return None
+    if len(text.split()) > _MAX_DECISION_WORDS:
+        return None
+    return text
+
+
+def _explicit_decision(sentence: _Sentence) -> str | None:
+    """ "We decided to ...", "let's go with ...": the decision said in so many words."""
+    match = _DECISION.search(sentence.text)
+    if match is None:
+        return None
+    before = sentence.text[: match.start()]
+    if _HEDGE.search(before) or not _CLAUSE_OPENING.search(before):
+        return None
+    decision = _decision_text(sentence.text[match.end() :])
+    if decision is None:
+        # "The blue case, that's decided.": the decision came before the phrase.
+        decision = _decision_text(before)
+    return decision
+
+
+_WRAP_UP_SPLIT = re.compile(r",\s+(?:(?:but|and)(?:\s+then)?\s+)?|\s+(?:but|and then)\s+", re.I)
+
+
+def _wrap_up_decisions(sentence: _Sentence) -> list[str]:
+    """ "If we go away with that: fifteen to thirty-five year olds, simple, ...": one item
+    per part of the list, each part long enough to say something on its own."""
+    match = _WRAP_UP.search(sentence.text)
+    if match is None:
+        return []
+    parts: list[str] = []
+    pending: list[str] = []
+    for clause in _WRAP_UP_SPLIT.split(sentence.text[match.end() :]):
+        pending.append(clause.strip())
+        joined = ", ".join(c for c in pending if c)
+        if len(_content_words(joined)) >= _WRAP_UP_ITEM_WORDS:
+            parts.append(joined)
+            pending = []
+    leftover = ", ".join(c for c in pending if c)
+    if leftover and parts:
+        parts[-1] = f"{parts[-1]}, {leftover}"
+    elif leftover:
+        parts.append(leftover)
+    texts = (_decision_text(part) for part in parts[:_WRAP_UP_ITEMS])
+    return [text for text in texts if text is not None]
+
+
+def _settled_decisions(sentences: Sequence[_Sentence], index: int) -> list[_Sentence]:
+    """ "Alright, that's decided.": what the speaker just said is the decision."""
+    settled = sentences[index]
+    if not _SETTLED.match(settled.text):
+        return []
+    said: list[_Sentence] = []
+    for sentence in reversed(sentences[max(0, index - _SETTLED_LOOKBACK) : index]):
+        if (
+            sentence.speaker == settled.speaker
+            and not sentence.is_question
+            and len(_content_words(sentence.text)) >= 3
+        ):
+            said.append(sentence)
+    return said[:2]
+
+
+def _echoes(reply: str, proposal_words: set[str]) -> bool:
+    """The reply says the proposal back: "Titanium back, plastic front." """
+    words = set(_content_words(reply))
+    shared = words & proposal_words
+    return (
+        len(reply.split()) <= _ECHO_MAX_WORDS
+        and len(shared) >= 2
+        and 3 * len(shared) >= 2 * len(words)
+    )
+
+
+def _concludes(text: str, lead: re.Match[str] | None) -> bool:
+    """ "So we're going for the titanium back?", "So, hard plastic for the front?": the
+    speaker checks a conclusion. A tag ("..., right?") or a fact checked is no proposal."""
+    confirmation = _CONFIRMATION.match(text)
+    if not text.endswith("?") or confirmation is None:
+        return False
+    if lead is not None and lead.end() > confirmation.end():
+        return True
+    return not any(word in _CLAUSE_WORDS for word in _WORD.findall(text.lower()))
+
+
+def _put_forward(sentences: Sequence[_Sentence], index: int) -> bool:
+    """A bare phrase offered as an option, not a report, a fragment or an answer."""
+    sentence = sentences[index]
+    words = _WORD.findall(sentence.text.lower())
+    if not words or len(words) > _MAX_PLAIN_PROPOSAL_WORDS or words[0] in _NOT_A_PROPOSAL_START:
+        return False
+    if _ASSENT_WORD.search(sentence.text):
+        return False
+    if any(word in _CLAUSE_WORDS for word in words) or len(_content_words(sentence.text)) < 3:
+        return False
+    before = sentences[index - 1] if index else None
+    return before is None or before.speaker == sentence.speaker or not before.is_question
+
+
+def _proposal_score(sentences: Sequence[_Sentence], index: int) -> tuple[int, str] | None:
+    """How firmly the others took up what this sentence puts forward, and what it is."""
+    proposal = sentences[index]
+    if proposal.speaker is None or len(proposal.text.split()) > _MAX_PROPOSAL_WORDS:
+        return None
+    if proposal.is_question:
+        return None
+    lead = _PROPOSAL.match(proposal.text)
+    text = proposal.text[lead.end() :] if lead is not None else proposal.text
+    if _concludes(proposal.text, lead):
+        strength = 2
+    elif lead is not None and lead.end() > 0:
+        strength = 1
+    elif _put_forward(sentences, index):
+        strength = 0
+    else:
+        return None
+    decision = _decision_text(text)
+    if decision is None:
+        return None
+    proposal_words = set(_content_words(decision))
+    strong: set[str] = set()
+    weak: set[str] = set()
+    for reply in sentences[index + 1 : index + 1 + _REACTION_SENTENCES]:
+        said = _HESITATION.sub("", reply.text).strip()
+        if reply.speaker in (proposal.speaker, None):
+            if reply.turn != proposal.turn and len(_content_words(said)) >= 3:
+                break  # the proposer moved on
             continue
-        match = _DECISION.search(sentence.text)
-        if match is None:
+        if _echoes(said, proposal_words) or _STRONG_ASSENT.search(said):
+            strong.add(reply.speaker)
+        elif _REJECTION.match(said):
+            if not strong and not weak:
+                return None
+            break
+        elif _WEAK_ASSENT.match(said) or _ASSENT_LEAD.match(said):
+            weak.add(reply.speaker)
+        elif len(_content_words(said)) >= 3:
+            break  # the talk moved on
+    # A bare statement needs more than a "yeah": in real talk "yeah" only means "go on".
+    if not strong and (strength == 0 or not weak):
+        return None
+    score = strength + (2 if strong else 0) + (1 if weak else 0) + (len(strong | weak) >= 2)
+    return (score, decision) if score >= _MIN_PROPOSAL_SCORE else None
+
+
+def _decisions(sentences: Sequence[_Sentence]) -> list[_Decision]:
+    candidates: list[_Decision] = []
+    for index, sentence in enumerate(sentences):
+        for source in _settled_decisions(sentences, index):
+            text = _decision_text(source.text)
+            if text is not None:
+                candidates.append(_Decision(text, source, _SCORE_SETTLED))
+        if sentence.is_question and not _is_confirmation(sentence.text):
             continue
-        before = sentence.text[: match.start()]
-        if _HEDGE.search(before) or not _CLAUSE_OPENING.search(before):
+        wrapped = _wrap_up_decisions(sentence)
+        candidates.extend(_Decision(text, sentence, _SCORE_WRAP_UP) for text in wrapped)
+        if wrapped:
             continue
-        decision = _as_statement(_DECISION_END.sub("", sentence.text[match.end() :]))
-        if len(_content_words(decision)) < 2:
-            # "The blue case, that's decided.": the decision came before the phrase.
-            decision = _as_statement(before)
-        words = len(decision.split())
-        if len(_content_words(decision)) < 2 or words > _MAX_DECISION_WORDS:
+        explicit = None if sentence.is_question else _explicit_decision(sentence)
+        if explicit is not None:
+            candidates.append(_Decision(explicit, sentence, _SCORE_EXPLICIT))
             continue
-        if not any(_overlap(decision, seen) >= _MERGE_OVERLAP for seen in decisions):
-            decisions.append(decision)
-    return decisions
+        will_be = _WILL_BE.match(sentence.text)
+        text = None if will_be is None else _decision_text(sentence.text[will_be.end() :])
+        if text is not None:
+            candidates.append(_Decision(text, sentence, _SCORE_WILL_BE))
+            continue
+        proposed = _proposal_score(sentences, index)
+        if proposed is not None:
+            candidates.append(_Decision(proposed[1], sentence, proposed[0]))
+    kept: list[_Decision] = []
+    for candidate in sorted(candidates, key=lambda d: (-d.score, d.sentence.position)):
+        if any(_overlap(candidate.text, seen.text) >= _MERGE_OVERLAP for seen in kept):
+            continue
+        kept.append(candidate)
+        if len(kept) == _MAX_DECISIONS:
+            break
+    return sorted(kept, key=lambda d: d.sentence.position)
 
 
 def _split_due(text: str) -> tuple[str, str | None]:
