@@ -354,7 +354,9 @@ _OPEN_RESPONSE = re.compile(
     r"|no idea)(?:\s+(?:yet|either|for sure))?\s*(?:[.,;!]|$)"
     r"|(?:keep|leave)\s+(?:it|that|this)\s+open"
     r"|(?:it|that|this)\s+(?:stays|remains|is still)\s+open"
-    r"|(?:park|table)\s+(?:it|that|this)\b|take\s+(?:it|that|this)\s+offline)",
+    r"|(?:park|table)\s+(?:it|that|this)\b|take\s+(?:it|that|this)\s+offline"
+    r"|good question|(?:we'll|we will) (?:have to )?see\s*(?:[.,;!]|$)"
+    r"|(?:let's|we'll have to|we need to|we have to) find out\b)",
     re.IGNORECASE,
 )
 _EMBEDDED_QUESTION = re.compile(
@@ -416,6 +418,11 @@ _PURPOSE = re.compile(
 _MAX_SUMMARY_DECISIONS = 3
 _MAX_SUMMARY_WORDS = 45
 
+# Evidence quotes: sentences and words of the segment's text as transcribed.
+_SAID_SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+|$)")
+_SAID_WORD = re.compile(r"\S+")
+_MAX_QUOTE_WORDS = 25
+
 # Share of the smaller item's content words two items must have in common to be one item.
 _MERGE_OVERLAP = 0.6
 
@@ -425,7 +432,9 @@ class _Sentence:
     position: int
     turn: int
     speaker: str | None
-    text: str
+    text: str  # cleaned for the rules: no markup, no hesitations, contractions joined
+    segment_id: int
+    said: str  # the segment's text as transcribed, which evidence quotes verbatim
 
     @property
     def is_question(self) -> bool:
@@ -442,6 +451,7 @@ class _Item:
     due: str | None
     turn: int
     requested: bool
+    sentence: _Sentence  # where the task was said: the evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,7 +464,7 @@ class _Decision:
 @dataclass(frozen=True, slots=True)
 class _OpenQuestion:
     text: str
-    position: int
+    sentence: _Sentence  # where it was asked or left open: the evidence
 
 
 class _People:
@@ -549,8 +559,42 @@ def _sentences(utterances: Sequence[Utterance]) -> list[_Sentence]:
                 pieces.append(piece)
         for piece in pieces:
             if _HAS_LETTER_OR_DIGIT.search(piece):
-                sentences.append(_Sentence(len(sentences), turn, utterance.speaker, piece))
+                sentences.append(
+                    _Sentence(len(sentences), turn, utterance.speaker, piece, turn, utterance.text)
+                )
     return sentences
+
+
+def _quote(sentence: _Sentence, item: str) -> str:
+    """A short verbatim span of the segment's own text that says what the item says.
+
+    Cleaning changed the sentence's wording, so the quote is found again in the text as
+    transcribed: the transcribed sentence sharing most words with the item, then the window
+    of at most _MAX_QUOTE_WORDS words in it covering most of them."""
+    wanted = set(_content_words(item)) or set(_content_words(sentence.text))
+    best: tuple[int, int] = (0, len(sentence.said))
+    best_shared = -1
+    for span in _SAID_SENTENCE.finditer(sentence.said):
+        shared = len(wanted & set(_content_words(span.group())))
+        if shared > best_shared:
+            best, best_shared = span.span(), shared
+    words = [
+        word
+        for word in _SAID_WORD.finditer(sentence.said, *best)
+        if not _MARKUP.fullmatch(word.group()) and _HAS_LETTER_OR_DIGIT.search(word.group())
+    ]
+    if not words:
+        return sentence.said.strip()
+    start = 0
+    if len(words) > _MAX_QUOTE_WORDS:
+        hits = [set(_content_words(word.group())) & wanted for word in words]
+        covered = [
+            len(set().union(*hits[i : i + _MAX_QUOTE_WORDS]))
+            for i in range(len(words) - _MAX_QUOTE_WORDS + 1)
+        ]
+        start = covered.index(max(covered))
+    chosen = words[start : start + _MAX_QUOTE_WORDS]
+    return sentence.said[chosen[0].start() : chosen[-1].end()]
 
 
 def _stem(word: str) -> str:
@@ -850,7 +894,7 @@ def _action_items(sentences: Sequence[_Sentence], people: _People) -> list[Actio
             # "Sure, I'll do it": the task is whatever was just asked of this speaker.
             _take_on(items, owner, due, sentence.turn)
             continue
-        _add_item(items, _Item(text, owner, due, sentence.turn, requested))
+        _add_item(items, _Item(text, owner, due, sentence.turn, requested, sentence))
     return [ActionItem(text=item.text, owner=item.owner, due=item.due) for item in items]
 
 
@@ -886,6 +930,7 @@ def _add_item(items: list[_Item], new: _Item) -> None:
         # and the deadline said with it.
         if len(_content_words(new.text)) > len(_content_words(item.text)):
             item.text, item.due = new.text, new.due or item.due
+            item.sentence = new.sentence
         else:
             item.due = item.due or new.due
         item.owner = item.owner or new.owner
@@ -903,10 +948,10 @@ def _open_questions(sentences: Sequence[_Sentence]) -> list[str]:
     found: list[_OpenQuestion] = []
     claimed: set[int] = set()
 
-    def add(text: str, position: int) -> None:
-        claimed.add(position)
+    def add(text: str, source: _Sentence) -> None:
+        claimed.add(source.position)
         if not any(_overlap(text, q.text) >= _MERGE_OVERLAP for q in found):
-            found.append(_OpenQuestion(text, position))
+            found.append(_OpenQuestion(text, source))
 
     for index, sentence in enumerate(sentences):
         lead = _OPEN_LEAD.search(sentence.text)
@@ -914,33 +959,33 @@ def _open_questions(sentences: Sequence[_Sentence]) -> list[str]:
             rest = sentence.text[lead.end() :]
             before = _strip_fillers(sentence.text[: lead.start()])
             if len(_content_words(rest)) >= 2:
-                add(_question_text(rest), sentence.position)
+                add(_question_text(rest), sentence)
             elif len(_content_words(before)) >= 2:
                 # "Whether we need a privacy review is an open question."
-                add(_question_text(before.rsplit(" is ", 1)[0]), sentence.position)
+                add(_question_text(before.rsplit(" is ", 1)[0]), sentence)
             elif index + 1 < len(sentences):
                 # "One open question. Do we need ...?": the question is the next sentence.
                 following = sentences[index + 1]
                 if following.is_question or (
                     following.turn == sentence.turn and len(_content_words(following.text)) >= 3
                 ):
-                    add(_question_text(following.text), following.position)
+                    add(_question_text(following.text), following)
             continue
         undecided = None if sentence.is_question else _UNDECIDED.search(sentence.text)
         if undecided is not None:
             embedded = _EMBEDDED_QUESTION.match(sentence.text[undecided.end() :])
             if embedded is not None and len(_content_words(embedded.group("question"))) >= 2:
-                add(_question_text(embedded.group("question")), sentence.position)
+                add(_question_text(embedded.group("question")), sentence)
                 continue
             clause = _CLAUSE_SPLIT.split(sentence.text[: undecided.start()])[-1]
             if any(w not in _PRONOUNS for w in _content_words(clause)):
                 # "The venue is still to be decided." names what is open itself.
-                add(_as_statement(sentence.text), sentence.position)
+                add(_as_statement(sentence.text), sentence)
                 continue
         if undecided is not None or _OPEN_RESPONSE.search(sentence.text):
             asked = _question_left_open(sentences, index)
             if asked is not None and asked.position not in claimed:
-                add(_question_text(asked.text), asked.position)
+                add(_question_text(asked.text), asked)
     return [q.text for q in found]
 
 
