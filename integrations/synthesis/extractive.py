@@ -74,6 +74,8 @@ _SPLIT_CONTRACTION = re.compile(r" ' ?(?=(?:ll|s|re|ve|d|m|t)\b)| (?=n't\b)", re
 _SPACE_BEFORE_PUNCT = re.compile(r" (?=[,.;:!?])")
 _REPEATED_PUNCT = re.compile(r"([,.;:!?])(?: ?[,.;:])+")
 _WHITESPACE = re.compile(r"\s+")
+# Speech restarts: "the the price", "we we could".
+_REPEATED_WORD = re.compile(r"\b(\w+)(?: \1\b)+", re.IGNORECASE)
 # Transcribed speech often continues in lower case after a full stop, so any letter counts.
 # Speech recognisers join sentences with commas; a name addressed with a request ("..., the
 # main page, Peter, can you finish ...") starts a new one all the same.
@@ -133,7 +135,7 @@ _DECISION = re.compile(
 # A new subject or a reason ends what was decided: "meet at ten and I will ..." -> "meet at ten".
 _DECISION_END = re.compile(
     r"(?:[;\u2014]|\s-\s|,?\s+(?:because|but|although|though|since)\b"
-    r"|,?\s+(?:and|so)\s+(?:then\s+)?(?:I|we|you|they|he|she)\b).*$",
+    r"|,?\s+(?:and|so)\s+(?:then\s+)?(?:of course\s+)?(?:I|we|you|they|he|she)\b).*$",
     re.IGNORECASE,
 )
 _MAX_DECISION_WORDS = 35
@@ -198,7 +200,7 @@ _CLAUSE_WORDS = _word_set(
     i you he she we they it its it's that's there's here's what's who's i'm you're we're
     they're he's she's i'll we'll you'll they'll i've we've you've they've i'd we'd you'd
     is are was were be been am has have had do does did will would can could should shall
-    may might must not don't doesn't didn't isn't aren't wasn't can't won't
+    might must not don't doesn't didn't isn't aren't wasn't can't won't
     """
 )
 # Words that open a fragment or a reply, not something put forward.
@@ -215,10 +217,11 @@ _MEETING_WORDS = _word_set("meet meeting agenda lunch break slide slides present
 _REACTION_SENTENCES = 6
 _SETTLED_LOOKBACK = 10
 _ECHO_MAX_WORDS = 12
-_MAX_PROPOSAL_WORDS = 30
+# Longer turns argue; what they put forward is cut at the first new clause anyway.
+_MAX_PROPOSAL_WORDS = 60
 _MAX_PLAIN_PROPOSAL_WORDS = 12
 _WRAP_UP_ITEMS = 4
-_WRAP_UP_ITEM_WORDS = 4
+_WRAP_UP_ITEM_WORDS = 3
 _MAX_DECISIONS = 8
 # How much each way of deciding says; the highest scores fill the capped list first.
 _SCORE_EXPLICIT = 6
@@ -439,6 +442,9 @@ class _Sentence:
     @property
     def is_question(self) -> bool:
         """Asks for an answer: "?" alone is not enough, nor needed (speech has no "?")."""
+        lead = _PROPOSAL.match(self.text)
+        if lead is not None and lead.end() > 0:
+            return False  # "Why don't we ...?" puts something forward
         if self.text.endswith("?"):
             return not _is_confirmation(self.text)
         return _QUESTION_FORM.match(_strip_fillers(self.text)) is not None
@@ -545,6 +551,7 @@ def _clean(text: str) -> str:
     text = _SPLIT_CONTRACTION.sub("", text)
     text = _SPACE_BEFORE_PUNCT.sub("", text)
     text = _REPEATED_PUNCT.sub(r"\1", text)
+    text = _REPEATED_WORD.sub(r"\1", text)
     return text.strip(" ,;:")
 
 
@@ -613,11 +620,14 @@ def _content_words(text: str) -> list[str]:
     ]
 
 
-def _overlap(first: str, second: str) -> float:
-    a, b = set(_content_words(first)), set(_content_words(second))
+def _overlap(first: str, second: str, *, of_larger: bool = False) -> float:
+    """Share of the smaller (or the larger) item's content words the other one has too."""
+    # Numbers are shared by unrelated items ("thirty five year olds", "thirty five euros").
+    a = set(_content_words(first)) - _NUMBER_WORDS
+    b = set(_content_words(second)) - _NUMBER_WORDS
     if not a or not b:
         return 0.0
-    return len(a & b) / min(len(a), len(b))
+    return len(a & b) / (max if of_larger else min)(len(a), len(b))
 
 
 def _strip_fillers(text: str) -> str:
@@ -677,7 +687,7 @@ def _wrap_up_decisions(sentence: _Sentence) -> list[str]:
     for clause in _WRAP_UP_SPLIT.split(sentence.text[match.end() :]):
         pending.append(clause.strip())
         joined = ", ".join(c for c in pending if c)
-        if len(_content_words(joined)) >= _WRAP_UP_ITEM_WORDS:
+        if len(set(_content_words(joined)) - _NUMBER_WORDS) >= _WRAP_UP_ITEM_WORDS:
             parts.append(joined)
             pending = []
     leftover = ", ".join(c for c in pending if c)
@@ -772,7 +782,7 @@ def _proposal_score(sentences: Sequence[_Sentence], index: int) -> tuple[int, st
             continue
         if _echoes(said, proposal_words) or _STRONG_ASSENT.search(said):
             strong.add(reply.speaker)
-        elif _REJECTION.match(said):
+        elif _REJECTION.match(said) and _content_words(said):
             if not strong and not weak:
                 return None
             break
@@ -814,7 +824,11 @@ def _decisions(sentences: Sequence[_Sentence]) -> list[_Decision]:
             candidates.append(_Decision(proposed[1], sentence, proposed[0]))
     kept: list[_Decision] = []
     for candidate in sorted(candidates, key=lambda d: (-d.score, d.sentence.position)):
-        if any(_overlap(candidate.text, seen.text) >= _MERGE_OVERLAP for seen in kept):
+        # Short decisions share words without being one ("remote control for 25 euros",
+        # "remote control children proof"): both must be mostly the same words.
+        if any(
+            _overlap(candidate.text, seen.text, of_larger=True) >= _MERGE_OVERLAP for seen in kept
+        ):
             continue
         kept.append(candidate)
         if len(kept) == _MAX_DECISIONS:
