@@ -16,7 +16,14 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from integrations.synthesis.base import ActionItem, Notes, Utterance
+from integrations.synthesis.base import (
+    ActionItem,
+    Evidence,
+    MeetingContext,
+    NoteItem,
+    Notes,
+    Utterance,
+)
 
 
 def _word_set(words: str) -> frozenset[str]:
@@ -515,32 +522,42 @@ class _People:
 class ExtractiveSynthesizer:
     """Rule-based notes; the provider used when no language model is configured."""
 
-    provider = "extractive"
+    name = "extractive"
 
-    def synthesize(
-        self,
-        *,
-        utterances: Sequence[Utterance],
-        title: str | None = None,
-        participants: Sequence[str] = (),
-    ) -> Notes:
+    def synthesize(self, utterances: Sequence[Utterance], meeting: MeetingContext) -> Notes:
         """Notes for a transcript; one with nothing said gives empty notes and summary ""."""
         sentences = _sentences(utterances)
         if not sentences:
-            return Notes(summary="", provider=self.provider, model=None)
-        people = _People([*participants, *(u.speaker for u in utterances if u.speaker)])
-        decisions = [decision.text for decision in _decisions(sentences)]
+            return Notes(summary="", provider=self.name, model=None)
+        people = _People(
+            [*(a.name for a in meeting.attendees), *(u.speaker for u in utterances if u.speaker)]
+        )
+        decisions = _decisions(sentences)
         actions = _action_items(sentences, people)
         questions = _open_questions(sentences)
+        texts = [d.text for d in decisions]
+        question_texts = [q.text for q in questions]
         return Notes(
-            summary=_summary(sentences, title, decisions, actions, questions, people),
-            key_decisions=decisions,
-            action_items=actions,
-            open_questions=questions,
+            summary=_summary(sentences, meeting.title, texts, actions, question_texts, people),
+            key_decisions=[NoteItem(d.text, _evidence(d.sentence, d.text)) for d in decisions],
+            action_items=[
+                ActionItem(
+                    text=item.text,
+                    owner=item.owner,
+                    due=item.due,
+                    evidence=_evidence(item.sentence, item.text),
+                )
+                for item in actions
+            ],
+            open_questions=[NoteItem(q.text, _evidence(q.sentence, q.text)) for q in questions],
             key_topics=_topics(sentences),
-            provider=self.provider,
+            provider=self.name,
             model=None,
         )
+
+
+def _evidence(sentence: _Sentence, item: str) -> Evidence:
+    return Evidence(segment_ids=(sentence.segment_id,), quote=_quote(sentence, item))
 
 
 def _clean(text: str) -> str:
@@ -567,7 +584,14 @@ def _sentences(utterances: Sequence[Utterance]) -> list[_Sentence]:
         for piece in pieces:
             if _HAS_LETTER_OR_DIGIT.search(piece):
                 sentences.append(
-                    _Sentence(len(sentences), turn, utterance.speaker, piece, turn, utterance.text)
+                    _Sentence(
+                        len(sentences),
+                        turn,
+                        utterance.speaker,
+                        piece,
+                        utterance.segment_id,
+                        utterance.text,
+                    )
                 )
     return sentences
 
@@ -891,7 +915,7 @@ def _commitment(
     return None
 
 
-def _action_items(sentences: Sequence[_Sentence], people: _People) -> list[ActionItem]:
+def _action_items(sentences: Sequence[_Sentence], people: _People) -> list[_Item]:
     items: list[_Item] = []
     for index, sentence in enumerate(sentences):
         found = _commitment(sentences, index, people)
@@ -909,7 +933,7 @@ def _action_items(sentences: Sequence[_Sentence], people: _People) -> list[Actio
             _take_on(items, owner, due, sentence.turn)
             continue
         _add_item(items, _Item(text, owner, due, sentence.turn, requested, sentence))
-    return [ActionItem(text=item.text, owner=item.owner, due=item.due) for item in items]
+    return items
 
 
 def _next_turn_start(sentences: Sequence[_Sentence], index: int) -> _Sentence | None:
@@ -958,7 +982,7 @@ def _question_text(text: str) -> str:
     return _capitalise(text) + "?"
 
 
-def _open_questions(sentences: Sequence[_Sentence]) -> list[str]:
+def _open_questions(sentences: Sequence[_Sentence]) -> list[_OpenQuestion]:
     found: list[_OpenQuestion] = []
     claimed: set[int] = set()
 
@@ -1000,7 +1024,7 @@ def _open_questions(sentences: Sequence[_Sentence]) -> list[str]:
             asked = _question_left_open(sentences, index)
             if asked is not None and asked.position not in claimed:
                 add(_question_text(asked.text), asked)
-    return [q.text for q in found]
+    return found
 
 
 def _question_left_open(sentences: Sequence[_Sentence], index: int) -> _Sentence | None:
@@ -1153,7 +1177,7 @@ def _summary(
     sentences: Sequence[_Sentence],
     title: str | None,
     decisions: Sequence[str],
-    actions: Sequence[ActionItem],
+    actions: Sequence[_Item],
     questions: Sequence[str],
     people: _People,
 ) -> str:
