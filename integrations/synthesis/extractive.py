@@ -435,6 +435,8 @@ _MAX_QUOTE_WORDS = 25
 
 # Share of the smaller item's content words two items must have in common to be one item.
 _MERGE_OVERLAP = 0.6
+# Share of the larger decision's content words two decisions must share to be one.
+_SAME_DECISION = 0.75
 
 
 @dataclass(frozen=True, slots=True)
@@ -609,11 +611,12 @@ def _quote(sentence: _Sentence, item: str) -> str:
         shared = len(wanted & set(_content_words(span.group())))
         if shared > best_shared:
             best, best_shared = span.span(), shared
-    words = [
-        word
-        for word in _SAID_WORD.finditer(sentence.said, *best)
-        if not _MARKUP.fullmatch(word.group()) and _HAS_LETTER_OR_DIGIT.search(word.group())
-    ]
+    words = list(_SAID_WORD.finditer(sentence.said, *best))
+    # Markup and stray punctuation at either end say nothing.
+    while words and not _says_something(words[0].group()):
+        words.pop(0)
+    while words and not _says_something(words[-1].group()):
+        words.pop()
     if not words:
         return sentence.said.strip()
     start = 0
@@ -626,6 +629,10 @@ def _quote(sentence: _Sentence, item: str) -> str:
         start = covered.index(max(covered))
     chosen = words[start : start + _MAX_QUOTE_WORDS]
     return sentence.said[chosen[0].start() : chosen[-1].end()]
+
+
+def _says_something(token: str) -> bool:
+    return not _MARKUP.fullmatch(token) and _HAS_LETTER_OR_DIGIT.search(token) is not None
 
 
 def _stem(word: str) -> str:
@@ -848,10 +855,11 @@ def _decisions(sentences: Sequence[_Sentence]) -> list[_Decision]:
             candidates.append(_Decision(proposed[1], sentence, proposed[0]))
     kept: list[_Decision] = []
     for candidate in sorted(candidates, key=lambda d: (-d.score, d.sentence.position)):
-        # Short decisions share words without being one ("remote control for 25 euros",
-        # "remote control children proof"): both must be mostly the same words.
+        # Decisions about one thing share words without being one ("the pilot runs in
+        # Leeds", "the rollout waits until the pilot has run"): one said twice is mostly
+        # the same words, in both.
         if any(
-            _overlap(candidate.text, seen.text, of_larger=True) >= _MERGE_OVERLAP for seen in kept
+            _overlap(candidate.text, seen.text, of_larger=True) >= _SAME_DECISION for seen in kept
         ):
             continue
         kept.append(candidate)
