@@ -489,7 +489,11 @@ class TestEvidence:
 
     def _assert_quotes_verbatim(self, utterances: list[Utterance], notes: Notes) -> None:
         said = {u.segment_id: u.text for u in utterances}
-        items = [*notes.key_decisions, *notes.action_items, *notes.open_questions]
+        items: list[NoteItem | ActionItem] = [
+            *notes.key_decisions,
+            *notes.action_items,
+            *notes.open_questions,
+        ]
         assert items
         for item in items:
             assert item.evidence is not None, item
