@@ -175,7 +175,7 @@ _PROPOSAL = re.compile(
     r"^(?:(?:so|okay|ok|well|then|and|maybe|perhaps)[\s,]+)*"
     r"(?:(?:if )?we (?:go|could go|should go|can go) (?:for|with)"
     r"|we(?:'re| are) (?:going|gonna go) (?:for|with)"
-    r"|why don't we|how about|i(?: would|'d)? (?:suggest|propose)(?: that)?(?: we)?"
+    r"|why don't we|what if we|how about|i(?: would|'d)? (?:suggest|propose)(?: that)?(?: we)?"
     r"|we (?:could|should|can|might as well) (?=(?:use|have|make|put|add|include|take|choose|"
     r"pick|keep|offer|target|drop|sell|build|buy|hire|ship|move)\b))\b\s*",
     re.IGNORECASE,
@@ -186,6 +186,13 @@ _ASSENT = (
 )
 _WEAK_ASSENT = re.compile(rf"^(?:{_ASSENT}[\s,.!]*)+$", re.IGNORECASE)
 _ASSENT_WORD = re.compile(rf"\b{_ASSENT}\b", re.IGNORECASE)
+# Agreement that hedges still agrees: "I guess so", "why not", "could work".
+_HEDGED_ASSENT = re.compile(
+    r"^[\s,.]*(?:i (?:guess|suppose|think) so|i (?:guess|suppose)|why not|(?:it |that )?could work"
+    r"|(?:that |it )?should (?:work|be fine)|i can live with (?:that|it)|(?:fine|okay) by me"
+    r"|if you (?:say so|like|want))\b",
+    re.IGNORECASE,
+)
 # "Yeah, for the front, and ...": agreeing first, then building on it.
 _ASSENT_LEAD = re.compile(rf"^{_ASSENT}[\s,.!]+\w", re.IGNORECASE)
 _STRONG_ASSENT = re.compile(
@@ -817,7 +824,7 @@ def _proposal_score(sentences: Sequence[_Sentence], index: int) -> tuple[int, st
             if not strong and not weak:
                 return None
             break
-        elif _WEAK_ASSENT.match(said) or _ASSENT_LEAD.match(said):
+        elif _WEAK_ASSENT.match(said) or _ASSENT_LEAD.match(said) or _HEDGED_ASSENT.match(said):
             weak.add(reply.speaker)
         elif len(_content_words(said)) >= 3:
             break  # the talk moved on

@@ -392,6 +392,39 @@ class TestRealTalk:
 
         assert decided == ["Move the standup to ten thirty"]
 
+    def test_hedged_agreement_still_agrees(self) -> None:
+        decided = _decided(
+            ("Ben", "What if we hold the offsite in Lisbon?"),
+            ("Ann", "I guess so."),
+            ("Cleo", "Why not."),
+            ("Ben", "We could use the old projector for the demo."),
+            ("Ann", "Mm, I suppose."),
+            ("Cleo", "Could work."),
+        )
+
+        assert decided == ["Hold the offsite in Lisbon", "Use the old projector for the demo"]
+
+    def test_the_chair_saying_what_things_will_be_decides_them(self) -> None:
+        decided = _decided(
+            ("Ann", "Okay, so the kickoff will be on the fourteenth in room B."),
+            ("Ann", "Right, we'll stick with the current hosting provider."),
+            ("Ann", "So that's decided then, the survey closes on the tenth."),
+        )
+
+        assert decided == [
+            "The kickoff will be on the fourteenth in room B",
+            "Stick with the current hosting provider",
+            "The survey closes on the tenth",
+        ]
+
+    def test_an_opinion_nodded_along_to_is_not_a_decision(self) -> None:
+        decided = _decided(
+            ("Ann", "I think we should maybe rewrite the billing service."),
+            ("Ben", "Yeah."),
+        )
+
+        assert decided == []
+
     def test_an_option_said_back_by_another_speaker_is_taken(self) -> None:
         decided = _decided(
             ("Ann", "Recycled paper for the flyers."),
