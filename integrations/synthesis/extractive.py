@@ -818,6 +818,11 @@ def _proposal_score(sentences: Sequence[_Sentence], index: int) -> tuple[int, st
             if reply.turn != proposal.turn and len(_content_words(said)) >= 3:
                 break  # the proposer moved on
             continue
+        if reply.is_question:
+            # "Titanium back?" asks what was meant; it takes nothing up.
+            if len(_content_words(said)) >= 3:
+                break
+            continue
         if _echoes(said, proposal_words) or _STRONG_ASSENT.search(said):
             strong.add(reply.speaker)
         elif _REJECTION.match(said) and _content_words(said):

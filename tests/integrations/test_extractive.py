@@ -433,6 +433,14 @@ class TestRealTalk:
 
         assert decided == ["Recycled paper for the flyers"]
 
+    def test_an_option_asked_back_is_not_taken_up(self) -> None:
+        decided = _decided(
+            ("Ann", "Recycled paper for the flyers."),
+            ("Ben", "Recycled paper?"),
+        )
+
+        assert decided == []
+
     def test_a_proposal_met_with_yeah_but_is_not_a_decision(self) -> None:
         decided = _decided(
             ("Ben", "How about a pop-up stand at the trade fair?"),
