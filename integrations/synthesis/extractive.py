@@ -128,7 +128,8 @@ _DECISION = re.compile(
     # "Let's use the photo" settles a choice; "let's use the time" only runs the meeting.
     r"|let(?:'s| us) (?=(?:(?:go|stick) with|go for|opt for|use|pick|choose|adopt)\b)"
     r"(?!\w+ (?:the |our )?(?:rest of the |remaining )?(?:time|minutes|meeting)\b)"
-    r"|we(?:'ll| will|'re going to| are going to) (?=(?:go|stick) with\b)"
+    r"|we(?:'ll| will|'re going to| are going to) (?=(?:go|stick) with\b|go for\b)"
+    r"|we(?:'re| are) (?:going|gonna go) (?:with|for)\b"
     r"|we(?:'ve| have)? settled on"
     r"|we(?:'re| are) (?:planning|aiming|intending) to|the plan is to"
     r"|final answer(?: is)?"
@@ -176,6 +177,7 @@ _PROPOSAL = re.compile(
     r"(?:(?:if )?we (?:go|could go|should go|can go) (?:for|with)"
     r"|we(?:'re| are) (?:going|gonna go) (?:for|with)"
     r"|why don't we|what if we|how about|i(?: would|'d)? (?:suggest|propose)(?: that)?(?: we)?"
+    r"|i(?: would|'d) (?:say|go (?:for|with))|i vote (?:for )?|let's say"
     r"|we (?:could|should|can|might as well) (?=(?:use|have|make|put|add|include|take|choose|"
     r"pick|keep|offer|target|drop|sell|build|buy|hire|ship|move)\b))\b\s*",
     re.IGNORECASE,
@@ -199,6 +201,7 @@ _STRONG_ASSENT = re.compile(
     r"\b(?:i (?:totally |fully )?agree|agreed|sounds (?:good|great|fine|right|like a plan)"
     r"|(?:that's|that is|it's|that'd be) (?:a )?(?:good|great|fine|nice|perfect|the best)\b"
     r"|good idea|let's do (?:it|that)|go for it|makes sense|fair enough|works for me"
+    r"|(?:let's )?go (?:with|for) (?:that|it)|deal(?=[.!]*$)"
     r"|i like (?:it|that)|(?:that's|that is) (?:the|what) (?:\w+ )?we (?:want|need))\b",
     re.IGNORECASE,
 )
@@ -373,6 +376,8 @@ _OPEN_RESPONSE = re.compile(
     r"|(?:it|that|this)\s+(?:stays|remains|is still)\s+open"
     r"|(?:park|table)\s+(?:it|that|this)\b|take\s+(?:it|that|this)\s+offline"
     r"|good question|(?:we'll|we will) (?:have to )?see\s*(?:[.,;!]|$)"
+    r"|(?:we'll|we will|we can|let's) (?:decide|figure out) (?:(?:that|it|this) )?later"
+    r"|(?:let's|we'll|we will|we can) come back to (?:that|it|this)\b"
     r"|(?:let's|we'll have to|we need to|we have to) find out\b)",
     re.IGNORECASE,
 )

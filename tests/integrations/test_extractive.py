@@ -417,6 +417,22 @@ class TestRealTalk:
             "The survey closes on the tenth",
         ]
 
+    def test_going_with_an_option_decides_it_unless_hedged(self) -> None:
+        decided = _decided(
+            ("Ann", "We're going with the blue cover for the brochure."),
+            ("Ann", "I think we're going for the cheaper printer."),
+            ("Ben", "I'd go with the annual subscription plan."),
+            ("Ann", "Deal."),
+            ("Cleo", "I vote for the downtown office space."),
+            ("Ann", "Yeah, let's go with that."),
+        )
+
+        assert decided == [
+            "The blue cover for the brochure",
+            "The annual subscription plan",
+            "The downtown office space",
+        ]
+
     def test_an_opinion_nodded_along_to_is_not_a_decision(self) -> None:
         decided = _decided(
             ("Ann", "I think we should maybe rewrite the billing service."),
@@ -490,6 +506,19 @@ class TestRealTalk:
         )
 
         assert left_open == []
+
+    def test_a_question_put_off_for_later_stays_open(self) -> None:
+        left_open = _left_open(
+            ("Ann", "Where does the logo go on the packaging?"),
+            ("Ben", "We'll decide that later."),
+            ("Ann", "Who owns the vendor contract after March?"),
+            ("Cleo", "Let's come back to that."),
+        )
+
+        assert left_open == [
+            "Where does the logo go on the packaging?",
+            "Who owns the vendor contract after March?",
+        ]
 
     def test_a_good_question_nobody_answers_stays_open(self) -> None:
         left_open = _left_open(
