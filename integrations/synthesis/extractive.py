@@ -228,6 +228,10 @@ _NOT_A_PROPOSAL_START = _word_set(
     during without within regarding
     """
 )
+# ", yeah," and ", you know," inside what was decided say nothing about it.
+_INLINE_FILLER = re.compile(
+    r",\s*(?:yeah|yes|okay|ok|you know|i mean|sort of|kind of|like)(?=\s*,)", re.IGNORECASE
+)
 # Running the meeting is not deciding anything.
 _MEETING_WORDS = _word_set("meet meeting agenda lunch break slide slides presentation minutes")
 # How far after a proposal the others' reaction is looked for.
@@ -692,7 +696,7 @@ def _is_confirmation(text: str) -> bool:
 
 def _decision_text(text: str) -> str | None:
     """The decision as an item, or None when it is too thin or only runs the meeting."""
-    text = _as_statement(_DECISION_END.sub("", text))
+    text = _as_statement(_INLINE_FILLER.sub("", _DECISION_END.sub("", text)))
     content = _content_words(text)
     if len([w for w in content if w not in _MEETING_WORDS and w not in _NUMBER_WORDS]) < 2:
         return None
