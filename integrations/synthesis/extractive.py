@@ -448,6 +448,7 @@ _MAX_SUMMARY_WORDS = 45
 _SAID_SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+|$)")
 _SAID_WORD = re.compile(r"\S+")
 _MAX_QUOTE_WORDS = 25
+_QUOTE_LEAD_WORDS = 4
 
 # Share of the smaller item's content words two items must have in common to be one item.
 _MERGE_OVERLAP = 0.6
@@ -642,7 +643,11 @@ def _quote(sentence: _Sentence, item: str) -> str:
             len(set().union(*hits[i : i + _MAX_QUOTE_WORDS]))
             for i in range(len(words) - _MAX_QUOTE_WORDS + 1)
         ]
-        start = covered.index(max(covered))
+        first = covered.index(max(covered))
+        hit_at = [i for i in range(first, first + _MAX_QUOTE_WORDS) if hits[i]] or [first]
+        # Start a few words before the window's first hit ("we decided to ..."), as far as
+        # its last hit still fits.
+        start = max(hit_at[0] - _QUOTE_LEAD_WORDS, hit_at[-1] - _MAX_QUOTE_WORDS + 1, 0)
     chosen = words[start : start + _MAX_QUOTE_WORDS]
     return sentence.said[chosen[0].start() : chosen[-1].end()]
 
