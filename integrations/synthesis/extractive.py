@@ -126,8 +126,10 @@ _DECISION = re.compile(
     r"|(?:it|that)(?:'s| is| has been| was) (?:been )?(?:decided|agreed)(?: (?:to|that|on))?"
     r"|(?:the |our )?(?:final )?decision (?:is|was) (?:to|that)"
     # "Let's use the photo" settles a choice; "let's use the time" only runs the meeting.
-    r"|let(?:'s| us) (?=(?:(?:go|stick) with|go for|opt for|use|pick|choose|adopt)\b)"
-    r"(?!\w+ (?:the |our )?(?:rest of the |remaining )?(?:time|minutes|meeting)\b)"
+    r"|(?:let(?:'s| us) (?=(?:(?:go|stick) with|go for|opt for|use|pick|choose|adopt)\b)"
+    r"|we(?:'ll| will) (?=use\b))"
+    r"(?!\w+ (?:the |our )?(?:rest of the |remaining )?"
+    r"(?:time|minutes|meeting|whiteboard|slides?)\b)"
     r"|we(?:'ll| will|'re going to| are going to) (?=(?:go|stick) with\b|go for\b)"
     r"|we(?:'re| are) (?:going|gonna go) (?:with|for)\b"
     r"|we(?:'ve| have)? settled on"
@@ -168,7 +170,8 @@ _SETTLED = re.compile(
 # "Okay, so the case will be yellow": the chair states what something is to be.
 _WILL_BE = re.compile(
     r"^(?:okay|ok|alright|all right|right|so)\b[\s,]*(?:so\b[\s,]*)?"
-    r"(?=(?:the|our) (?:\w+ ){1,4}(?:will be|is going to be|'s going to be|is gonna be)\b)",
+    r"(?=(?:the|our) (?:\w+ ){1,4}(?:will|is going to|'s going to|is gonna|'ll)"
+    r" (?:be|have|use|include|get|cost)\b)",
     re.IGNORECASE,
 )
 # What people say when they put something forward; the lead is dropped from the item.
@@ -259,6 +262,13 @@ _QUESTION_FORM = re.compile(
     r"|(?:do|does|did|is|are|was|were|can|could|should|shall|will|would|have|has)(?:n't)?\s+"
     r"(?:we|you|they|i|he|she|it|there|anyone|anybody|everyone|somebody|someone)\b"
     r"|i wonder (?:whether|if|what|how|who|when|why|where)\b)",
+    re.IGNORECASE,
+)
+# "We take the yellow one, agreed?": the chair asks the room to settle it.
+_AGREEMENT_TAG = re.compile(
+    r",?\s*(?:agreed|(?:does |do )?(?:every(?:one|body)|you all) agree|are we (?:all )?agreed"
+    r"|(?:is )?(?:that|everyone|everybody) (?:okay|ok|fine|happy)(?: with (?:that|this|it))?"
+    r"|happy with that|okay with (?:every(?:one|body)|you all))\s*\?$",
     re.IGNORECASE,
 )
 # "So we're going for the titanium back?" checks a conclusion; it asks nothing new.
@@ -696,7 +706,10 @@ def _as_statement(text: str) -> str:
 
 
 def _is_confirmation(text: str) -> bool:
-    return _CONFIRMATION.match(text) is not None or _TAG_QUESTION.search(text) is not None
+    return any(
+        pattern.search(text) is not None
+        for pattern in (_CONFIRMATION, _TAG_QUESTION, _AGREEMENT_TAG)
+    )
 
 
 def _decision_text(text: str) -> str | None:
@@ -781,6 +794,8 @@ def _echoes(reply: str, proposal_words: set[str]) -> bool:
 def _concludes(text: str, lead: re.Match[str] | None) -> bool:
     """ "So we're going for the titanium back?", "So, hard plastic for the front?": the
     speaker checks a conclusion. A tag ("..., right?") or a fact checked is no proposal."""
+    if _AGREEMENT_TAG.search(text):
+        return True
     confirmation = _CONFIRMATION.match(text)
     if not text.endswith("?") or confirmation is None:
         return False
@@ -812,6 +827,7 @@ def _proposal_score(sentences: Sequence[_Sentence], index: int) -> tuple[int, st
         return None
     lead = _PROPOSAL.match(proposal.text)
     text = proposal.text[lead.end() :] if lead is not None else proposal.text
+    text = _AGREEMENT_TAG.sub("", text)
     if _concludes(proposal.text, lead):
         strength = 2
     elif lead is not None and lead.end() > 0:

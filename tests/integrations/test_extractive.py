@@ -417,6 +417,32 @@ class TestRealTalk:
             "The survey closes on the tenth",
         ]
 
+    def test_the_chair_asking_the_room_to_agree_settles_it_when_they_do(self) -> None:
+        agreed = _decided(
+            ("Ann", "We take the yellow one for the cover, agreed?"),
+            ("Ben", "Agreed."),
+            ("Cleo", "Yes."),
+        )
+        refused = _decided(
+            ("Ann", "We take the yellow one for the cover, agreed?"),
+            ("Ben", "No, I don't like yellow."),
+        )
+
+        assert agreed == ["We take the yellow one for the cover"]
+        assert refused == []
+
+    def test_what_the_product_will_have_and_what_we_will_use_are_decisions(self) -> None:
+        decided = _decided(
+            ("Ann", "Okay, so the case will have rubber buttons on the side."),
+            ("Ann", "We'll use the yellow sponge material for the case."),
+            ("Ann", "We'll use the whiteboard for this."),
+        )
+
+        assert decided == [
+            "The case will have rubber buttons on the side",
+            "Use the yellow sponge material for the case",
+        ]
+
     def test_going_with_an_option_decides_it_unless_hedged(self) -> None:
         decided = _decided(
             ("Ann", "We're going with the blue cover for the brochure."),
