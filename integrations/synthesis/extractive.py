@@ -4,8 +4,12 @@ This is the provider that always works: no model, no network, nothing to downloa
 same transcript always gives the same notes. It reads the transcript sentence by sentence
 and relies on the phrases people use when they decide ("we decided to"), commit ("Carol
 will", "Bob, can you", "I'll"), leave something open ("open question", "nobody knows")
-and announce the agenda ("next, the beta feedback"). What people only imply is missed;
-in exchange nothing is invented, which matters more for notes people act on.
+and announce the agenda ("next, the beta feedback"). Real meetings rarely say "we decided",
+so it also reads how they do decide: the chair's wrap-up ("if we go away with that, ..."),
+"alright, that's decided", and a proposal the others take up ("yeah, okay", or saying it
+back) that nobody turns down. What people only imply is missed; in exchange nothing is
+invented, which matters more for notes people act on: every item cites the segment it was
+read from with a verbatim quote.
 """
 
 from __future__ import annotations
