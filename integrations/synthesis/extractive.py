@@ -497,20 +497,20 @@ class _Item:
     due: str | None
     turn: int
     requested: bool
-    sentence: _Sentence  # where the task was said: the evidence
+    said_in: _Sentence  # where the task was said: the evidence
 
 
 @dataclass(frozen=True, slots=True)
 class _Decision:
     text: str
-    sentence: _Sentence  # where it was said: the evidence
+    said_in: _Sentence  # where it was said: the evidence
     score: int  # how plainly it was decided; the capped list keeps the highest
 
 
 @dataclass(frozen=True, slots=True)
 class _OpenQuestion:
     text: str
-    sentence: _Sentence  # where it was asked or left open: the evidence
+    said_in: _Sentence  # where it was asked or left open: the evidence
 
 
 class _People:
@@ -572,17 +572,17 @@ class ExtractiveSynthesizer:
         question_texts = [q.text for q in questions]
         return Notes(
             summary=_summary(sentences, meeting.title, texts, actions, question_texts, people),
-            key_decisions=[NoteItem(d.text, _evidence(d.sentence, d.text)) for d in decisions],
+            key_decisions=[NoteItem(d.text, _evidence(d.said_in, d.text)) for d in decisions],
             action_items=[
                 ActionItem(
                     text=item.text,
                     owner=item.owner,
                     due=item.due,
-                    evidence=_evidence(item.sentence, item.text),
+                    evidence=_evidence(item.said_in, item.text),
                 )
                 for item in actions
             ],
-            open_questions=[NoteItem(q.text, _evidence(q.sentence, q.text)) for q in questions],
+            open_questions=[NoteItem(q.text, _evidence(q.said_in, q.text)) for q in questions],
             key_topics=_topics(sentences),
             provider=self.name,
             model=None,
@@ -900,7 +900,7 @@ def _decisions(sentences: Sequence[_Sentence]) -> list[_Decision]:
         if proposed is not None:
             candidates.append(_Decision(proposed[1], sentence, proposed[0]))
     kept: list[_Decision] = []
-    for candidate in sorted(candidates, key=lambda d: (-d.score, d.sentence.position)):
+    for candidate in sorted(candidates, key=lambda d: (-d.score, d.said_in.position)):
         # Decisions about one thing share words without being one ("the pilot runs in
         # Leeds", "the rollout waits until the pilot has run"): one said twice is mostly
         # the same words, in both.
@@ -911,7 +911,7 @@ def _decisions(sentences: Sequence[_Sentence]) -> list[_Decision]:
         kept.append(candidate)
         if len(kept) == _MAX_DECISIONS:
             break
-    return sorted(kept, key=lambda d: d.sentence.position)
+    return sorted(kept, key=lambda d: d.said_in.position)
 
 
 def _split_due(text: str) -> tuple[str, str | None]:
@@ -1022,7 +1022,7 @@ def _add_item(items: list[_Item], new: _Item) -> None:
         # and the deadline said with it.
         if len(_content_words(new.text)) > len(_content_words(item.text)):
             item.text, item.due = new.text, new.due or item.due
-            item.sentence = new.sentence
+            item.said_in = new.said_in
         else:
             item.due = item.due or new.due
         item.owner = item.owner or new.owner
