@@ -197,7 +197,7 @@ _WEAK_ASSENT = re.compile(rf"^(?:{_ASSENT}[\s,.!]*)+$", re.IGNORECASE)
 _ASSENT_WORD = re.compile(rf"\b{_ASSENT}\b", re.IGNORECASE)
 # Agreement that hedges still agrees: "I guess so", "why not", "could work".
 _HEDGED_ASSENT = re.compile(
-    r"^[\s,.]*(?:i (?:guess|suppose|think) so|i (?:guess|suppose)|why not|(?:it |that )?could work"
+    r"^(?:i (?:guess|suppose|think) so|i (?:guess|suppose)|why not|(?:it |that )?could work"
     r"|(?:that |it )?should (?:work|be fine)|i can live with (?:that|it)|(?:fine|okay) by me"
     r"|if you (?:say so|like|want))\b",
     re.IGNORECASE,
@@ -847,7 +847,8 @@ def _proposal_score(sentences: Sequence[_Sentence], index: int) -> tuple[int, st
     strong: set[str] = set()
     weak: set[str] = set()
     for reply in sentences[index + 1 : index + 1 + _REACTION_SENTENCES]:
-        said = _HESITATION.sub("", reply.text).strip()
+        # Cleaning took out the "mm" of "Mm, I suppose", not its comma.
+        said = reply.text.lstrip(" ,.;")
         if reply.speaker in (proposal.speaker, None):
             if reply.turn != proposal.turn and len(_content_words(said)) >= 3:
                 break  # the proposer moved on
@@ -857,12 +858,12 @@ def _proposal_score(sentences: Sequence[_Sentence], index: int) -> tuple[int, st
             if len(_content_words(said)) >= 3:
                 break
             continue
-        if _echoes(said, proposal_words) or _STRONG_ASSENT.search(said):
-            strong.add(reply.speaker)
-        elif _REJECTION.match(said) and _content_words(said):
+        if _REJECTION.match(said) and _content_words(said):
             if not strong and not weak:
                 return None
             break
+        if _echoes(said, proposal_words) or _STRONG_ASSENT.search(said):
+            strong.add(reply.speaker)
         elif _WEAK_ASSENT.match(said) or _ASSENT_LEAD.match(said) or _HEDGED_ASSENT.match(said):
             weak.add(reply.speaker)
         elif len(_content_words(said)) >= 3:
