@@ -115,7 +115,7 @@ _DANGLING_WORD = re.compile(r"\s+(?:and|or|but|so|then|because|to|the|a|an|of|wi
 # Before a decision or a promise, these make the statement conditional or hedged.
 _HEDGE = re.compile(
     r"\b(?:if|whether|unless|once|until|maybe|perhaps|might|probably|wonder|suppose|"
-    r"hope|hopefully|guess|think|would|should|could|not|never)\b|n't\b",
+    r"hope|hopefully|guess|think|reckon|would|should|could|not|never)\b|n't\b",
     re.IGNORECASE,
 )
 # A decision phrase must open its clause; "the method we're going to use" is not one.
@@ -142,7 +142,7 @@ _DECISION = re.compile(
     # "We're going to talk about X" runs the meeting; only other verbs commit the team.
     r"|we(?:'re| are) going to (?!(?:talk|discuss|cover|look|hear|start|begin|go|see|have|need|"
     r"try|be|get|do|wait|move|continue|take|break|finish|end|want|show|present|run|lose|miss|"
-    r"find|come|keep|leave|stop|ask|say|hand)\b)"
+    r"find|come|keep|leave|stop|ask|say|hand|the|a|an|our|this|that|my|your)\b)"
     r")[\s:,]*(?:(?:to|that) )*",
     re.IGNORECASE,
 )
@@ -160,7 +160,8 @@ _MAX_DECISION_WORDS = 35
 _WRAP_UP = re.compile(
     r"\b(?:(?:if|so|when) we (?:go away|come away|leave|walk away) with (?:that|this|these)"
     r"(?: (?:\w+ ){0,5}?in mind)?(?: that)?"
-    r"|to sum (?:it |this )?up|in summary|to summari[sz]e|to recap|so to wrap (?:it |this )?up"
+    r"|(?:to sum (?:it |this )?up|in summary|to summari[sz]e|to recap|so to wrap (?:it |this )?up)"
+    r"(?=\s*[,:])"
     r"|so (?:the|our) (?:decisions?|conclusion|outcome) (?:is|are|was|were)"
     r"|so what we(?:'ve| have) (?:got|decided|agreed)(?: on)? is)\b[\s:,]*",
     re.IGNORECASE,
@@ -183,8 +184,9 @@ _PROPOSAL = re.compile(
     r"^(?:(?:so|okay|ok|well|then|and|maybe|perhaps)[\s,]+)*"
     r"(?:(?:if )?we (?:go|could go|should go|can go) (?:for|with)"
     r"|we(?:'re| are) (?:going|gonna go) (?:for|with)"
-    r"|why don't we|what if we|how about|i(?: would|'d)? (?:suggest|propose)(?: that)?(?: we)?"
-    r"|i(?: would|'d) (?:say|go (?:for|with))|i vote (?:for )?|let's say"
+    r"|why don't we|what if we|how about"
+    r"|i(?: would|'d)? (?:suggest|propose)(?: that)?(?: we)?(?! you\b)"
+    r"|i(?: would|'d) go (?:for|with)|i vote (?:for )?|let's say"
     r"|we (?:could|should|can|might as well) (?=(?:use|have|make|put|add|include|take|choose|"
     r"pick|keep|offer|target|drop|sell|build|buy|hire|ship|move)\b))\b\s*",
     re.IGNORECASE,
@@ -195,6 +197,7 @@ _ASSENT = (
 )
 _WEAK_ASSENT = re.compile(rf"^(?:{_ASSENT}[\s,.!]*)+$", re.IGNORECASE)
 _ASSENT_WORD = re.compile(rf"\b{_ASSENT}\b", re.IGNORECASE)
+_TRAILING_ASSENT = re.compile(rf"(?:[\s,]+{_ASSENT})+[\s.!?]*$", re.IGNORECASE)
 # Agreement that hedges still agrees: "I guess so", "why not", "could work".
 _HEDGED_ASSENT = re.compile(
     r"^(?:i (?:guess|suppose|think) so|i (?:guess|suppose)|why not|(?:it |that )?could work"
@@ -718,7 +721,8 @@ def _is_confirmation(text: str) -> bool:
 
 def _decision_text(text: str) -> str | None:
     """The decision as an item, or None when it is too thin or only runs the meeting."""
-    text = _as_statement(_INLINE_FILLER.sub("", _DECISION_END.sub("", text)))
+    text = _INLINE_FILLER.sub("", _DECISION_END.sub("", text))
+    text = _as_statement(_DANGLING_WORD.sub("", _TRAILING_ASSENT.sub("", text)))
     content = _content_words(text)
     if len([w for w in content if w not in _MEETING_WORDS and w not in _NUMBER_WORDS]) < 2:
         return None
@@ -814,7 +818,7 @@ def _put_forward(sentences: Sequence[_Sentence], index: int) -> bool:
     words = _WORD.findall(sentence.text.lower())
     if not words or len(words) > _MAX_PLAIN_PROPOSAL_WORDS or words[0] in _NOT_A_PROPOSAL_START:
         return False
-    if _ASSENT_WORD.search(sentence.text):
+    if _ASSENT_WORD.search(sentence.text) or _HEDGE.search(sentence.text):
         return False
     if any(word in _CLAUSE_WORDS for word in words) or len(_content_words(sentence.text)) < 3:
         return False

@@ -506,6 +506,20 @@ class TestRealTalk:
 
         assert decided == []
 
+    def test_summing_up_a_topic_rating_or_moving_on_is_not_deciding(self) -> None:
+        decided = _decided(
+            ("Ann", "So to summarize the budget issue, costs went up again this quarter."),
+            ("Ann", "And then we are going to the product evaluation."),
+            ("Ben", "I'd say three, my old phone is pretty terrible."),
+            ("Ann", "Yeah."),
+            ("Cleo", "I suggest you make us the biggest player in the market."),
+            ("Ann", "Yeah."),
+            ("Ben", "Probably rubber buttons on the side."),
+            ("Cleo", "Rubber buttons, yeah."),
+        )
+
+        assert decided == []
+
     def test_a_remark_nodded_along_to_is_not_a_decision(self) -> None:
         decided = _decided(
             ("Cleo", "The printer on the second floor is broken again."),
