@@ -242,7 +242,12 @@ _NOT_A_PROPOSAL_START = _word_set(
 _INLINE_FILLER = re.compile(
     r",\s*(?:yeah|yes|okay|ok|you know|i mean|sort of|kind of|like)(?=\s*,)", re.IGNORECASE
 )
-# Running the meeting is not deciding anything.
+# Running the meeting is not deciding anything, nor is naming a topic.
+_RUNS_THE_MEETING = re.compile(
+    r"(?:move on|go on|carry on|continue|start|begin|wrap up|finish|stop|have a look|look at"
+    r"|talk about|discuss|present|go through|go over|about|regarding|as for)\b",
+    re.IGNORECASE,
+)
 _MEETING_WORDS = _word_set("meet meeting agenda lunch break slide slides presentation minutes")
 # How far after a proposal the others' reaction is looked for.
 _REACTION_SENTENCES = 6
@@ -722,7 +727,10 @@ def _is_confirmation(text: str) -> bool:
 def _decision_text(text: str) -> str | None:
     """The decision as an item, or None when it is too thin or only runs the meeting."""
     text = _INLINE_FILLER.sub("", _DECISION_END.sub("", text))
-    text = _as_statement(_DANGLING_WORD.sub("", _TRAILING_ASSENT.sub("", text)))
+    text = _TRAILING_PUNCT.sub("", _TRAILING_ASSENT.sub("", text))
+    text = _as_statement(_DANGLING_WORD.sub("", text))
+    if _RUNS_THE_MEETING.match(text):
+        return None
     content = _content_words(text)
     if len([w for w in content if w not in _MEETING_WORDS and w not in _NUMBER_WORDS]) < 2:
         return None

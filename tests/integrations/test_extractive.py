@@ -502,6 +502,8 @@ class TestRealTalk:
             ("Ben", "Sounds good."),
             ("Ann", "We'll meet again after lunch."),
             ("Ben", "Great."),
+            ("Cleo", "We could move on to the advanced features."),
+            ("Ann", "Yeah, okay."),
         )
 
         assert decided == []
