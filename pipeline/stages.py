@@ -22,6 +22,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from integrations.audio_sources import AudioSources
 from integrations.errors import TransientIntegrationError
+from integrations.people import Roster, clean_name, normalize_name
 from integrations.synthesis.base import Notes, Utterance
 from integrations.transcription.base import TranscribedSegment, Transcript
 from integrations.transcription.local import build_prompt
@@ -222,7 +223,7 @@ def synthesize(
                     completion_tokens=notes.completion_tokens,
                 )
                 uow.participants.record_speaking(
-                    conversation_id, claim.participants, _speaking(claim.transcript)
+                    conversation_id, _speaking(claim.participants, claim.transcript)
                 )
     except _LostRace:
         return StageOutcome.SKIPPED
@@ -354,15 +355,17 @@ def _synthesis_not_claimed(uow: UnitOfWork, conversation_id: uuid.UUID) -> Stage
     return StageOutcome.SKIPPED
 
 
-def _speaking(spoken: Sequence[SpokenText]) -> dict[str, tuple[float, int]]:
-    """Seconds and words spoken, by case-folded speaker name."""
+def _speaking(names: Sequence[str], spoken: Sequence[SpokenText]) -> dict[str, tuple[float, int]]:
+    """Seconds and words spoken, by the name of the participant (of `names`) who spoke."""
+    roster = Roster(names)
     seconds: dict[str, float] = defaultdict(float)
     words: dict[str, int] = defaultdict(int)
     for segment in spoken:
-        if segment.speaker:
-            seconds[segment.speaker.casefold()] += segment.end - segment.start
-            words[segment.speaker.casefold()] += len(segment.text.split())
-    return {key: (round(seconds[key], 3), words[key]) for key in seconds}
+        name = roster.match(segment.speaker) if segment.speaker else None
+        if name is not None:
+            seconds[name] += segment.end - segment.start
+            words[name] += len(segment.text.split())
+    return {name: (round(seconds[name], 3), words[name]) for name in seconds}
 
 
 def _given_up(
@@ -445,11 +448,11 @@ def _new_segment(segment: TranscribedSegment) -> NewSegment:
 def _add_speakers_as_participants(
     uow: UnitOfWork, conversation_id: uuid.UUID, names: Sequence[str], transcript: Transcript
 ) -> None:
-    """Adds the speakers not among `names` (the participants the claim read)."""
-    known = {name.casefold() for name in names}
+    """Adds the speakers who are none of `names` (the participants the claim read)."""
+    known = Roster(names)
     speakers: dict[str, str] = {}
     for segment in transcript.segments:
         speaker = segment.speaker
-        if speaker and speaker.casefold() not in known:
-            speakers.setdefault(speaker.casefold(), speaker)
+        if speaker and known.match(speaker) is None:
+            speakers.setdefault(normalize_name(speaker), clean_name(speaker))
     uow.participants.add_names(conversation_id, list(speakers.values()))
