@@ -16,7 +16,7 @@ from typing import Any
 
 from integrations.graph.model import Attendance, Meeting, Person, Statement, Task
 from integrations.graph.writer import GraphUnavailableError, GraphWriteError, GraphWriter
-from integrations.people import Roster, clean_name
+from integrations.people import Roster, clean_name, normalize_email
 from repositories.conversations import CompletedConversation
 from repositories.database import UnitOfWork
 from repositories.models import Conversation, ConversationStatus, GraphOutboxEvent, utc_now
@@ -100,15 +100,17 @@ def _statements(conversation_id: uuid.UUID, kind: str, items: Sequence[Any]) -> 
 
 
 def _owner(item: Any, roster: Roster, people: dict[str, Person]) -> Person | None:
-    """The participant an action item names as owner (as `Roster` tells); someone who did
-    not attend is known by the address the notes give, else by name only."""
+    """The participant an action item names as owner: the one with the address the notes
+    give, else the one `roster` tells by name; someone who did not attend is known by that
+    address, else by name only."""
     name = clean_name(str(item.get("owner") or "")) if isinstance(item, dict) else ""
     if not name:
         return None
-    attendee = roster.match(name)
-    if attendee is not None:
-        return people[attendee]
-    return Person(name, item.get("owner_email"))
+    email = normalize_email(item.get("owner_email"))
+    attendee = next((p for p in people.values() if p.email and p.key == email), None)
+    if attendee is None and email is None and (found := roster.match(name)) is not None:
+        attendee = people[found]
+    return attendee or Person(name, email)
 
 
 def sync_graph(

@@ -32,6 +32,7 @@ from integrations.synthesis.base import (
     Synthesizer,
     Utterance,
 )
+from integrations.synthesis.resolution import resolve_owners_and_dates
 from integrations.transcription.base import TranscribedSegment, Transcript
 from integrations.transcription.local import build_prompt
 from integrations.transcription.platform import is_transcript_file, parse_transcript_file
@@ -202,6 +203,7 @@ def synthesize(
                 conversation_id, token=token, uow=uow, leases=leases, on_progress=on_progress
             ):
                 notes = synthesizer.synthesize(utterances, meeting)
+            notes = resolve_owners_and_dates(notes, utterances, meeting)
             with uow:
                 # Handing the lease back is the compare-and-set: it fails when another worker
                 # took the stage over meanwhile, and it locks the row until the notes are in.
