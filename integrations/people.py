@@ -146,8 +146,8 @@ def _is_name_word(word: str) -> bool:
     )
 
 
-def without_honorific(said: str) -> str:
-    """ "Ms. Singh" -> "Singh"; a name without a title as it is."""
+def _without_honorific(said: str) -> str:
+    """A name said with a title ("Ms. Singh") without it."""
     return _HONORIFIC.sub("", clean_name(said))
 
 
@@ -193,13 +193,13 @@ class Roster:
 
     def match(self, said: str, *, fuzzy: bool = False) -> str | None:
         """The roster's name for `said`, or None when it is nobody on it (or could be two)."""
-        for form in dict.fromkeys((said, without_honorific(said))):
+        for form in dict.fromkeys((said, _without_honorific(said))):
             key = normalize_name(form)
             if key in self._names:
                 return self._names[key]
             if key in self._partial:
                 return self._names[self._partial[key]]
-        key = normalize_name(without_honorific(said))
+        key = normalize_name(_without_honorific(said))
         if not fuzzy or not key or key in self._ambiguous or is_role(said):
             return None
         return self._fuzzy(key)
