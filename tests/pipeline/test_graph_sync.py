@@ -312,7 +312,7 @@ class TestSync:
         self, uow: UnitOfWork, graph_writer: GraphWriter, neo4j_driver: Driver
     ) -> None:
         people = [("Ann Lee", "ann.lee@example.com"), ("Ann Ho", "ann.ho@example.com")]
-        items = [
+        items: list[dict[str, Any]] = [
             {"text": "By address", "owner": "Ann", "owner_email": "Ann.Ho@example.com"},
             {"text": "By surname", "owner": "Ms. Lee", "owner_email": None},
             {"text": "Shared first name", "owner": "Ann", "owner_email": None},
