@@ -166,13 +166,14 @@ class Roster:
     def __init__(self, names: Iterable[str], *, common_words: Collection[str] = ()) -> None:
         # `common_words`: words that, said alone, are no one's name even when someone is
         # called that ("Will", "Grant" at the start of a sentence).
-        self._names: dict[str, str] = {}  # normalized full name -> the roster's spelling
+        # normalized full name -> the name as the roster was given it (as stored)
+        self._names: dict[str, str] = {}
         holders: dict[str, set[str]] = defaultdict(set)  # a partial name -> full names
         for name in names:
             key = normalize_name(name)
             if not key or key in self._names:
                 continue
-            self._names[key] = clean_name(name)
+            self._names[key] = name
             words = key.split()
             if is_role(name):
                 if len(words) > 1:

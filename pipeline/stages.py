@@ -473,11 +473,25 @@ def _new_segment(segment: TranscribedSegment) -> NewSegment:
 def _add_speakers_as_participants(
     uow: UnitOfWork, conversation_id: uuid.UUID, names: Sequence[str], transcript: Transcript
 ) -> None:
-    """Adds the speakers who are none of `names` (the participants the claim read)."""
-    known = Roster(names)
-    speakers: dict[str, str] = {}
-    for segment in transcript.segments:
-        speaker = segment.speaker
-        if speaker and known.match(speaker) is None:
-            speakers.setdefault(normalize_name(speaker), clean_name(speaker))
-    uow.participants.add_names(conversation_id, list(speakers.values()))
+    """Adds the speakers who are none of `names` (the participants the claim read).
+
+    Until none is left: a speaker added can make another one's first name shared ("Ann"
+    with "Ann Lee" invited and "Ann Ho" speaking), and so no one's, as the synthesis will
+    find it when it counts who spoke how much."""
+    # A label that normalizes to nothing (only marks no name is spelled with) names no one.
+    labels = [segment.speaker for segment in transcript.segments if segment.speaker]
+    speakers = list(dict.fromkeys(label for label in labels if normalize_name(label)))
+    known = list(names)
+    added: dict[str, str] = {}
+    while True:
+        roster = Roster(known)
+        new = {
+            normalize_name(speaker): clean_name(speaker)
+            for speaker in speakers
+            if roster.match(speaker) is None
+        }
+        if not new:
+            break
+        known += new.values()
+        added.update(new)
+    uow.participants.add_names(conversation_id, list(added.values()))
