@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypedDict
 
-from integrations.graph.model import Attendance, Meeting, Person, Statement, Task, normalize_name
+from integrations.graph.model import Attendance, Meeting, Person, Statement, Task
 from integrations.graph.writer import GraphUnavailableError, GraphWriteError, GraphWriter
+from integrations.people import Roster, clean_name, normalize_email
 from repositories.conversations import CompletedConversation
 from repositories.database import UnitOfWork
 from repositories.models import Conversation, ConversationStatus, GraphOutboxEvent, utc_now
@@ -47,7 +48,10 @@ def meeting_graph(conversation: CompletedConversation) -> Meeting:
         )
         for p in conversation.participants
     ]
-    people = {normalize_name(a.person.name): a.person for a in attendees}
+    people: dict[str, Person] = {}
+    for attendance in attendees:
+        people.setdefault(clean_name(attendance.person.name), attendance.person)
+    roster = Roster(people)
     action_items = []
     for position, item in enumerate(conversation.action_items):
         if text := _text(item):
@@ -55,7 +59,7 @@ def meeting_graph(conversation: CompletedConversation) -> Meeting:
                 Task(
                     id=_item_id(conversation.id, "action_item", position),
                     text=text,
-                    owner=_owner(item, people),
+                    owner=_owner(item, roster, people),
                     due=item.get("due") if isinstance(item, dict) else None,
                     **_said(item, conversation.cited_starts),
                 )
@@ -116,17 +120,18 @@ def _said(item: Any, cited_starts: Mapping[int, float]) -> _Said:
     return {"quote": evidence["quote"], "start": cited_starts.get(evidence["segment_ids"][0])}
 
 
-def _owner(item: Any, people: dict[str, Person]) -> Person | None:
-    """The participant an action item names as owner, by full or (if unambiguous) first
-    name; someone who did not attend is known by name only."""
-    name = item.get("owner") if isinstance(item, dict) else None
-    if not name or not normalize_name(name):
+def _owner(item: Any, roster: Roster, people: dict[str, Person]) -> Person | None:
+    """The participant an action item names as owner: the one with the address the notes
+    give, else the one `roster` tells by name; someone who did not attend is known by that
+    address, else by name only."""
+    name = clean_name(str(item.get("owner") or "")) if isinstance(item, dict) else ""
+    if not name:
         return None
-    key = normalize_name(name)
-    if key in people:
-        return people[key]
-    by_first_name = [person for full, person in people.items() if full.split()[:1] == [key]]
-    return by_first_name[0] if len(by_first_name) == 1 else Person(name.strip())
+    email = normalize_email(item.get("owner_email"))
+    attendee = next((p for p in people.values() if p.email and p.key == email), None)
+    if attendee is None and email is None and (found := roster.match(name)) is not None:
+        attendee = people[found]
+    return attendee or Person(name, email)
 
 
 def sync_graph(

@@ -22,6 +22,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from integrations.audio_sources import AudioSources
 from integrations.errors import TransientIntegrationError
+from integrations.people import Roster, clean_name, normalize_name
 from integrations.synthesis.base import (
     ActionItem,
     Attendee,
@@ -32,6 +33,7 @@ from integrations.synthesis.base import (
     Utterance,
 )
 from integrations.synthesis.grounding import ground
+from integrations.synthesis.resolution import resolve_owners_and_dates
 from integrations.transcription.base import TranscribedSegment, Transcript
 from integrations.transcription.local import build_prompt
 from integrations.transcription.platform import is_transcript_file, parse_transcript_file
@@ -202,6 +204,7 @@ def synthesize(
                 conversation_id, token=token, uow=uow, leases=leases, on_progress=on_progress
             ):
                 notes = ground(synthesizer.synthesize(utterances, meeting), utterances)
+            notes = resolve_owners_and_dates(notes, utterances, meeting)
             with uow:
                 # Handing the lease back is the compare-and-set: it fails when another worker
                 # took the stage over meanwhile, and it locks the row until the notes are in.
@@ -225,7 +228,7 @@ def synthesize(
                     dropped_items=notes.dropped_items,
                 )
                 uow.participants.record_speaking(
-                    conversation_id, claim.participants, _speaking(claim.transcript)
+                    conversation_id, _speaking(claim.participants, claim.transcript)
                 )
     except _LostRace:
         return StageOutcome.SKIPPED
@@ -357,15 +360,17 @@ def _synthesis_not_claimed(uow: UnitOfWork, conversation_id: uuid.UUID) -> Stage
     return StageOutcome.SKIPPED
 
 
-def _speaking(spoken: Sequence[SpokenText]) -> dict[str, tuple[float, int]]:
-    """Seconds and words spoken, by case-folded speaker name."""
+def _speaking(names: Sequence[str], spoken: Sequence[SpokenText]) -> dict[str, tuple[float, int]]:
+    """Seconds and words spoken, by the name of the participant (of `names`) who spoke."""
+    roster = Roster(names)
     seconds: dict[str, float] = defaultdict(float)
     words: dict[str, int] = defaultdict(int)
     for segment in spoken:
-        if segment.speaker:
-            seconds[segment.speaker.casefold()] += segment.end - segment.start
-            words[segment.speaker.casefold()] += len(segment.text.split())
-    return {key: (round(seconds[key], 3), words[key]) for key in seconds}
+        name = roster.match(segment.speaker) if segment.speaker else None
+        if name is not None:
+            seconds[name] += segment.end - segment.start
+            words[name] += len(segment.text.split())
+    return {name: (round(seconds[name], 3), words[name]) for name in seconds}
 
 
 def _given_up(
@@ -469,11 +474,25 @@ def _new_segment(segment: TranscribedSegment) -> NewSegment:
 def _add_speakers_as_participants(
     uow: UnitOfWork, conversation_id: uuid.UUID, names: Sequence[str], transcript: Transcript
 ) -> None:
-    """Adds the speakers not among `names` (the participants the claim read)."""
-    known = {name.casefold() for name in names}
-    speakers: dict[str, str] = {}
-    for segment in transcript.segments:
-        speaker = segment.speaker
-        if speaker and speaker.casefold() not in known:
-            speakers.setdefault(speaker.casefold(), speaker)
-    uow.participants.add_names(conversation_id, list(speakers.values()))
+    """Adds the speakers who are none of `names` (the participants the claim read).
+
+    Until none is left: a speaker added can make another one's first name shared ("Ann"
+    with "Ann Lee" invited and "Ann Ho" speaking), and so no one's, as the synthesis will
+    find it when it counts who spoke how much."""
+    # A label that normalizes to nothing (only marks no name is spelled with) names no one.
+    labels = [segment.speaker for segment in transcript.segments if segment.speaker]
+    speakers = list(dict.fromkeys(label for label in labels if normalize_name(label)))
+    known = list(names)
+    added: dict[str, str] = {}
+    while True:
+        roster = Roster(known)
+        new = {
+            normalize_name(speaker): clean_name(speaker)
+            for speaker in speakers
+            if roster.match(speaker) is None
+        }
+        if not new:
+            break
+        known += new.values()
+        added.update(new)
+    uow.participants.add_names(conversation_id, list(added.values()))

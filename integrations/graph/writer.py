@@ -21,7 +21,8 @@ from neo4j.exceptions import (
 
 from integrations.errors import IntegrationError, TransientIntegrationError
 from integrations.graph import cypher
-from integrations.graph.model import Meeting, Person, Statement, normalize_name
+from integrations.graph.model import Meeting, Person, Statement
+from integrations.people import normalize_name
 
 # How long a managed transaction keeps retrying a transient failure (a deadlock, a leader
 # switch, a server that is restarting) before the error reaches the caller.

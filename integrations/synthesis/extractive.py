@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from integrations.people import Roster
 from integrations.synthesis.base import (
     ActionItem,
     Evidence,
@@ -525,39 +526,22 @@ class _People:
     """Names heard in the meeting, so "Carol" can be reported as "Carol Singh"."""
 
     def __init__(self, names: Iterable[str]) -> None:
-        full_names: list[str] = []
-        for name in names:
-            cleaned = _WHITESPACE.sub(" ", name).strip()
-            if cleaned and cleaned not in full_names:
-                full_names.append(cleaned)
-        owners_by_variant: dict[str, list[str]] = {}
-        for full in full_names:
-            parts = full.split()
-            for variant in (full, parts[0], parts[-1]):
-                # "Grad A" and "Will Smith" must not make every "a" or "will" a person.
-                if len(variant) < 2 or variant.lower() in _STOP_WORDS:
-                    continue
-                owners = owners_by_variant.setdefault(variant, [])
-                if full not in owners:
-                    owners.append(full)
-        # A first name two people share names neither of them.
-        self._by_variant = {
-            variant: owners[0] for variant, owners in owners_by_variant.items() if len(owners) == 1
-        }
+        # "Will Smith" must not make every "Will" a person.
+        self._roster = Roster(names, common_words=_STOP_WORDS)
 
     def resolve(self, name: str) -> str | None:
-        name = name.strip()
-        if name in self._by_variant:
-            return self._by_variant[name]
+        found = self._roster.match(name)
+        if found is not None or " " not in name.strip():
+            return found
         # "Then Carol" at the start of a sentence: the name is the last capitalised word.
-        return self._by_variant.get(name.split()[-1]) if name else None
+        return self._roster.match(name.split()[-1])
 
     def speaker(self, label: str | None) -> str | None:
         # A diarized "Carol" is reported as the invited "Carol Singh"; "SPEAKER_01" as is.
-        return None if label is None else self.resolve(label) or label
+        return None if label is None else self._roster.name_for(label)
 
     def is_known(self, word: str) -> bool:
-        return word in self._by_variant
+        return self._roster.match(word) is not None
 
 
 class ExtractiveSynthesizer:

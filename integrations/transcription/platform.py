@@ -13,7 +13,6 @@ import html
 import json
 import math
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from operator import attrgetter
@@ -23,6 +22,7 @@ import charset_normalizer
 import srt
 import webvtt
 
+from integrations.people import is_speaker_name
 from integrations.transcription.base import (
     MalformedTranscriptError,
     TranscribedSegment,
@@ -80,19 +80,6 @@ _DIALOGUE_DASH = re.compile(r"[-\u2010\u2013\u2014][ \t]*(?=[^\d\s-])")
 # CJK text puts no space after the full-width colon.
 _COLON_LABEL = re.compile(r"([^:\uff1a\n]{1,64}?)[ \t]*(?::[ \t]+|\uff1a[ \t]*)(?=\S)")
 _BRACKET_LABEL = re.compile(r"\[([^\]\n]{1,64})\][ \t]+(?=\S)")
-# Pronouns, roles or affiliations that Zoom and Teams users add to display names:
-# "Jane Doe (she/her)", "Sam Lee [Guest]".
-_NAME_AFFIX = re.compile(r"\([^()\[\]]{1,40}\)|\[[^()\[\]]{1,40}\]")
-# Apostrophes (straight and typographic), hyphens and initials' dots occur inside names.
-_NAME_PUNCTUATION = frozenset("'\u2019-.")
-# Lower-case name particles: "Ludwig van Beethoven", "Maria de la Cruz".
-_NAME_PARTICLES = frozenset(
-    {"al", "bin", "bint", "da", "das", "de", "del", "della", "der", "di", "dos", "du", "el"}
-    | {"ibn", "la", "le", "van", "von", "y", "zu"}
-)
-# Diarizers' numbered speakers: SPEAKER_00.
-_NUMBERED = re.compile(r"_\d+$")
-_MAX_LABEL_WORDS = 5
 _NO_BREAK_SPACE = "\u00a0"
 # Zoom's saved transcript ("Save transcript" in the meeting, meeting_saved_closed_caption.txt):
 # "[Jane Doe] 10:01:02" on a line of its own, then what was said. Older clients wrote one
@@ -416,34 +403,9 @@ def _label(text: str) -> tuple[str, int] | None:
     """
     for pattern in (_BRACKET_LABEL, _COLON_LABEL):
         match = pattern.match(text)
-        if match and _is_speaker_name(match[1]):
+        if match and is_speaker_name(match[1]):
             return _normalize(match[1]), match.end()
     return None
-
-
-def _is_speaker_name(candidate: str) -> bool:
-    core = _NAME_AFFIX.sub(" ", candidate)
-    if any(bracket in core for bracket in "()[]"):
-        return False
-    words = [word.removesuffix(",") for word in core.split()]
-    if not 1 <= len(words) <= _MAX_LABEL_WORDS or not all(words):
-        return False
-    names = [word for word in words if _is_name_word(word)]
-    return (
-        bool(names)
-        and not words[0].isdecimal()
-        and all(word in names or word in _NAME_PARTICLES or word.isdecimal() for word in words)
-    )
-
-
-def _is_name_word(word: str) -> bool:
-    first = word[0]
-    if not first.isalpha() or first.islower():
-        return False
-    return all(
-        char.isalpha() or char in _NAME_PUNCTUATION or unicodedata.category(char)[0] == "M"
-        for char in _NUMBERED.sub("", word)
-    )
 
 
 def _unlabelled(text: str) -> str:

@@ -354,6 +354,31 @@ class TestSync:
             {"key": "name:ben", "meetings": 2},
         ]
 
+    def test_owners_are_the_participants_the_notes_name(
+        self, uow: UnitOfWork, graph_writer: GraphWriter, neo4j_driver: Driver
+    ) -> None:
+        people = [("Ann Lee", "ann.lee@example.com"), ("Ann Ho", "ann.ho@example.com")]
+        items: list[dict[str, Any]] = [
+            {"text": "By address", "owner": "Ann", "owner_email": "Ann.Ho@example.com"},
+            {"text": "By surname", "owner": "Ms. Lee", "owner_email": None},
+            {"text": "Shared first name", "owner": "Ann", "owner_email": None},
+            {"text": "A role", "owner": "Project Manager", "owner_email": None},
+        ]
+        completed_meeting(uow, "Owners", [*people, ("Carol Singh", None)], action_items=items)
+        sync_graph(uow=uow, writer=graph_writer)
+
+        owners = rows(
+            neo4j_driver,
+            "MATCH (a:ActionItem)-[:ASSIGNED_TO]->(p:Person) "
+            "RETURN a.text AS text, p.key AS owner, p.name AS name ORDER BY text",
+        )
+        assert owners == [
+            {"text": "A role", "owner": "name:project manager", "name": "Project Manager"},
+            {"text": "By address", "owner": "ann.ho@example.com", "name": "Ann Ho"},
+            {"text": "By surname", "owner": "ann.lee@example.com", "name": "Ann Lee"},
+            {"text": "Shared first name", "owner": "name:ann", "name": "Ann"},
+        ]
+
     def test_a_conversation_no_longer_completed_leaves_the_graph(
         self, uow: UnitOfWork, graph_writer: GraphWriter, neo4j_driver: Driver
     ) -> None:

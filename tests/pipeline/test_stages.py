@@ -291,6 +291,47 @@ class TestSynthesizeAndComplete:
         assert events[0].payload["conversation_id"] == str(conversation_id)
         assert events[0].processed_at is None
 
+    def test_speakers_labelled_by_first_name_are_the_invited_people(
+        self,
+        uow: UnitOfWork,
+        tmp_path: Path,
+        transcriber: LocalWhisperTranscriber,
+        synthesizer: ExtractiveSynthesizer,
+    ) -> None:
+        path = tmp_path / "first-names.vtt"
+        path.write_text(VTT.replace("<v Ann Lee>", "<v Ann>").replace("<v Bo Chen>", "<v Bo>"))
+        conversation_id = _conversation(uow, path, "Ann Lee", "Bo Chen <bo@example.com>")
+        _run_all(uow, conversation_id, transcriber, synthesizer, AudioSources([tmp_path]))
+        with uow:
+            notes = uow.syntheses.get_by_conversation(conversation_id)
+            people = {p.name: p for p in _loaded(uow, conversation_id).participants}
+        # "Ann" and "Bo" are no new participants: their speaking counts for the invited.
+        assert set(people) == {"Ann Lee", "Bo Chen"}
+        assert people["Ann Lee"].spoken_seconds == pytest.approx(6.5)
+        assert people["Bo Chen"].word_count == 15
+        assert notes is not None
+        # "I will update the release notes by Friday", said by "Bo".
+        assert notes.action_items[0]["owner"] == "Bo Chen"
+        assert notes.action_items[0]["due"] == "Friday"
+
+    def test_a_speakers_first_name_shared_with_another_speaker_is_a_participant_of_its_own(
+        self,
+        uow: UnitOfWork,
+        tmp_path: Path,
+        transcriber: LocalWhisperTranscriber,
+        synthesizer: ExtractiveSynthesizer,
+    ) -> None:
+        path = tmp_path / "namesakes.vtt"
+        path.write_text(VTT.replace("<v Ann Lee>", "<v Ann>").replace("<v Bo Chen>", "<v Ann Ho>"))
+        conversation_id = _conversation(uow, path, "Ann Lee")
+        _run_all(uow, conversation_id, transcriber, synthesizer, AudioSources([tmp_path]))
+        with uow:
+            people = {p.name: p for p in _loaded(uow, conversation_id).participants}
+        # With "Ann Ho" speaking too, "Ann" could be either: someone of their own.
+        assert set(people) == {"Ann Lee", "Ann Ho", "Ann"}
+        assert people["Ann"].spoken_seconds == pytest.approx(6.5)
+        assert people["Ann Lee"].spoken_seconds is None
+
     def test_each_stage_twice_leaves_the_same_rows(
         self,
         uow: UnitOfWork,
