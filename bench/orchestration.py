@@ -119,7 +119,8 @@ class InstantTranscriber:
         self,
         path: Path,
         *,
-        prompt: str | None = None,
+        title: str | None = None,
+        participants: Sequence[str] = (),
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         if on_progress is not None:
@@ -168,10 +169,9 @@ def noop_3(index: int, **kwargs: Any) -> None:
 
 
 def run_worker(celery_args: Sequence[str]) -> None:
-    runtime = Runtime(Settings())
-    # cached_property reads the instance's dict first: these take the configured ones' place.
-    vars(runtime)["transcriber"] = InstantTranscriber()
-    vars(runtime)["synthesizer"] = InstantSynthesizer()
+    runtime = Runtime(
+        Settings(), transcriber=InstantTranscriber(), synthesizer=InstantSynthesizer()
+    )
     use_runtime(runtime)
     profile_dir = os.environ.get(PROFILE_ENV)
     if profile_dir:

@@ -47,6 +47,7 @@ from pipeline.presenters import (
     show_markdown,
     subtitles,
 )
+from pipeline.providers import UnknownProviderError
 from pipeline.runner import run_in_process
 from pipeline.runtime import Runtime
 from pipeline.tasks import start_pipeline
@@ -120,7 +121,10 @@ def configure(
 
 
 def _runtime(*, extra_audio_roots: tuple[Path, ...] = ()) -> Runtime:
-    runtime = Runtime(get_settings(), extra_audio_roots=extra_audio_roots)
+    try:
+        runtime = Runtime(get_settings(), extra_audio_roots=extra_audio_roots)
+    except UnknownProviderError as error:
+        raise UsageError(str(error)) from None
     if schema.is_current(runtime.engine):
         return runtime
     if runtime.engine.dialect.name == "sqlite":

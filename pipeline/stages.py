@@ -15,7 +15,6 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
@@ -23,9 +22,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from integrations.audio_sources import AudioSources
 from integrations.errors import TransientIntegrationError
 from integrations.synthesis.base import Notes, Utterance
-from integrations.transcription.base import TranscribedSegment, Transcript
-from integrations.transcription.local import build_prompt
-from integrations.transcription.platform import is_transcript_file, parse_transcript_file
+from integrations.transcription.base import TranscribedSegment, Transcriber, Transcript
 from pipeline.leases import DEFAULT_LEASES, Heartbeat, Leases
 from repositories.conversations import StuckConversation
 from repositories.database import UnitOfWork
@@ -50,16 +47,6 @@ ProgressCallback = Callable[[int], None]
 
 def _no_progress(percent: int) -> None:
     pass
-
-
-class Transcriber(Protocol):
-    def transcribe(
-        self,
-        path: Path,
-        *,
-        prompt: str | None = None,
-        on_progress: Callable[[float], None] | None = None,
-    ) -> Transcript: ...
 
 
 class Synthesizer(Protocol):
@@ -107,7 +94,6 @@ def transcribe(
         )
         if claim is None:
             return _not_claimed(claiming, conversation_id)
-    prompt = build_prompt(claim.title, claim.participants)
     log.info("transcribing conversation_id=%s delivery=%d", conversation_id, claim.deliveries)
     if _given_up(conversation_id, uow, Status.TRANSCRIBING, token, claim.deliveries, leases):
         return StageOutcome.FAILED
@@ -124,12 +110,12 @@ def transcribe(
                 ) as heartbeat,
                 sources.fetch(claim.source_uri) as path,
             ):
-                if is_transcript_file(path):
-                    transcript = parse_transcript_file(path)
-                else:
-                    transcript = transcriber.transcribe(
-                        path, prompt=prompt, on_progress=heartbeat.report
-                    )
+                transcript = transcriber.transcribe(
+                    path,
+                    title=claim.title,
+                    participants=claim.participants,
+                    on_progress=heartbeat.report,
+                )
             with uow:
                 # The compare-and-set first: a worker that lost its lease writes nothing.
                 moved = uow.conversations.transition(
