@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
+from integrations.synthesis.base import Synthesizer
 from integrations.synthesis.extractive import ExtractiveSynthesizer
 from integrations.transcription.base import Transcriber
 from integrations.transcription.local import LocalWhisperTranscriber
 from integrations.transcription.platform import PlatformTranscripts
 from pipeline.config import Settings
-from pipeline.stages import Synthesizer
 
 _Factory = TypeVar("_Factory")
 

@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.audio_sources import AudioSources
 from integrations.graph.writer import GraphWriter
+from integrations.synthesis.base import Synthesizer
 from integrations.transcription.base import Transcriber
 from pipeline import providers
 from pipeline.config import Settings
 from pipeline.leases import Leases
-from pipeline.stages import Synthesizer
 from repositories.database import UnitOfWork, create_database_engine, create_session_factory
 
 
