@@ -76,6 +76,7 @@ from pipeline import stages
 from pipeline.app import app
 from pipeline.config import Settings
 from pipeline.hooks import UploadEvent, UploadParticipant, store_upload
+from pipeline.providers import synthesis_chain
 from pipeline.runtime import Runtime
 from pipeline.tasks import use_runtime
 from repositories.models import Conversation, ConversationStatus
@@ -452,7 +453,7 @@ class Bench:
         The tasks add none to their stage's: they parse the id and send the next message.
         """
         runtime = self.runtime
-        transcriber, synthesizer = InstantTranscriber(), InstantSynthesizer()
+        transcriber, synthesizer = InstantTranscriber(), synthesis_chain([InstantSynthesizer()])
         counts = dict.fromkeys(("transcribe", "synthesize", "complete"), 0)
         stage = "transcribe"
 

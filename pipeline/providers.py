@@ -6,17 +6,15 @@ serves each one, and in what order they are tried, is decided here and nowhere e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TypeVar
+from collections.abc import Callable, Mapping, Sequence
 
 from integrations.synthesis.base import Synthesizer
+from integrations.synthesis.chain import NotesStep, SynthesisChain
 from integrations.synthesis.extractive import ExtractiveSynthesizer
 from integrations.transcription.base import Transcriber
 from integrations.transcription.local import LocalWhisperTranscriber
 from integrations.transcription.platform import PlatformTranscripts
 from pipeline.config import Settings
-
-_Factory = TypeVar("_Factory")
 
 
 class UnknownProviderError(ValueError):
@@ -29,21 +27,42 @@ def build_transcriber(settings: Settings) -> Transcriber:
     return PlatformTranscripts(LocalWhisperTranscriber(settings.whisper_model))
 
 
-# Every synthesis provider SYNTHESIS_PROVIDER may name, built from the settings.
+# Every provider SYNTHESIS_PROVIDER may name, by that name, built from the settings.
 SYNTHESIZERS: Mapping[str, Callable[[Settings], Synthesizer]] = {
     "extractive": lambda settings: ExtractiveSynthesizer(),
 }
 
-
-def build_synthesizer(settings: Settings) -> Synthesizer:
-    (name,) = settings.synthesis_provider
-    return _known(SYNTHESIZERS, name, "SYNTHESIS_PROVIDER")(settings)
+# What the notes go through after a provider wrote them, whichever it was, in this order.
+NOTES_STEPS: Sequence[NotesStep] = ()
 
 
-def _known(registry: Mapping[str, _Factory], name: str, setting: str) -> _Factory:
+def build_synthesizer(
+    settings: Settings, order: Sequence[str] | None = None, *, setting: str = "SYNTHESIS_PROVIDER"
+) -> SynthesisChain:
+    """The providers `order` names (by default SYNTHESIS_PROVIDER's), tried in that order.
+
+    Raises UnknownProviderError, naming `setting`, for a name no provider has.
+    """
+    names = settings.synthesis_provider if order is None else order
+    if not names:
+        raise UnknownProviderError(f"{setting}: name at least one provider")
+    return synthesis_chain([_synthesizer(name, setting)(settings) for name in names])
+
+
+def synthesis_chain(providers: Sequence[Synthesizer]) -> SynthesisChain:
+    """`providers` tried in order, their notes through every step."""
+    return SynthesisChain(providers, steps=NOTES_STEPS)
+
+
+def synthesis_order(value: str) -> list[str]:
+    """Provider names as an operator writes them: "openai,extractive"."""
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def _synthesizer(name: str, setting: str) -> Callable[[Settings], Synthesizer]:
     try:
-        return registry[name]
+        return SYNTHESIZERS[name]
     except KeyError:
         raise UnknownProviderError(
-            f"{setting}: no provider is named {name!r}; known: {', '.join(registry)}"
+            f"{setting}: no synthesis provider is named {name!r}; known: {', '.join(SYNTHESIZERS)}"
         ) from None

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from integrations.audio_sources import AudioSources
 from integrations.graph.writer import GraphWriter
 from integrations.synthesis.base import Synthesizer
+from integrations.synthesis.chain import SynthesisChain
 from integrations.transcription.base import Transcriber
 from pipeline import providers
 from pipeline.config import Settings
@@ -21,7 +22,8 @@ from repositories.database import UnitOfWork, create_database_engine, create_ses
 
 class Runtime:
     """`transcriber` and `synthesizer` given take the place of those the settings name
-    (programs that embed the pipeline with providers of their own: benchmarks, tests)."""
+    (programs that embed the pipeline with providers of their own: benchmarks, tests); a
+    lone synthesizer given becomes a chain of one, its notes going through the same steps."""
 
     def __init__(
         self,
@@ -29,7 +31,7 @@ class Runtime:
         *,
         extra_audio_roots: Sequence[Path] = (),
         transcriber: Transcriber | None = None,
-        synthesizer: Synthesizer | None = None,
+        synthesizer: Synthesizer | SynthesisChain | None = None,
     ) -> None:
         self.settings = settings
         self.extra_audio_roots = extra_audio_roots
@@ -37,9 +39,18 @@ class Runtime:
         self.transcriber = (
             transcriber if transcriber is not None else providers.build_transcriber(settings)
         )
-        self.synthesizer = (
-            synthesizer if synthesizer is not None else providers.build_synthesizer(settings)
-        )
+        if synthesizer is None:
+            self.synthesizer = providers.build_synthesizer(settings)
+        elif isinstance(synthesizer, SynthesisChain):
+            self.synthesizer = synthesizer
+        else:
+            self.synthesizer = providers.synthesis_chain([synthesizer])
+
+    def synthesizer_for(self, order: Sequence[str] | None) -> SynthesisChain:
+        """The providers `order` names, tried in that order; None: the configured ones."""
+        if order is None:
+            return self.synthesizer
+        return providers.build_synthesizer(self.settings, order, setting="providers")
 
     @cached_property
     def engine(self) -> Engine:

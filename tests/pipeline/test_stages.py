@@ -18,7 +18,7 @@ from integrations.audio_sources import (
     SourceUnavailableError,
 )
 from integrations.errors import TransientIntegrationError
-from integrations.synthesis.extractive import ExtractiveSynthesizer
+from integrations.synthesis.chain import SynthesisChain
 from integrations.transcription.base import (
     MalformedTranscriptError,
     Transcriber,
@@ -30,7 +30,7 @@ from pipeline import stages
 from pipeline.config import Settings
 from pipeline.intake import ParticipantInput, create_conversation
 from pipeline.leases import Leases
-from pipeline.providers import build_transcriber
+from pipeline.providers import build_synthesizer, build_transcriber
 from pipeline.stages import StageOutcome
 from repositories.database import UnitOfWork, create_session_factory
 from repositories.models import Conversation, ConversationStatus, GraphOutboxEvent, utc_now
@@ -61,8 +61,8 @@ def transcriber() -> Transcriber:
 
 
 @pytest.fixture(scope="module")
-def synthesizer() -> ExtractiveSynthesizer:
-    return ExtractiveSynthesizer()
+def synthesizer() -> SynthesisChain:
+    return build_synthesizer(Settings())
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def _run_all(
     uow: UnitOfWork,
     conversation_id: uuid.UUID,
     transcriber: Transcriber,
-    synthesizer: ExtractiveSynthesizer,
+    synthesizer: SynthesisChain,
     sources: AudioSources,
 ) -> None:
     stages.transcribe(conversation_id, uow=uow, transcriber=transcriber, sources=sources)
@@ -267,7 +267,7 @@ class TestSynthesizeAndComplete:
         uow: UnitOfWork,
         vtt_file: Path,
         transcriber: Transcriber,
-        synthesizer: ExtractiveSynthesizer,
+        synthesizer: SynthesisChain,
     ) -> None:
         conversation_id = _conversation(uow, vtt_file, "Ann Lee", "Cy Diaz")
         _run_all(uow, conversation_id, transcriber, synthesizer, AudioSources([vtt_file.parent]))
@@ -298,7 +298,7 @@ class TestSynthesizeAndComplete:
         connection: Connection,
         vtt_file: Path,
         transcriber: Transcriber,
-        synthesizer: ExtractiveSynthesizer,
+        synthesizer: SynthesisChain,
     ) -> None:
         conversation_id = _conversation(uow, vtt_file)
         stages.transcribe(
@@ -363,7 +363,7 @@ class TestRetry:
         uow: UnitOfWork,
         tmp_path: Path,
         transcriber: Transcriber,
-        synthesizer: ExtractiveSynthesizer,
+        synthesizer: SynthesisChain,
     ) -> None:
         transcript = tmp_path / "late.vtt"
         conversation_id = _conversation(uow, transcript)
