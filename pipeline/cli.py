@@ -50,7 +50,7 @@ from pipeline.presenters import (
     subtitles,
     synthesis_summary,
 )
-from pipeline.providers import UnknownProviderError, build_synthesizer, synthesis_order
+from pipeline.providers import UnknownProviderError, check_synthesis_order, synthesis_order
 from pipeline.runner import run_in_process
 from pipeline.runtime import Runtime
 from pipeline.tasks import start_pipeline, start_resynthesis
@@ -467,7 +467,8 @@ def resynthesize(
     order = None if provider is None else synthesis_order(provider)
     try:
         # Checked here, so a queued run cannot fail on a name the worker does not know.
-        build_synthesizer(runtime.settings, order, setting="--provider")
+        if order is not None:
+            check_synthesis_order(order, setting="--provider")
     except UnknownProviderError as error:
         raise UsageError(str(error)) from None
     conversation = _load(runtime, parsed)

@@ -44,9 +44,20 @@ def build_synthesizer(
     Raises UnknownProviderError, naming `setting`, for a name no provider has.
     """
     names = settings.synthesis_provider if order is None else order
+    check_synthesis_order(names, setting=setting)
+    return synthesis_chain([SYNTHESIZERS[name](settings) for name in names])
+
+
+def check_synthesis_order(names: Sequence[str], *, setting: str) -> None:
+    """Raises UnknownProviderError, naming `setting`, unless every name is a provider's."""
     if not names:
         raise UnknownProviderError(f"{setting}: name at least one provider")
-    return synthesis_chain([_synthesizer(name, setting)(settings) for name in names])
+    for name in names:
+        if name not in SYNTHESIZERS:
+            raise UnknownProviderError(
+                f"{setting}: no synthesis provider is named {name!r}; "
+                f"known: {', '.join(SYNTHESIZERS)}"
+            )
 
 
 def synthesis_chain(providers: Sequence[Synthesizer]) -> SynthesisChain:
@@ -57,12 +68,3 @@ def synthesis_chain(providers: Sequence[Synthesizer]) -> SynthesisChain:
 def synthesis_order(value: str) -> list[str]:
     """Provider names as an operator writes them: "openai,extractive"."""
     return [name.strip() for name in value.split(",") if name.strip()]
-
-
-def _synthesizer(name: str, setting: str) -> Callable[[Settings], Synthesizer]:
-    try:
-        return SYNTHESIZERS[name]
-    except KeyError:
-        raise UnknownProviderError(
-            f"{setting}: no synthesis provider is named {name!r}; known: {', '.join(SYNTHESIZERS)}"
-        ) from None

@@ -39,6 +39,7 @@ class Runtime:
         self.transcriber = (
             transcriber if transcriber is not None else providers.build_transcriber(settings)
         )
+        self._chains: dict[tuple[str, ...], SynthesisChain] = {}
         if synthesizer is None:
             self.synthesizer = providers.build_synthesizer(settings)
         elif isinstance(synthesizer, SynthesisChain):
@@ -47,10 +48,17 @@ class Runtime:
             self.synthesizer = providers.synthesis_chain([synthesizer])
 
     def synthesizer_for(self, order: Sequence[str] | None) -> SynthesisChain:
-        """The providers `order` names, tried in that order; None: the configured ones."""
+        """The providers `order` names, tried in that order; None: the configured ones.
+
+        Built once per order: providers hold clients (connection pools) meant to live as
+        long as the process.
+        """
         if order is None:
             return self.synthesizer
-        return providers.build_synthesizer(self.settings, order, setting="providers")
+        key = tuple(order)
+        if key not in self._chains:
+            self._chains[key] = providers.build_synthesizer(self.settings, key, setting="providers")
+        return self._chains[key]
 
     @cached_property
     def engine(self) -> Engine:
