@@ -261,7 +261,8 @@ def start_resynthesis(
     no lease to send it later by."""
     if app.conf.task_always_eager:
         return resynthesize_in_process(conversation_id, runtime, runtime.synthesizer_for(providers))
-    resynthesize.delay(str(conversation_id), list(providers) if providers else None)
+    order = None if providers is None else list(providers)
+    resynthesize.delay(str(conversation_id), providers=order)
     return None
 
 

@@ -3,6 +3,7 @@ real PostgreSQL rows, real Neo4j nodes, the `minutes` command as users run it.""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -38,7 +39,7 @@ from repositories.models import ConversationStatus, GraphOutboxEvent
 from tests.graph import rows
 from tests.pipeline.test_cli import one_line_error, run
 from tests.pipeline.test_tasks import calls, pending
-from tests.workers import Cluster, broker_url, cluster
+from tests.workers import Cluster, broker_url, cluster, redis_client
 
 __all__ = ["broker_url", "cluster"]  # the fixtures this module uses
 
@@ -303,6 +304,26 @@ class TestCommandLine:
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == f"conversation {completed} has new notes by extractive"
         assert len(_events(uow, completed)) == events + 1
+
+    def test_with_a_broker_the_command_queues_the_task_with_its_providers(
+        self, database: str, broker_url: str, completed: uuid.UUID
+    ) -> None:
+        result = run(
+            "resynthesize",
+            str(completed),
+            "--provider",
+            "extractive",
+            database_url=database,
+            env={"CELERY_BROKER_URL": broker_url},
+        )
+
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == f"conversation {completed} queued for new notes"
+        [message] = redis_client(broker_url).lrange("synthesis", 0, -1)
+        body = json.loads(message)
+        headers, arguments = body["headers"], json.loads(base64.b64decode(body["body"]))
+        assert headers["task"] == "pipeline.resynthesize"
+        assert arguments[:2] == [[str(completed)], {"providers": ["extractive"]}]
 
     def test_status_shows_who_wrote_the_notes_and_what_it_took(
         self, database: str, completed: uuid.UUID
