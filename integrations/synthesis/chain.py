@@ -79,7 +79,9 @@ def _written_by(
     return replace(
         notes,
         provider=provider.name,
-        seconds=notes.seconds if notes.seconds is not None else time.monotonic() - started,
+        seconds=notes.seconds
+        if notes.seconds is not None
+        else round(time.monotonic() - started, 3),
     )
 
 
