@@ -44,6 +44,19 @@ def conversation_summary(conversation: Conversation) -> dict[str, Any]:
     }
 
 
+def synthesis_summary(synthesis: Synthesis | None) -> dict[str, Any]:
+    """Who wrote the notes and what it took: the lifecycle view's synthesis part."""
+    return {
+        "synthesis_provider": synthesis.provider if synthesis else None,
+        "synthesis_model": synthesis.model if synthesis else None,
+        "synthesis_prompt_tokens": synthesis.prompt_tokens if synthesis else None,
+        "synthesis_completion_tokens": synthesis.completion_tokens if synthesis else None,
+        # The provider's own time, where synthesis_seconds is the whole stage's.
+        "synthesis_provider_seconds": synthesis.seconds if synthesis else None,
+        "synthesis_dropped_items": synthesis.dropped_items if synthesis else None,
+    }
+
+
 def _display_uri(uri: str) -> str:
     # A download URL may carry credentials or a signed token: show where, never how.
     parts = urlsplit(uri)

@@ -384,6 +384,10 @@ class ConversationRepository(Repository[Conversation]):
     def list_recent(self, *, limit: int = 20) -> Sequence[Conversation]:
         return self.list(limit=limit)
 
+    def get_with_notes(self, id: uuid.UUID) -> Conversation | None:
+        """The conversation with its notes (what `status` shows of them)."""
+        return self.get_by_id(id, options=(selectinload(Conversation.synthesis),))
+
     def get_with_transcript(self, id: uuid.UUID) -> Conversation | None:
         """The conversation with everything `show` prints: people, segments, notes."""
         return self.get_by_id(

@@ -141,12 +141,14 @@ class LocalWhisperTranscriber:
         self,
         path: Path,
         *,
-        prompt: str | None = None,
+        title: str | None = None,
+        participants: Sequence[str] = (),
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         """Transcribe `path` (any format PyAV decodes: wav, flac, mp3, m4a, ogg, webm).
 
-        `prompt` is whisper's initial prompt; see `build_prompt`. `on_progress` is called
+        `title` and `participants` become whisper's initial prompt (see `build_prompt`), so
+        their names come out spelled as given. `on_progress` is called
         with the fraction done (0 to 1) as the first pass moves through the recording.
         Raises UnreadableMediaError when the file is not decodable audio, NoSpeechError
         when it holds no speech. A missing file raises FileNotFoundError: that is not a
@@ -160,7 +162,10 @@ class LocalWhisperTranscriber:
 
         report = on_progress or _ignore_progress
         decoder = _Decoder(
-            BatchedInferencePipeline(self.whisper_model), audio, prompt, self._batch_size
+            BatchedInferencePipeline(self.whisper_model),
+            audio,
+            build_prompt(title, participants),
+            self._batch_size,
         )
         words = decoder.decode_whole(
             beam_size=BEAM_SIZE,

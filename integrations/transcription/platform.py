@@ -26,6 +26,7 @@ from integrations.people import is_speaker_name
 from integrations.transcription.base import (
     MalformedTranscriptError,
     TranscribedSegment,
+    Transcriber,
     Transcript,
     Word,
 )
@@ -102,6 +103,31 @@ class _FormatError(Exception):
 
 class _NotText(Exception):
     """The bytes are no text in any encoding we can tell."""
+
+
+class PlatformTranscripts:
+    """A transcriber that reads a transcript the meeting platform made, and hands a
+    recording (anything else) to the transcriber it wraps.
+
+    Users upload either, under any name, so which one a file is is told by its content.
+    """
+
+    def __init__(self, recordings: Transcriber) -> None:
+        self._recordings = recordings
+
+    def transcribe(
+        self,
+        path: Path,
+        *,
+        title: str | None = None,
+        participants: Sequence[str] = (),
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Transcript:
+        if is_transcript_file(path):
+            return parse_transcript_file(path)
+        return self._recordings.transcribe(
+            path, title=title, participants=participants, on_progress=on_progress
+        )
 
 
 def is_transcript_file(path: Path) -> bool:

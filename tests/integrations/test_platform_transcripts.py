@@ -1,12 +1,19 @@
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
-from integrations.transcription.base import MalformedTranscriptError, TranscribedSegment, Word
+from integrations.transcription.base import (
+    MalformedTranscriptError,
+    TranscribedSegment,
+    Transcript,
+    Word,
+)
 from integrations.transcription.platform import (
+    PlatformTranscripts,
     is_transcript_file,
     parse_transcript_file,
     write_srt,
@@ -692,3 +699,41 @@ class TestExport:
         path = _write(tmp_path, "export.srt", write_srt(named))
 
         assert parse_transcript_file(path).segments == named
+
+
+class _TranscriptionService:
+    """An outside transcriber, noting what it was asked to hear."""
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[str, str | None, tuple[str, ...]]] = []
+
+    def transcribe(
+        self,
+        path: Path,
+        *,
+        title: str | None = None,
+        participants: Sequence[str] = (),
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Transcript:
+        self.heard.append((path.name, title, tuple(participants)))
+        segment = TranscribedSegment(0.0, 1.0, "Hello.")
+        return Transcript(segments=(segment,), language="en", duration=1.0, provider="service")
+
+
+class TestPlatformTranscripts:
+    def test_a_transcript_is_read_whatever_its_name_and_a_recording_is_heard(
+        self, tmp_path: Path
+    ) -> None:
+        service = _TranscriptionService()
+        transcriber = PlatformTranscripts(service)
+        transcript = _write(
+            tmp_path, "call-export", "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n<v Ann>Hi.</v>\n"
+        )
+        recording = silence(tmp_path / "call.wav", 1.0)
+
+        read = transcriber.transcribe(transcript, title="Sync", participants=["Ann Lee"])
+        heard = transcriber.transcribe(recording, title="Sync", participants=["Ann Lee"])
+
+        assert (read.provider, read.segments[0].speaker) == ("platform:vtt", "Ann")
+        assert heard.provider == "service"
+        assert service.heard == [("call.wav", "Sync", ("Ann Lee",))]

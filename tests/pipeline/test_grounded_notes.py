@@ -21,9 +21,11 @@ from integrations.synthesis.base import (
 )
 from integrations.synthesis.extractive import ExtractiveSynthesizer
 from integrations.transcription.local import LocalWhisperTranscriber
+from integrations.transcription.platform import PlatformTranscripts
 from pipeline import stages
 from pipeline.intake import create_conversation
 from pipeline.presenters import conversation_document, show_markdown
+from pipeline.providers import synthesis_chain
 from repositories.database import UnitOfWork
 from repositories.models import Conversation
 from tests import factories
@@ -91,9 +93,12 @@ def processed(uow: UnitOfWork, path: Path, synthesizer: Synthesizer) -> Conversa
     sources = AudioSources([path.parent])
     # A transcript file: the transcriber is never asked.
     stages.transcribe(
-        conversation_id, uow=uow, transcriber=LocalWhisperTranscriber(), sources=sources
+        conversation_id,
+        uow=uow,
+        transcriber=PlatformTranscripts(LocalWhisperTranscriber()),
+        sources=sources,
     )
-    stages.synthesize(conversation_id, uow=uow, synthesizer=synthesizer)
+    stages.synthesize(conversation_id, uow=uow, synthesizer=synthesis_chain([synthesizer]))
     stages.complete(conversation_id, uow=uow)
     with uow:
         conversation = uow.conversations.get_with_transcript(conversation_id)
