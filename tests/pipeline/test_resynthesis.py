@@ -18,6 +18,7 @@ from sqlalchemy import Engine, text
 from integrations.errors import TransientIntegrationError
 from integrations.graph.writer import GraphWriter
 from integrations.synthesis.base import (
+    Evidence,
     MeetingContext,
     NoteItem,
     Notes,
@@ -64,7 +65,11 @@ class ScriptedProvider:
             raise self.error
         return Notes(
             summary="The launch moves to May.",
-            key_decisions=[NoteItem(decision) for decision in self.decisions],
+            # Every decision cites what the transcript's first line says: it checks out.
+            key_decisions=[
+                NoteItem(decision, Evidence((0,), "Good morning, everyone"))
+                for decision in self.decisions
+            ],
             key_topics=["launch"],
             provider=self.name,
             model="scripted-1",
