@@ -35,8 +35,12 @@ class DiarizationScore:
 
     @property
     def attributed(self) -> float:
-        """The share of reference speech given to the right person."""
-        return 1 - (self.missed + self.confusion) / self.speech
+        """Of the speech that has a label, the share whose label is the right person's.
+
+        What a reader of a labelled transcript sees: its segments cover the words, not
+        the pauses a reference turn may hold, so missed time does not count here.
+        """
+        return 1 - self.confusion / (self.speech - self.missed)
 
 
 def score(reference: Sequence[SpeakerTurn], hypothesis: Sequence[SpeakerTurn]) -> DiarizationScore:

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +31,11 @@ from threadpoolctl import threadpool_limits
 
 from integrations.diarization.base import SpeakerTurn, UnreadableAudioError
 from integrations.diarization.voice_encoder import (
+    EMBEDDING_SIZE,
     FRAME_SAMPLES,
     SAMPLE_RATE,
     VoiceEncoder,
     mel_frames,
-    normalize_volume,
 )
 
 NAME = "resemblyzer-numpy"
@@ -51,14 +52,16 @@ _MIN_WINDOW_FRAMES = 40
 _MIN_PAUSE_MS = 160
 _SPEECH_PAD_MS = 30
 # Cosine distance (1 - similarity) between two groups' windows, on average, above which
-# they are different voices. One voice's windows measured 0.1-0.2 from each other on the
-# festival and broadcast recordings; different voices 0.3 and more.
+# they are different voices. Measured: one voice's windows join at 0.28 at most on clean
+# recordings, 0.30 on a noisy 1961 broadcast; the closest two different voices we have
+# (festival's) join at 0.37, others at 0.38-0.57.
 _DISTANCE_THRESHOLD = 0.33
 # Turns of one voice separated by a pause this short are one turn.
 _JOIN_GAP_S = 1.0
 # The windows go through the encoder in batches of this many: memory stays bounded
-# (each holds 160 x 1024 floats per layer) and products stay large enough to be efficient.
-_BATCH = 64
+# (each window holds 160 x 1024 floats of gate inputs per layer, 0.6 MB) and the products
+# stay large enough to be efficient.
+_BATCH = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +104,7 @@ class VoiceDiarizer:
         windows = _windows(spans)
         if not windows:
             return ()
-        frames = mel_frames(normalize_volume(audio))
+        frames = mel_frames(audio)
         full = [w for w in windows if w.end - w.start == _WINDOW_FRAMES]
         short = [w for w in windows if w.end - w.start < _WINDOW_FRAMES]
         # The recurrent steps multiply small matrices: BLAS threads only wait on each other
@@ -119,21 +122,16 @@ class VoiceDiarizer:
         return _turns(spans, labelled, labels)
 
     def _embed(self, frames: _Floats, windows: Sequence[_Window]) -> _Floats:
-        if not windows:
-            return np.zeros((0, 256), dtype=np.float32)
-        prints = []
+        result = np.empty((len(windows), EMBEDDING_SIZE), dtype=np.float32)
+        # A batch is one array, so its windows must be equally long.
         by_length: dict[int, list[int]] = {}
         for i, window in enumerate(windows):
             by_length.setdefault(window.end - window.start, []).append(i)
-        order: list[int] = []
         for indices in by_length.values():
             for first in range(0, len(indices), _BATCH):
                 batch = indices[first : first + _BATCH]
                 mels = np.stack([frames[windows[i].start : windows[i].end] for i in batch])
-                prints.append(self.encoder.embed(mels))
-                order += batch
-        result = np.empty((len(windows), prints[0].shape[1]), dtype=np.float32)
-        result[order] = np.concatenate(prints)
+                result[batch] = self.encoder.embed(mels)
         return result
 
 
@@ -210,19 +208,18 @@ def _turns(
     pieces: list[tuple[float, float, int]] = []
     to_seconds = FRAME_SAMPLES / SAMPLE_RATE
     for index, labelled in sorted(by_span.items()):
+        centres = [window.centre for window, _ in labelled]
+        # A span is cut halfway between neighbouring windows; its own edges bound it.
+        cuts = [
+            spans[index][0] * to_seconds,
+            *((a + b) / 2 for a, b in itertools.pairwise(centres)),
+            spans[index][1] * to_seconds,
+        ]
         span_labels = _smoothed([label for _, label in labelled])
-        cut = spans[index][0] * to_seconds
-        for k, (window, label) in enumerate(
-            zip([w for w, _ in labelled], span_labels, strict=True)
-        ):
-            last = k == len(labelled) - 1
-            end = (
-                spans[index][1] * to_seconds
-                if last
-                else (window.centre + labelled[k + 1][0].centre) / 2
-            )
-            pieces.append((cut, end, label))
-            cut = end
+        pieces += [
+            (start, end, label)
+            for (start, end), label in zip(itertools.pairwise(cuts), span_labels, strict=True)
+        ]
 
     turns: list[tuple[float, float, int]] = []
     for start, end, label in pieces:

@@ -35,7 +35,8 @@ _N_MELS = 40
 _HIDDEN = 256
 _LAYERS = 3
 _TARGET_DBFS = -30.0
-_INT16_MAX = 2**15 - 1
+# Frames whose spectra are computed at once: 10 s of audio, a few MB.
+_MEL_BLOCK = 1000
 
 _Floats = npt.NDArray[np.float32]
 
@@ -171,33 +172,46 @@ def _mel_to_hz(mels: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return np.where(mels >= _MIN_LOG_MEL, logarithmic, linear)
 
 
-def normalize_volume(audio: _Floats) -> _Floats:
-    """Raise quiet audio to -30 dBFS, as the encoder was trained; loud audio stays."""
-    rms = float(np.sqrt(np.mean(np.square(audio.astype(np.float64) * _INT16_MAX))))
+def _volume_gain(audio: _Floats) -> float:
+    """The factor that raises quiet audio to -30 dBFS, as the encoder was trained; loud stays."""
+    # norm() goes through BLAS without a squared copy of the audio (an hour is 230 MB).
+    rms = float(np.linalg.norm(audio)) / math.sqrt(len(audio)) if len(audio) else 0.0
     if rms == 0.0:
-        return audio
-    change_db = _TARGET_DBFS - 20 * math.log10(rms / _INT16_MAX)
-    if change_db <= 0:
-        return audio
-    return (audio * np.float32(10 ** (change_db / 20))).astype(np.float32)
+        return 1.0
+    change_db = _TARGET_DBFS - 20 * math.log10(rms)
+    return 10 ** (change_db / 20) if change_db > 0 else 1.0
 
 
 def mel_frames(audio: _Floats) -> _Floats:
-    """Mel power spectrogram, one row of 40 per 10 ms: frame i is centred on sample 160 i.
+    """What the encoder reads: 40 mel power bands (not log) per 10 ms of 16 kHz audio.
 
-    librosa's melspectrogram with center=True (zero padding), a periodic Hann window.
+    Frame i is centred on sample 160 i, as librosa's melspectrogram with center=True (zero
+    padding) and a periodic Hann window; the audio's volume raised as Resemblyzer's
+    preprocess_wav does first.
     """
-    padded = np.pad(audio.astype(np.float32), _N_FFT // 2)
-    count = 1 + (len(padded) - _N_FFT) // FRAME_SAMPLES
-    frames = np.lib.stride_tricks.as_strided(
-        padded,
-        shape=(count, _N_FFT),
-        strides=(padded.strides[0] * FRAME_SAMPLES, padded.strides[0]),
-    )
+    count = 1 + len(audio) // FRAME_SAMPLES
     window = np.hanning(_N_FFT + 1)[:-1].astype(np.float32)  # periodic, as scipy's get_window
-    power = np.square(np.abs(np.fft.rfft(frames * window, axis=1)))
-    result: _Floats = (power @ _mel_filterbank().T).astype(np.float32)
-    return result
+    # Power grows with the square of the amplitude: scale the bands, not a copy of the audio.
+    filterbank = _mel_filterbank().T * np.float32(_volume_gain(audio) ** 2)
+    mels = np.empty((count, _N_MELS), dtype=np.float32)
+    # In blocks, each padded on its own: spectra, or a padded copy, of a whole hour at once
+    # would take gigabytes.
+    for first in range(0, count, _MEL_BLOCK):
+        last = min(first + _MEL_BLOCK, count)
+        low = first * FRAME_SAMPLES - _N_FFT // 2
+        high = (last - 1) * FRAME_SAMPLES + _N_FFT // 2
+        piece = np.pad(audio[max(low, 0) : high], (max(-low, 0), max(high - len(audio), 0))).astype(
+            np.float32
+        )
+        frames = np.lib.stride_tricks.as_strided(
+            piece,
+            shape=(last - first, _N_FFT),
+            strides=(piece.strides[0] * FRAME_SAMPLES, piece.strides[0]),
+            writeable=False,
+        )
+        power = np.square(np.abs(np.fft.rfft(frames * window, axis=1)))
+        mels[first:last] = power @ filterbank
+    return mels
 
 
 def _sigmoid(values: _Floats) -> _Floats:
@@ -258,7 +272,8 @@ def _run_layer(layer: _Layer, sequence: _Floats) -> tuple[_Floats, _Floats]:
     batch, steps, _ = sequence.shape
     # The input's share of every gate at every step in one product; only the recurrent
     # part has to go step by step.
-    projected = sequence @ layer.input_weights + layer.bias
+    projected = sequence @ layer.input_weights
+    projected += layer.bias
     hidden = np.zeros((batch, _HIDDEN), dtype=np.float32)
     cell = np.zeros((batch, _HIDDEN), dtype=np.float32)
     outputs = np.empty((batch, steps, _HIDDEN), dtype=np.float32)
