@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,9 @@ _SPEECH_PAD_MS = 30
 _DISTANCE_THRESHOLD = 0.33
 # Turns of one voice separated by a pause this short are one turn.
 _JOIN_GAP_S = 1.0
+# At most this many windows (30 minutes of speech) build the clustering tree: its pairwise
+# distances take 8 bytes per pair, 16 MB here.
+_MAX_CLUSTERED = 2000
 # The windows go through the encoder in batches of this many: memory stays bounded
 # (each window holds 160 x 1024 floats of gate inputs per layer, 0.6 MB) and the products
 # stay large enough to be efficient.
@@ -177,11 +181,15 @@ def _cluster(prints: _Floats, max_speakers: int | None) -> _Floats:
     """Centroids (unit length) of the voices among the prints."""
     if len(prints) == 1:
         return prints
-    tree = linkage(prints.astype(np.float64), method="average", metric="cosine")
+    # The tree needs every pairwise distance; past a few thousand windows (an hour of speech
+    # is about 4,500) an even sample of them finds the same voices in bounded memory, and
+    # every window still joins the nearest voice below.
+    step = math.ceil(len(prints) / _MAX_CLUSTERED)
+    tree = linkage(prints[::step].astype(np.float64), method="average", metric="cosine")
     labels = fcluster(tree, t=_DISTANCE_THRESHOLD, criterion="distance")
     if max_speakers is not None and labels.max() > max_speakers:
         labels = fcluster(tree, t=max_speakers, criterion="maxclust")
-    centroids = _centroids(prints, labels)
+    centroids = _centroids(prints[::step], labels)
     # One pass of k-means: the tree's early joins are never revisited, centroids are fairer.
     return _centroids(prints, _nearest(prints, centroids))
 
