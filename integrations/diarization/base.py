@@ -34,8 +34,9 @@ class Diarizer(Protocol):
         """Turns in time order, not overlapping; no turns when nothing is said.
 
         `max_speakers` bounds the number of voices when the participants are known.
-        Raises UnreadableAudioError when the file is not decodable audio,
-        DiarizerUnavailableError when what the diarizer runs on is not installed.
+        Raises UnreadableMediaError (integrations.transcription.base: the same media
+        fail both stages) when the file is not decodable audio, DiarizerUnavailableError
+        when what the diarizer runs on is not installed.
         A missing file raises FileNotFoundError.
         """
         ...
@@ -43,10 +44,6 @@ class Diarizer(Protocol):
 
 class DiarizationError(IntegrationError):
     """Diarization failed."""
-
-
-class UnreadableAudioError(DiarizationError):
-    """The file is not audio that can be decoded."""
 
 
 class DiarizerUnavailableError(DiarizationError):

@@ -22,15 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
 import numpy.typing as npt
-from faster_whisper import decode_audio
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 from scipy.cluster.hierarchy import fcluster, linkage
 from threadpoolctl import threadpool_limits
 
-from integrations.diarization.base import SpeakerTurn, UnreadableAudioError
+from integrations.audio import decode_file
+from integrations.diarization.base import SpeakerTurn
 from integrations.diarization.voice_encoder import (
     EMBEDDING_SIZE,
     FRAME_SAMPLES,
@@ -96,7 +95,7 @@ class VoiceDiarizer:
 
     def diarize(self, path: Path, *, max_speakers: int | None = None) -> tuple[SpeakerTurn, ...]:
         """Speaker turns of the recording at `path`; see `Diarizer.diarize`."""
-        return self.diarize_audio(_decode_file(path), max_speakers=max_speakers)
+        return self.diarize_audio(decode_file(path), max_speakers=max_speakers)
 
     def diarize_audio(
         self, audio: _Floats, *, max_speakers: int | None = None
@@ -137,17 +136,6 @@ class VoiceDiarizer:
                 mels = np.stack([frames[windows[i].start : windows[i].end] for i in batch])
                 result[batch] = self.encoder.embed(mels)
         return result
-
-
-def _decode_file(path: Path) -> _Floats:
-    try:
-        audio: _Floats = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
-    except FileNotFoundError:
-        raise
-    except (av.error.FFmpegError, IndexError, ValueError) as exc:
-        # IndexError: the container has no audio stream (faster-whisper takes audio[0]).
-        raise UnreadableAudioError(f"{path.name}: not an audio file PyAV can decode") from exc
-    return audio
 
 
 def _speech_spans(audio: _Floats) -> list[tuple[int, int]]:

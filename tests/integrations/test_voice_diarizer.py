@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from faster_whisper import decode_audio
 
-from integrations.diarization.base import SpeakerTurn, UnreadableAudioError
+from integrations.diarization.base import SpeakerTurn
 from integrations.diarization.scoring import DiarizationScore, score
 from integrations.diarization.speakers import assign_speakers
 from integrations.diarization.voice import VoiceDiarizer
@@ -21,6 +21,7 @@ from integrations.diarization.voice_encoder import (
     load_state,
     mel_frames,
 )
+from integrations.transcription.base import UnreadableMediaError
 from integrations.transcription.local import LocalWhisperTranscriber
 from tests.audio import silence
 
@@ -145,7 +146,7 @@ class TestVoiceDiarizer:
         notes = tmp_path / "notes.wav"
         notes.write_text("not audio at all")
 
-        with pytest.raises(UnreadableAudioError, match=r"notes\.wav"):
+        with pytest.raises(UnreadableMediaError, match=r"notes\.wav"):
             diarizer.diarize(notes)
 
 
