@@ -34,7 +34,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,22 +42,14 @@ from typing import Any
 # Run as a plain script the repository's own packages are not on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from integrations.synthesis.base import (
-    ActionItem,
     Attendee,
     MeetingContext,
-    NoteItem,
     Notes,
-    Synthesizer,
     Utterance,
 )
-from integrations.synthesis.extractive import ExtractiveSynthesizer
-
-# The providers by the names SYNTHESIS_PROVIDER takes. Until pipeline/providers.py builds
-# them from the settings, they are built here; the OpenAI-compatible one goes on the line
-# below extractive's once it exists.
-PROVIDERS: dict[str, Callable[[], Synthesizer]] = {
-    "extractive": ExtractiveSynthesizer,
-}
+from integrations.synthesis.chain import SynthesisChain
+from pipeline.config import Settings
+from pipeline.providers import UnknownProviderError, build_synthesizer
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 MEETING_START = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
@@ -305,58 +297,29 @@ def score(meeting: Meeting, notes: Notes, tally: Tally) -> None:
         )
 
 
-def _folded(text: str) -> str:
-    return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
-
-
-def _said_where_cited(item: NoteItem | ActionItem, said: dict[int, str]) -> bool:
-    """The item's quote is in the segments it cites (case and punctuation aside)."""
-    evidence = item.evidence
-    if evidence is None or not evidence.quote.strip():
-        return False
-    cited = " ".join(_folded(said.get(i, "")) for i in evidence.segment_ids)
-    return _folded(evidence.quote) in cited
-
-
-def grounded(notes: Notes, utterances: Sequence[Utterance]) -> Notes:
-    """The notes without the items whose evidence the transcript does not bear out."""
-    said = {u.segment_id: u.text for u in utterances}
-    decisions = [d for d in notes.key_decisions if _said_where_cited(d, said)]
-    actions = [a for a in notes.action_items if _said_where_cited(a, said)]
-    questions = [q for q in notes.open_questions if _said_where_cited(q, said)]
-    dropped = _count(notes) - len(decisions) - len(actions) - len(questions)
-    return replace(
-        notes,
-        key_decisions=decisions,
-        action_items=actions,
-        open_questions=questions,
-        dropped_items=notes.dropped_items + dropped,
-    )
-
-
 def _count(notes: Notes) -> int:
     return len(notes.key_decisions) + len(notes.action_items) + len(notes.open_questions)
 
 
-def run(provider: Synthesizer, meetings: Sequence[Meeting]) -> Tally:
+def run(provider: SynthesisChain, meetings: Sequence[Meeting]) -> Tally:
     tally = Tally()
     for meeting in meetings:
         started = time.perf_counter()
-        raw = provider.synthesize(meeting.utterances, meeting.context)
+        # As the pipeline writes them: grounded, owners and due dates resolved.
+        notes = provider.synthesize(meeting.utterances, meeting.context)
         tally.seconds += time.perf_counter() - started
-        notes = grounded(raw, meeting.utterances)
         tally.meetings += 1
-        tally.items += _count(raw)
+        tally.items += _count(notes) + notes.dropped_items
         for kind, items in (
-            ("decisions", raw.key_decisions),
-            ("action items", raw.action_items),
-            ("open questions", raw.open_questions),
+            ("decisions", notes.key_decisions),
+            ("action items", notes.action_items),
+            ("open questions", notes.open_questions),
         ):
             tally.per_kind[kind] = tally.per_kind.get(kind, 0) + len(items)
-        tally.dropped += notes.dropped_items - raw.dropped_items
-        if raw.prompt_tokens is not None or raw.completion_tokens is not None:
-            tally.tokens = (tally.tokens or 0) + (raw.prompt_tokens or 0)
-            tally.tokens += raw.completion_tokens or 0
+        tally.dropped += notes.dropped_items
+        if notes.prompt_tokens is not None or notes.completion_tokens is not None:
+            tally.tokens = (tally.tokens or 0) + (notes.prompt_tokens or 0)
+            tally.tokens += notes.completion_tokens or 0
         score(meeting, notes, tally)
     return tally
 
@@ -368,12 +331,12 @@ def default_providers() -> list[str]:
     return names
 
 
-def build(name: str) -> Synthesizer:
+def build(name: str) -> SynthesisChain:
+    """The provider as SYNTHESIS_PROVIDER would build it (settings from the environment)."""
     try:
-        return PROVIDERS[name]()
-    except KeyError:
-        known = ", ".join(PROVIDERS)
-        raise SystemExit(f"no synthesis provider is named {name!r}; known: {known}") from None
+        return build_synthesizer(Settings(), [name], setting="--providers")
+    except UnknownProviderError as error:
+        raise SystemExit(str(error)) from None
 
 
 def _row(label: str, cells: Iterable[str]) -> str:
