@@ -521,6 +521,8 @@ def _parse_json(text: str) -> _Parsed:
             if not isinstance(declared, str) or not declared.strip():
                 raise _FormatError("'language' must be a non-empty string")
             language = declared.strip()
+        if "segments" not in data and isinstance(data.get(_UNTIMED_TURNS), list):
+            return _untimed_turns(data[_UNTIMED_TURNS]), language
         data = data.get("segments")
     if not isinstance(data, list):
         raise _FormatError(
@@ -533,6 +535,40 @@ def _parse_json(text: str) -> _Parsed:
         if segment.text:
             segments.append(segment)
     return segments, language
+
+
+# Meeting corpora and minute-takers' exports (QMSum's AMI and ICSI meetings among them)
+# keep who said what in order, without times.
+_UNTIMED_TURNS = "meeting_transcripts"
+
+
+def _untimed_turns(turns: list[object]) -> list[TranscribedSegment]:
+    """Turns in spoken order, timed at an even speaking pace (`_SECONDS_PER_WORD`): the
+    order and the lengths are right, the clock times are estimates."""
+    segments = []
+    elapsed = 0.0
+    for index, item in enumerate(turns):
+        where = f"{_UNTIMED_TURNS}[{index}]"
+        fields = _json_object(item, where)
+        text = fields.get("content", fields.get("text"))
+        if not isinstance(text, str):
+            raise _FormatError(f"{where}: 'content' must be a string, got {_json_type(text)}")
+        speaker = fields.get("speaker")
+        if speaker is not None and not isinstance(speaker, str):
+            raise _FormatError(
+                f"{where}: 'speaker' must be a string or null, got {_json_type(speaker)}"
+            )
+        said = _normalize(text)
+        if not said:
+            continue
+        end = elapsed + len(said.split()) * _SECONDS_PER_WORD
+        segments.append(
+            TranscribedSegment(
+                round(elapsed, 3), round(end, 3), said, _normalize(speaker or "") or None
+            )
+        )
+        elapsed = end
+    return segments
 
 
 def _json_segment(item: object, where: str) -> TranscribedSegment:

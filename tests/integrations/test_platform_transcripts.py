@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import codecs
+import itertools
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -207,6 +209,44 @@ class TestParseTranscriptFile:
             ),
             TranscribedSegment(1.2, 2.0, "Hallo"),
         )
+
+    def test_untimed_turns_keep_their_order_and_speakers_at_an_even_pace(
+        self, tmp_path: Path
+    ) -> None:
+        # A meeting corpus's export (QMSum's AMI meetings): who said what, in order, no times.
+        turns = {
+            "topic_list": [],
+            "meeting_transcripts": [
+                {"speaker": "Project Manager", "content": "Okay , let's begin ."},
+                {"speaker": "Marketing", "content": "{vocalsound}"},
+                {"speaker": "Marketing", "content": "So we go with the yellow case ."},
+            ],
+        }
+        path = _write(tmp_path, "TS1000a.json", json.dumps(turns))
+
+        transcript = parse_transcript_file(path)
+
+        assert [(s.speaker, s.text) for s in transcript.segments] == [
+            ("Project Manager", "Okay , let's begin ."),
+            ("Marketing", "{vocalsound}"),
+            ("Marketing", "So we go with the yellow case ."),
+        ]
+        starts = [s.start for s in transcript.segments]
+        assert starts[0] == 0.0
+        assert all(
+            earlier.end == later.start > earlier.start
+            for earlier, later in itertools.pairwise(transcript.segments)
+        )
+
+    def test_untimed_turn_without_text_is_malformed(self, tmp_path: Path) -> None:
+        path = _write(
+            tmp_path,
+            "m.json",
+            json.dumps({"meeting_transcripts": [{"speaker": "A", "content": 3}]}),
+        )
+
+        with pytest.raises(MalformedTranscriptError, match=r"meeting_transcripts\[0\]: 'content'"):
+            parse_transcript_file(path)
 
     @pytest.mark.parametrize(
         ("name", "content", "expected"),
