@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any, cast
@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     ColumnElement,
     Insert,
+    Row,
     Select,
     Table,
     Update,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.ext.compiler import compiles
@@ -128,6 +130,8 @@ class CompletedConversation:
     key_decisions: list[Any]
     open_questions: list[Any]
     action_items: list[Any]
+    # When each item's first cited segment starts, by the segment's position.
+    cited_starts: dict[int, float] = field(default_factory=dict)
 
 
 class ConversationRepository(Repository[Conversation]):
@@ -380,6 +384,10 @@ class ConversationRepository(Repository[Conversation]):
     def list_recent(self, *, limit: int = 20) -> Sequence[Conversation]:
         return self.list(limit=limit)
 
+    def get_with_notes(self, id: uuid.UUID) -> Conversation | None:
+        """The conversation with its notes (what `status` shows of them)."""
+        return self.get_by_id(id, options=(selectinload(Conversation.synthesis),))
+
     def get_with_transcript(self, id: uuid.UUID) -> Conversation | None:
         """The conversation with everything `show` prints: people, segments, notes."""
         return self.get_by_id(
@@ -444,6 +452,7 @@ class ConversationRepository(Repository[Conversation]):
                         row.name, row.email, row.is_organizer, row.spoken_seconds, row.word_count
                     )
                 )
+        starts = self._cited_starts(conversations)
         return [
             CompletedConversation(
                 id=row.id,
@@ -459,9 +468,33 @@ class ConversationRepository(Repository[Conversation]):
                 key_decisions=row.key_decisions or [],
                 open_questions=row.open_questions or [],
                 action_items=row.action_items or [],
+                cited_starts=starts.get(row.id, {}),
             )
             for row in conversations
         ]
+
+    def _cited_starts(self, conversations: Sequence[Row[Any]]) -> dict[uuid.UUID, dict[int, float]]:
+        """When the segment each item cites first starts, by conversation and position."""
+        cited = {
+            (row.id, item["evidence"]["segment_ids"][0])
+            for row in conversations
+            for items in (row.key_decisions, row.open_questions, row.action_items)
+            for item in items or ()
+            # Notes from before evidence hold strings, or items whose evidence is None.
+            if isinstance(item, dict) and item.get("evidence") and item["evidence"]["segment_ids"]
+        }
+        starts: dict[uuid.UUID, dict[int, float]] = {}
+        if cited:
+            statement = select(
+                TranscriptSegment.conversation_id,
+                TranscriptSegment.position,
+                TranscriptSegment.start,
+            ).where(
+                tuple_(TranscriptSegment.conversation_id, TranscriptSegment.position).in_(cited)
+            )
+            for row in self.session.execute(statement):
+                starts.setdefault(row.conversation_id, {})[row.position] = row.start
+        return starts
 
 
 class json_array_agg(GenericFunction[list[Any]]):
