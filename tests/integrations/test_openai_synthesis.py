@@ -244,7 +244,7 @@ class TestNotes:
 
         route = server.post(CHAT_URL).mock(side_effect=reply)
 
-        notes = make_synthesizer(max_input_tokens=200).synthesize(utterances, MEETING)
+        notes = make_synthesizer(max_input_tokens=400).synthesize(utterances, MEETING)
 
         bodies = [sent(call) for call in route.calls]
         parts, merges = bodies[:-1], bodies[-1:]
@@ -258,6 +258,31 @@ class TestNotes:
         assert notes.summary == "The whole meeting."
         assert notes.prompt_tokens == 120 * len(parts) + 300
         assert notes.completion_tokens == 40 * len(parts) + 50
+
+    def test_notes_of_many_parts_are_merged_in_halves_when_too_long_to_merge_at_once(
+        self, server: respx.MockRouter, make_synthesizer: Callable[..., OpenAISynthesizer]
+    ) -> None:
+        utterances = [
+            Utterance(n, f"Point number {n} about the rollout plan and who owns it.", "Tom Berg")
+            for n in range(40)
+        ]
+
+        def reply(request: httpx.Request) -> httpx.Response:
+            return completion(json.dumps(NOTES_REPLY))
+
+        route = server.post(CHAT_URL).mock(side_effect=reply)
+
+        notes = make_synthesizer(max_input_tokens=200).synthesize(utterances, MEETING)
+
+        bodies = [sent(call) for call in route.calls]
+        merges = [body for body in bodies if is_merge(body)]
+        parts = len(bodies) - len(merges)
+        assert parts > 2
+        # Each merge combines fewer notes than there are parts; the last one, two halves.
+        assert len(merges) > 1
+        assert "Notes of part 2 of 2" in merges[-1]["messages"][1]["content"]
+        assert f"of {parts}:" not in "".join(m["messages"][1]["content"] for m in merges)
+        assert notes.summary == NOTES_REPLY["summary"]
 
 
 # How servers without JSON-schema output refuse it: llama-cpp-python 0.3's server (its

@@ -145,7 +145,7 @@ class TestAgainstLlamaCpp:
     def test_a_transcript_over_the_budget_is_noted_in_parts_then_merged(
         self, llm_server: LlmServer
     ) -> None:
-        # About 1.5 budgets of transcript: two parts and a merge.
+        # Under two budgets of transcript: two parts and a merge.
         utterances = scripted_meeting("launch-planning")[:8]
 
         synthesized = synthesize(llm_server, utterances, max_input_tokens=200)
