@@ -50,6 +50,12 @@ UTTERANCES = [
     Utterance(3, "Who signs off the budget?", None, 3725.0, 3727.0),
 ]
 
+# A long, even transcript: many parts at a small budget.
+ROLLOUT = [
+    Utterance(n, f"Point number {n} about the rollout plan and who owns it.", "Tom Berg")
+    for n in range(40)
+]
+
 NOTES_REPLY: dict[str, Any] = {
     "summary": "The team set the launch date and split the launch work.",
     "decisions": [
@@ -228,10 +234,6 @@ class TestNotes:
     def test_a_transcript_over_the_budget_is_noted_in_parts_then_merged(
         self, server: respx.MockRouter, make_synthesizer: Callable[..., OpenAISynthesizer]
     ) -> None:
-        utterances = [
-            Utterance(n, f"Point number {n} about the rollout plan and who owns it.", "Tom Berg")
-            for n in range(40)
-        ]
         merged = NOTES_REPLY | {"summary": "The whole meeting."}
 
         def reply(request: httpx.Request) -> httpx.Response:
@@ -244,7 +246,7 @@ class TestNotes:
 
         route = server.post(CHAT_URL).mock(side_effect=reply)
 
-        notes = make_synthesizer(max_input_tokens=400).synthesize(utterances, MEETING)
+        notes = make_synthesizer(max_input_tokens=400).synthesize(ROLLOUT, MEETING)
 
         bodies = [sent(call) for call in route.calls]
         parts, merges = bodies[:-1], bodies[-1:]
@@ -262,17 +264,13 @@ class TestNotes:
     def test_notes_of_many_parts_are_merged_in_halves_when_too_long_to_merge_at_once(
         self, server: respx.MockRouter, make_synthesizer: Callable[..., OpenAISynthesizer]
     ) -> None:
-        utterances = [
-            Utterance(n, f"Point number {n} about the rollout plan and who owns it.", "Tom Berg")
-            for n in range(40)
-        ]
 
         def reply(request: httpx.Request) -> httpx.Response:
             return completion(json.dumps(NOTES_REPLY))
 
         route = server.post(CHAT_URL).mock(side_effect=reply)
 
-        notes = make_synthesizer(max_input_tokens=200).synthesize(utterances, MEETING)
+        notes = make_synthesizer(max_input_tokens=200).synthesize(ROLLOUT, MEETING)
 
         bodies = [sent(call) for call in route.calls]
         merges = [body for body in bodies if is_merge(body)]
