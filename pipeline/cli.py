@@ -36,6 +36,7 @@ from integrations.graph.queries import (
     plain,
 )
 from integrations.graph.writer import GraphAddressError, GraphUnavailableError, GraphWriter
+from integrations.synthesis.base import SynthesisConfigurationError
 from pipeline import graph, schema, stages
 from pipeline.app import app as celery_app
 from pipeline.config import get_settings
@@ -126,7 +127,7 @@ def configure(
 def _runtime(*, extra_audio_roots: tuple[Path, ...] = ()) -> Runtime:
     try:
         runtime = Runtime(get_settings(), extra_audio_roots=extra_audio_roots)
-    except UnknownProviderError as error:
+    except (UnknownProviderError, SynthesisConfigurationError) as error:
         raise UsageError(str(error)) from None
     if schema.is_current(runtime.engine):
         return runtime

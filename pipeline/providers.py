@@ -12,6 +12,7 @@ from integrations.synthesis.base import Synthesizer
 from integrations.synthesis.chain import NotesStep, SynthesisChain
 from integrations.synthesis.extractive import ExtractiveSynthesizer
 from integrations.synthesis.grounding import ground
+from integrations.synthesis.openai import OpenAISynthesizer
 from integrations.synthesis.resolution import resolve_owners_and_dates
 from integrations.transcription.base import Transcriber
 from integrations.transcription.local import LocalWhisperTranscriber
@@ -31,6 +32,13 @@ def build_transcriber(settings: Settings) -> Transcriber:
 
 # Every provider SYNTHESIS_PROVIDER may name, by that name, built from the settings.
 SYNTHESIZERS: Mapping[str, Callable[[Settings], Synthesizer]] = {
+    "openai": lambda settings: OpenAISynthesizer(
+        base_url=settings.openai_base_url,
+        model=settings.synthesis_model,
+        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+        max_input_tokens=settings.synthesis_max_input_tokens,
+        timeout_seconds=settings.synthesis_timeout_seconds,
+    ),
     "extractive": lambda settings: ExtractiveSynthesizer(),
 }
 

@@ -76,7 +76,10 @@ class Runtime:
         vars(self).pop("graph", None)
 
     def close(self) -> None:
-        """Release what this runtime holds: pooled connections, the download client."""
+        """Release what this runtime holds: pooled connections, the download client, the
+        providers' clients."""
+        for chain in {id(c): c for c in (self.synthesizer, *self._chains.values())}.values():
+            chain.close()
         if "engine" in vars(self):
             self.engine.dispose()
         if "sources" in vars(self):

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Protocol, runtime_checkable
 
 from integrations.errors import TransientIntegrationError
 from integrations.synthesis.base import (
@@ -28,6 +29,11 @@ log = logging.getLogger(__name__)
 # A step every provider's notes go through before they are stored, whichever provider
 # wrote them (checking evidence against the transcript, resolving owners and dates).
 NotesStep = Callable[[Notes, Sequence[Utterance], MeetingContext], Notes]
+
+
+@runtime_checkable
+class Closeable(Protocol):
+    def close(self) -> None: ...
 
 
 class SynthesisChain:
@@ -54,6 +60,12 @@ class SynthesisChain:
         for step in self.steps:
             notes = step(notes, utterances, meeting)
         return notes
+
+    def close(self) -> None:
+        """Release what the providers hold (an HTTP client's connections)."""
+        for provider in self.providers:
+            if isinstance(provider, Closeable):
+                provider.close()
 
     def _first_notes(
         self, utterances: Sequence[Utterance], meeting: MeetingContext, final_attempt: bool

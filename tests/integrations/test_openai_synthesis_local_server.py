@@ -23,6 +23,7 @@ from integrations.synthesis.base import (
     Notes,
     Utterance,
 )
+from integrations.synthesis.grounding import ground
 from integrations.synthesis.openai import OpenAISynthesizer
 from tests.corpus import CORPUS
 from tests.llm_server import LlmServer
@@ -169,3 +170,29 @@ def scripted_meeting(name: str) -> Sequence[Utterance]:
         Utterance(number, turn["text"], turn["speaker"])
         for number, turn in enumerate(meeting["turns"])
     ]
+
+
+class TestGroundingTheModelsNotes:
+    def test_items_whose_quote_was_not_said_are_dropped_and_counted(
+        self, short_meeting: Synthesized
+    ) -> None:
+        raw = short_meeting.notes
+
+        grounded = ground(raw, UTTERANCES)
+
+        said = {u.segment_id: u.text for u in UTTERANCES}
+        kept: list[NoteItem | ActionItem] = [
+            *grounded.key_decisions,
+            *grounded.action_items,
+            *grounded.open_questions,
+        ]
+        raw_count = len(raw.key_decisions) + len(raw.action_items) + len(raw.open_questions)
+        assert len(kept) + grounded.dropped_items == raw_count
+        for item in kept:
+            assert item.evidence is not None
+            cited = " ".join(said[i].lower() for i in item.evidence.segment_ids)
+            assert _letters(item.evidence.quote) in _letters(cited), item
+
+
+def _letters(text: str) -> str:
+    return " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
