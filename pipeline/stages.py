@@ -130,13 +130,16 @@ def transcribe(
                     transcript = transcriber.transcribe(
                         path, prompt=prompt, on_progress=heartbeat.report
                     )
-            with uow:
-                # The compare-and-set first: a worker that lost its lease writes nothing.
-                moved = uow.conversations.transition(
+            # One statement on PostgreSQL, atomic by itself: no transaction around it.
+            with uow.autocommit() as writing:
+                # A compare-and-set: a worker that lost its lease writes nothing. Notes of an
+                # earlier run, describing the old transcript, go with it.
+                moved = writing.conversations.store_transcript(
                     conversation_id,
-                    expected=Status.TRANSCRIBING,
-                    target=Status.SYNTHESIZING,
                     holder=token,
+                    transcript=[_new_segment(segment) for segment in transcript.segments],
+                    speakers=_new_speakers(claim.participants, transcript),
+                    earlier=not claim.is_first,
                     lease_expires_at=leases.requeue_at(utc_now()),
                     language=transcript.language,
                     duration_seconds=transcript.duration,
@@ -146,15 +149,6 @@ def transcribe(
                 )
                 if not moved:
                     raise _LostRace
-                uow.segments.replace_for_conversation(
-                    conversation_id,
-                    [_new_segment(segment) for segment in transcript.segments],
-                    earlier=not claim.is_first,
-                )
-                _add_speakers_as_participants(uow, conversation_id, claim.participants, transcript)
-                if not claim.is_first:
-                    # Notes of an earlier run describe the old transcript.
-                    uow.syntheses.delete_for_conversation(conversation_id)
     except _LostRace:
         return StageOutcome.SKIPPED
     log.info(
@@ -201,29 +195,30 @@ def synthesize(
                 notes = synthesizer.synthesize(
                     utterances=utterances, title=claim.title, participants=claim.participants
                 )
-            with uow:
+            # One statement on PostgreSQL, atomic by itself: no transaction around it.
+            with uow.autocommit() as writing:
                 # Handing the lease back is the compare-and-set: it fails when another worker
-                # took the stage over meanwhile, and it locks the row until the notes are in.
-                if not uow.conversations.release_lease(
-                    conversation_id, token=token, requeue_at=leases.requeue_at(utc_now())
+                # took the stage over meanwhile, and then writes nothing. The claim required
+                # no notes, and only the lease holder writes them.
+                if not writing.conversations.release_with_notes(
+                    conversation_id,
+                    token=token,
+                    requeue_at=leases.requeue_at(utc_now()),
+                    notes=dict(
+                        summary=notes.summary,
+                        key_decisions=list(notes.key_decisions),
+                        action_items=[asdict(item) for item in notes.action_items],
+                        open_questions=list(notes.open_questions),
+                        key_topics=list(notes.key_topics),
+                        provider=notes.provider,
+                        model=notes.model,
+                        prompt_tokens=notes.prompt_tokens,
+                        completion_tokens=notes.completion_tokens,
+                    ),
+                    participants=claim.participants,
+                    spoken=_speaking(claim.transcript),
                 ):
                     raise _LostRace
-                # The claim required no notes, and only the lease holder writes them.
-                uow.syntheses.add_for_conversation(
-                    conversation_id,
-                    summary=notes.summary,
-                    key_decisions=list(notes.key_decisions),
-                    action_items=[asdict(item) for item in notes.action_items],
-                    open_questions=list(notes.open_questions),
-                    key_topics=list(notes.key_topics),
-                    provider=notes.provider,
-                    model=notes.model,
-                    prompt_tokens=notes.prompt_tokens,
-                    completion_tokens=notes.completion_tokens,
-                )
-                uow.participants.record_speaking(
-                    conversation_id, claim.participants, _speaking(claim.transcript)
-                )
     except _LostRace:
         return StageOutcome.SKIPPED
     log.info("synthesized conversation_id=%s", conversation_id)
@@ -241,12 +236,13 @@ def complete(
         _failures_recorded(
             conversation_id, uow, Status.SYNTHESIZING, None, DEFAULT_LEASES, final_attempt
         ),
-        uow,
+        # One statement on PostgreSQL, atomic by itself: no transaction around it.
+        uow.autocommit() as completing,
     ):
         # The compare-and-set writes the event only when it moves the row: a stale
         # message (from before a retry, when no notes are stored yet) writes neither.
         completed_at = utc_now()
-        if not uow.conversations.complete(
+        if not completing.conversations.complete(
             conversation_id,
             completed_at=completed_at,
             event_type=GRAPH_EVENT_COMPLETED,
@@ -255,7 +251,7 @@ def complete(
                 "completed_at": completed_at.isoformat(),
             },
         ):
-            return _not_claimed(uow, conversation_id)
+            return _not_claimed(completing, conversation_id)
     log.info("completed conversation_id=%s", conversation_id)
     return StageOutcome.DONE
 
@@ -442,14 +438,12 @@ def _new_segment(segment: TranscribedSegment) -> NewSegment:
     )
 
 
-def _add_speakers_as_participants(
-    uow: UnitOfWork, conversation_id: uuid.UUID, names: Sequence[str], transcript: Transcript
-) -> None:
-    """Adds the speakers not among `names` (the participants the claim read)."""
+def _new_speakers(names: Sequence[str], transcript: Transcript) -> list[str]:
+    """The speakers not among `names` (the participants the claim read)."""
     known = {name.casefold() for name in names}
     speakers: dict[str, str] = {}
     for segment in transcript.segments:
         speaker = segment.speaker
         if speaker and speaker.casefold() not in known:
             speakers.setdefault(speaker.casefold(), speaker)
-    uow.participants.add_names(conversation_id, list(speakers.values()))
+    return list(speakers.values())
