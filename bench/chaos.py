@@ -70,7 +70,7 @@ from orchestration import TRANSCRIPT  # the meeting the orchestration bench runs
 
 import celeryconfig
 from integrations.graph.model import Meeting, normalize_name
-from integrations.synthesis.base import Notes, Utterance
+from integrations.synthesis.base import MeetingContext, Notes, Utterance
 from integrations.synthesis.extractive import ExtractiveSynthesizer
 from integrations.transcription.base import Transcript
 from pipeline import schema
@@ -157,23 +157,17 @@ class SleepingTranscriber:
 
 
 class SleepingSynthesizer:
+    name = "sleeping"
+
     def __init__(self, state: Path, seconds: float) -> None:
         self._state = state
         self._seconds = seconds
         self._notes = ExtractiveSynthesizer()
 
-    def synthesize(
-        self,
-        *,
-        utterances: Sequence[Utterance],
-        title: str | None = None,
-        participants: Sequence[str] = (),
-    ) -> Notes:
+    def synthesize(self, utterances: Sequence[Utterance], meeting: MeetingContext) -> Notes:
         with _provider_call(self._state, "syntheses"):
             time.sleep(self._seconds)
-            return self._notes.synthesize(
-                utterances=utterances, title=title, participants=participants
-            )
+            return self._notes.synthesize(utterances, meeting)
 
 
 def run_worker(state: Path, stage_seconds: float, celery_args: Sequence[str]) -> None:

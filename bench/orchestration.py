@@ -63,7 +63,14 @@ from sqlalchemy.pool import Pool
 # in an installed package) are not on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import celeryconfig
-from integrations.synthesis.base import ActionItem, Notes, Utterance
+from integrations.synthesis.base import (
+    ActionItem,
+    Evidence,
+    MeetingContext,
+    NoteItem,
+    Notes,
+    Utterance,
+)
 from integrations.transcription.base import TranscribedSegment, Transcript
 from pipeline import stages
 from pipeline.app import app
@@ -104,9 +111,18 @@ TRANSCRIPT = Transcript(
 )
 NOTES = Notes(
     summary="The beta ships on Friday; Bob writes the release notes.",
-    key_decisions=["Ship the beta on Friday."],
-    action_items=[ActionItem(text="Write the release notes", owner="Bob Stone", due="Thursday")],
-    open_questions=["Should we invite the design team?"],
+    key_decisions=[NoteItem("Ship the beta on Friday.", Evidence((0,), "ship the beta on Friday"))],
+    action_items=[
+        ActionItem(
+            text="Write the release notes",
+            owner="Bob Stone",
+            due="Thursday",
+            evidence=Evidence((1,), "Bob will write the release notes"),
+        )
+    ],
+    open_questions=[
+        NoteItem("Should we invite the design team?", Evidence((2,), "invite the design team"))
+    ],
     key_topics=["beta", "release notes"],
     provider="bench",
 )
@@ -128,13 +144,9 @@ class InstantTranscriber:
 
 
 class InstantSynthesizer:
-    def synthesize(
-        self,
-        *,
-        utterances: Sequence[Utterance],
-        title: str | None = None,
-        participants: Sequence[str] = (),
-    ) -> Notes:
+    name = "instant"
+
+    def synthesize(self, utterances: Sequence[Utterance], meeting: MeetingContext) -> Notes:
         return NOTES
 
 

@@ -63,6 +63,7 @@ def notes_document(synthesis: Synthesis | None) -> dict[str, Any] | None:
         "key_topics": synthesis.key_topics,
         "provider": synthesis.provider,
         "model": synthesis.model,
+        "dropped_items": synthesis.dropped_items,
     }
 
 
@@ -101,9 +102,9 @@ def notes_markdown(conversation: Conversation) -> str:
         lines.append(f"_No notes yet: the conversation is {conversation.status.value}._")
         return "\n".join(lines) + "\n"
     lines += ["## Summary", "", notes.summary or "_Nothing to summarise._", ""]
-    lines += _bullets("Key decisions", notes.key_decisions)
+    lines += _bullets("Key decisions", [item["text"] for item in notes.key_decisions])
     lines += _bullets("Action items", [_action_item(item) for item in notes.action_items])
-    lines += _bullets("Open questions", notes.open_questions)
+    lines += _bullets("Open questions", [item["text"] for item in notes.open_questions])
     lines += _bullets("Key topics", notes.key_topics)
     return "\n".join(lines)
 

@@ -16,13 +16,21 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from integrations.audio_sources import AudioSources
 from integrations.errors import TransientIntegrationError
-from integrations.synthesis.base import Notes, Utterance
+from integrations.synthesis.base import (
+    ActionItem,
+    Attendee,
+    Evidence,
+    MeetingContext,
+    NoteItem,
+    Synthesizer,
+    Utterance,
+)
 from integrations.transcription.base import TranscribedSegment, Transcript
 from integrations.transcription.local import build_prompt
 from integrations.transcription.platform import is_transcript_file, parse_transcript_file
@@ -60,16 +68,6 @@ class Transcriber(Protocol):
         prompt: str | None = None,
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript: ...
-
-
-class Synthesizer(Protocol):
-    def synthesize(
-        self,
-        *,
-        utterances: Sequence[Utterance],
-        title: str | None = None,
-        participants: Sequence[str] = (),
-    ) -> Notes: ...
 
 
 class StageOutcome(enum.StrEnum):
@@ -177,10 +175,14 @@ def synthesize(
         )
         if claim is None:
             return _synthesis_not_claimed(claiming, conversation_id)
+    # A segment's id is its position: the transcript is read in order, numbered from 0.
     utterances = [
-        Utterance(text=s.text, speaker=s.speaker, start=s.start, end=s.end)
-        for s in claim.transcript
+        Utterance(segment_id=position, text=s.text, speaker=s.speaker, start=s.start, end=s.end)
+        for position, s in enumerate(claim.transcript)
     ]
+    meeting = MeetingContext(
+        title=claim.title, attendees=[Attendee(name) for name in claim.participants]
+    )
     log.info("synthesizing conversation_id=%s delivery=%d", conversation_id, claim.deliveries)
     if _given_up(conversation_id, uow, Status.SYNTHESIZING, token, claim.deliveries, leases):
         return StageOutcome.FAILED
@@ -192,9 +194,7 @@ def synthesize(
             with Heartbeat(
                 conversation_id, token=token, uow=uow, leases=leases, on_progress=on_progress
             ):
-                notes = synthesizer.synthesize(
-                    utterances=utterances, title=claim.title, participants=claim.participants
-                )
+                notes = synthesizer.synthesize(utterances, meeting)
             # One statement on PostgreSQL, atomic by itself: no transaction around it.
             with uow.autocommit() as writing:
                 # Handing the lease back is the compare-and-set: it fails when another worker
@@ -206,14 +206,16 @@ def synthesize(
                     requeue_at=leases.requeue_at(utc_now()),
                     notes=dict(
                         summary=notes.summary,
-                        key_decisions=list(notes.key_decisions),
-                        action_items=[asdict(item) for item in notes.action_items],
-                        open_questions=list(notes.open_questions),
+                        key_decisions=[_stored_item(item) for item in notes.key_decisions],
+                        action_items=[_stored_action_item(item) for item in notes.action_items],
+                        open_questions=[_stored_item(item) for item in notes.open_questions],
                         key_topics=list(notes.key_topics),
                         provider=notes.provider,
                         model=notes.model,
                         prompt_tokens=notes.prompt_tokens,
                         completion_tokens=notes.completion_tokens,
+                        seconds=notes.seconds,
+                        dropped_items=notes.dropped_items,
                     ),
                     participants=claim.participants,
                     spoken=_speaking(claim.transcript),
@@ -426,6 +428,27 @@ def _failures_recorded(
                 "could not record the error conversation_id=%s", conversation_id, exc_info=True
             )
         raise
+
+
+def _stored_evidence(evidence: Evidence | None) -> dict[str, Any] | None:
+    if evidence is None:
+        return None
+    return {"segment_ids": list(evidence.segment_ids), "quote": evidence.quote}
+
+
+def _stored_item(item: NoteItem) -> dict[str, Any]:
+    return {"text": item.text, "evidence": _stored_evidence(item.evidence)}
+
+
+def _stored_action_item(item: ActionItem) -> dict[str, Any]:
+    return {
+        "text": item.text,
+        "owner": item.owner,
+        "owner_email": item.owner_email,
+        "due": item.due,
+        "due_date": item.due_date.isoformat() if item.due_date else None,
+        "evidence": _stored_evidence(item.evidence),
+    }
 
 
 def _new_segment(segment: TranscribedSegment) -> NewSegment:

@@ -269,6 +269,9 @@ class Synthesis(Model):
     model: Mapped[str | None] = mapped_column(String(255))
     prompt_tokens: Mapped[int | None]
     completion_tokens: Mapped[int | None]
+    seconds: Mapped[float | None]  # how long the provider took to write the notes
+    # Items the provider gave whose evidence did not check out against the transcript.
+    dropped_items: Mapped[int] = mapped_column(default=0, server_default=sql_text("0"))
     email_status: Mapped[EmailStatus] = mapped_column(
         _enum_column(EmailStatus, "email_status"), default=EmailStatus.PENDING
     )

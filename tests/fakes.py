@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from integrations.errors import TransientIntegrationError
-from integrations.synthesis.base import Notes, Utterance
+from integrations.synthesis.base import MeetingContext, Notes, Utterance
 from integrations.synthesis.extractive import ExtractiveSynthesizer
 from integrations.transcription.base import TranscribedSegment, Transcript, UnreadableMediaError
 
@@ -92,34 +92,24 @@ class WorkerKillingTranscriber(InstantTranscriber):
 
 
 class CountingSynthesizer:
+    name = "counting"
+
     def __init__(self, state: Path) -> None:
         self._counter = state / "syntheses"
         self._notes = ExtractiveSynthesizer()
 
-    def synthesize(
-        self,
-        *,
-        utterances: Sequence[Utterance],
-        title: str | None = None,
-        participants: Sequence[str] = (),
-    ) -> Notes:
+    def synthesize(self, utterances: Sequence[Utterance], meeting: MeetingContext) -> Notes:
         count_call(self._counter)
-        return self._notes.synthesize(utterances=utterances, title=title, participants=participants)
+        return self._notes.synthesize(utterances, meeting)
 
 
 class StuckSynthesizer(CountingSynthesizer):
     """Hangs inside its first synthesis (until the test kills the worker)."""
 
-    def synthesize(
-        self,
-        *,
-        utterances: Sequence[Utterance],
-        title: str | None = None,
-        participants: Sequence[str] = (),
-    ) -> Notes:
+    def synthesize(self, utterances: Sequence[Utterance], meeting: MeetingContext) -> Notes:
         if count_call(self._counter) == 1:
             time.sleep(3600)
-        return self._notes.synthesize(utterances=utterances, title=title, participants=participants)
+        return self._notes.synthesize(utterances, meeting)
 
 
 TRANSCRIBERS = {

@@ -16,7 +16,14 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from integrations.synthesis.base import ActionItem, Notes, Utterance
+from integrations.synthesis.base import (
+    ActionItem,
+    Evidence,
+    MeetingContext,
+    NoteItem,
+    Notes,
+    Utterance,
+)
 
 
 def _word_set(words: str) -> frozenset[str]:
@@ -306,6 +313,7 @@ _PURPOSE = re.compile(
     re.IGNORECASE,
 )
 _MAX_SUMMARY_DECISIONS = 3
+_MAX_QUOTE_WORDS = 30
 _MAX_SUMMARY_WORDS = 45
 
 # Share of the smaller item's content words two items must have in common to be one item.
@@ -331,6 +339,7 @@ class _Item:
     due: str | None
     turn: int
     requested: bool
+    said_in: _Sentence
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,32 +390,55 @@ class _People:
 class ExtractiveSynthesizer:
     """Rule-based notes; the provider used when no language model is configured."""
 
-    provider = "extractive"
+    name = "extractive"
 
-    def synthesize(
-        self,
-        *,
-        utterances: Sequence[Utterance],
-        title: str | None = None,
-        participants: Sequence[str] = (),
-    ) -> Notes:
+    def synthesize(self, utterances: Sequence[Utterance], meeting: MeetingContext) -> Notes:
         """Notes for a transcript; one with nothing said gives empty notes and summary ""."""
         sentences = _sentences(utterances)
         if not sentences:
-            return Notes(summary="", provider=self.provider, model=None)
-        people = _People([*participants, *(u.speaker for u in utterances if u.speaker)])
+            return Notes(summary="", provider=self.name, model=None)
+        people = _People(
+            [*(a.name for a in meeting.attendees), *(u.speaker for u in utterances if u.speaker)]
+        )
         decisions = _decisions(sentences)
         actions = _action_items(sentences, people)
         questions = _open_questions(sentences)
+        texts = [d.text for d in decisions]
+        question_texts = [q.text for q in questions]
         return Notes(
-            summary=_summary(sentences, title, decisions, actions, questions, people),
-            key_decisions=decisions,
-            action_items=actions,
-            open_questions=questions,
+            summary=_summary(sentences, meeting.title, texts, actions, question_texts, people),
+            key_decisions=[NoteItem(d.text, _evidence(d.said_in, utterances)) for d in decisions],
+            action_items=[
+                ActionItem(
+                    text=item.text,
+                    owner=item.owner,
+                    due=item.due,
+                    evidence=_evidence(item.said_in, utterances),
+                )
+                for item in actions
+            ],
+            open_questions=[
+                NoteItem(q.text, _evidence(sentences[q.position], utterances)) for q in questions
+            ],
             key_topics=_topics(sentences),
-            provider=self.provider,
+            provider=self.name,
             model=None,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    text: str
+    said_in: _Sentence
+
+
+def _evidence(sentence: _Sentence, utterances: Sequence[Utterance]) -> Evidence:
+    """The sentence an item was read from, as said: the quote its grounding checks."""
+    words = sentence.text.split()
+    return Evidence(
+        segment_ids=(utterances[sentence.turn].segment_id,),
+        quote=" ".join(words[:_MAX_QUOTE_WORDS]),
+    )
 
 
 def _clean(text: str) -> str:
@@ -471,8 +503,8 @@ def _as_statement(text: str) -> str:
     return _capitalise(_TRAILING_PUNCT.sub("", _strip_fillers(text)))
 
 
-def _decisions(sentences: Sequence[_Sentence]) -> list[str]:
-    decisions: list[str] = []
+def _decisions(sentences: Sequence[_Sentence]) -> list[_Found]:
+    decisions: list[_Found] = []
     for sentence in sentences:
         if sentence.is_question:
             continue
@@ -489,8 +521,8 @@ def _decisions(sentences: Sequence[_Sentence]) -> list[str]:
         words = len(decision.split())
         if len(_content_words(decision)) < 2 or words > _MAX_DECISION_WORDS:
             continue
-        if not any(_overlap(decision, seen) >= _MERGE_OVERLAP for seen in decisions):
-            decisions.append(decision)
+        if not any(_overlap(decision, seen.text) >= _MERGE_OVERLAP for seen in decisions):
+            decisions.append(_Found(decision, sentence))
     return decisions
 
 
@@ -549,7 +581,7 @@ def _commitment(
     return None
 
 
-def _action_items(sentences: Sequence[_Sentence], people: _People) -> list[ActionItem]:
+def _action_items(sentences: Sequence[_Sentence], people: _People) -> list[_Item]:
     items: list[_Item] = []
     for index, sentence in enumerate(sentences):
         found = _commitment(sentences, index, people)
@@ -566,8 +598,8 @@ def _action_items(sentences: Sequence[_Sentence], people: _People) -> list[Actio
             # "Sure, I'll do it": the task is whatever was just asked of this speaker.
             _take_on(items, owner, due, sentence.turn)
             continue
-        _add_item(items, _Item(text, owner, due, sentence.turn, requested))
-    return [ActionItem(text=item.text, owner=item.owner, due=item.due) for item in items]
+        _add_item(items, _Item(text, owner, due, sentence.turn, requested, sentence))
+    return items
 
 
 def _next_turn_start(sentences: Sequence[_Sentence], index: int) -> _Sentence | None:
@@ -602,6 +634,7 @@ def _add_item(items: list[_Item], new: _Item) -> None:
         # and the deadline said with it.
         if len(_content_words(new.text)) > len(_content_words(item.text)):
             item.text, item.due = new.text, new.due or item.due
+            item.said_in = new.said_in
         else:
             item.due = item.due or new.due
         item.owner = item.owner or new.owner
@@ -615,7 +648,7 @@ def _question_text(text: str) -> str:
     return _capitalise(text) + "?"
 
 
-def _open_questions(sentences: Sequence[_Sentence]) -> list[str]:
+def _open_questions(sentences: Sequence[_Sentence]) -> list[_OpenQuestion]:
     found: list[_OpenQuestion] = []
     claimed: set[int] = set()
 
@@ -657,7 +690,7 @@ def _open_questions(sentences: Sequence[_Sentence]) -> list[str]:
             asked = _question_left_open(sentences, index)
             if asked is not None and asked.position not in claimed:
                 add(_question_text(asked.text), asked.position)
-    return [q.text for q in found]
+    return found
 
 
 def _question_left_open(sentences: Sequence[_Sentence], index: int) -> _Sentence | None:
@@ -810,7 +843,7 @@ def _summary(
     sentences: Sequence[_Sentence],
     title: str | None,
     decisions: Sequence[str],
-    actions: Sequence[ActionItem],
+    actions: Sequence[_Item],
     questions: Sequence[str],
     people: _People,
 ) -> str:

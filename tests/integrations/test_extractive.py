@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from integrations.synthesis.base import ActionItem, Notes, Utterance
+from integrations.synthesis.base import (
+    ActionItem,
+    Attendee,
+    MeetingContext,
+    NoteItem,
+    Notes,
+    Utterance,
+)
 from integrations.synthesis.extractive import ExtractiveSynthesizer
 from tests.corpus import CORPUS
 
@@ -92,7 +101,10 @@ def _load(path: Path) -> Any:
 
 def _scripted(name: str) -> tuple[list[Utterance], list[str], dict[str, Any]]:
     meeting = _load(CORPUS / "scripted" / f"{name}.json")
-    utterances = [Utterance(text=t["text"], speaker=t["speaker"]) for t in meeting["turns"]]
+    utterances = [
+        Utterance(segment_id=i, text=t["text"], speaker=t["speaker"])
+        for i, t in enumerate(meeting["turns"])
+    ]
     participants = [p["name"] for p in meeting["participants"]]
     return utterances, participants, meeting["expected"]
 
@@ -104,8 +116,8 @@ def _qmsum_meetings() -> list[tuple[str, list[Utterance]]]:
         (
             path.stem,
             [
-                Utterance(text=t["content"], speaker=t["speaker"])
-                for t in _load(path)["meeting_transcripts"]
+                Utterance(segment_id=i, text=t["content"], speaker=t["speaker"])
+                for i, t in enumerate(_load(path)["meeting_transcripts"])
             ],
         )
         for path in paths
@@ -113,9 +125,19 @@ def _qmsum_meetings() -> list[tuple[str, list[Utterance]]]:
 
 
 def _synthesize(utterances: list[Utterance], participants: list[str] | None = None) -> Notes:
-    return ExtractiveSynthesizer().synthesize(
-        utterances=utterances, participants=participants or []
-    )
+    meeting = MeetingContext(attendees=[Attendee(name) for name in participants or []])
+    return ExtractiveSynthesizer().synthesize(utterances, meeting)
+
+
+def _said(text: str, speaker: str | None = None) -> Utterance:
+    return Utterance(segment_id=next(_SEGMENT_IDS), text=text, speaker=speaker)
+
+
+_SEGMENT_IDS = itertools.count()
+
+
+def _texts(items: Sequence[NoteItem]) -> list[str]:
+    return [item.text for item in items]
 
 
 class TestExtractiveSynthesizer:
@@ -128,7 +150,7 @@ class TestExtractiveSynthesizer:
         missing = [
             want
             for want in expected["decisions"]
-            if not any(_same_item(want, got) for got in notes.key_decisions)
+            if not any(_same_item(want, got.text) for got in notes.key_decisions)
         ]
         assert _recall(missing, expected["decisions"]) >= MIN_RECALL, (missing, notes)
         assert len(notes.key_decisions) <= len(expected["decisions"]) + 1, notes.key_decisions
@@ -162,7 +184,7 @@ class TestExtractiveSynthesizer:
         missing = [
             want
             for want in expected["open_questions"]
-            if not any(_same_item(want, got) for got in notes.open_questions)
+            if not any(_same_item(want, got.text) for got in notes.open_questions)
         ]
         assert _recall(missing, expected["open_questions"]) >= MIN_RECALL, (missing, notes)
         # Questions that got an answer ("Do we know which channel worked better?") stay out.
@@ -191,7 +213,7 @@ class TestExtractiveSynthesizer:
 
     def test_unknown_speakers_leave_first_person_items_unowned(self) -> None:
         utterances, participants, _ = _scripted("launch-planning")
-        anonymous = [Utterance(text=u.text) for u in utterances]
+        anonymous = [Utterance(segment_id=u.segment_id, text=u.text) for u in utterances]
 
         notes = _synthesize(anonymous, participants)
 
@@ -205,32 +227,34 @@ class TestExtractiveSynthesizer:
     def test_generalises_to_a_hiring_sync(self) -> None:
         participants = ["Maya Brooks", "Leo Fischer", "Sam Ortiz"]
         utterances = [
-            Utterance(
+            _said(
                 "Jordan aced the system design interview, so let's go with Jordan for the "
                 "backend role.",
                 "Maya Brooks",
             ),
-            Utterance("Leo, could you send Jordan the offer letter by Thursday?", "Maya Brooks"),
-            Utterance(
+            _said("Leo, could you send Jordan the offer letter by Thursday?", "Maya Brooks"),
+            _said(
                 "Sure, I will. Another open question is whether we open a second frontend "
                 "role this quarter.",
                 "Leo Fischer",
             ),
-            Utterance("Nobody knows the budget yet, so that stays open.", "Sam Ortiz"),
+            _said("Nobody knows the budget yet, so that stays open.", "Sam Ortiz"),
         ]
 
         notes = _synthesize(utterances, participants)
 
-        assert notes.key_decisions == ["Go with Jordan for the backend role"]
-        assert notes.action_items == [
-            ActionItem(text="Send Jordan the offer letter", owner="Leo Fischer", due="Thursday")
+        assert _texts(notes.key_decisions) == ["Go with Jordan for the backend role"]
+        assert [(a.text, a.owner, a.due) for a in notes.action_items] == [
+            ("Send Jordan the offer letter", "Leo Fischer", "Thursday")
         ]
-        assert notes.open_questions == ["Whether we open a second frontend role this quarter?"]
+        assert _texts(notes.open_questions) == [
+            "Whether we open a second frontend role this quarter?"
+        ]
 
     def test_reads_speech_recognition_run_ons_without_speakers(self) -> None:
         # Whisper joins what people say with commas and knows no speakers.
         utterances = [
-            Utterance(
+            _said(
                 "I prefer the photo. Let's use the photo on the main page, Peter, can you "
                 "finish the main page layout before next Tuesday? Yes, I will finish it. Now "
                 "the user survey, James, can you send the survey results to the team by Friday?"
@@ -239,7 +263,7 @@ class TestExtractiveSynthesizer:
 
         notes = _synthesize(utterances, ["Emma Brown", "Peter Wilson", "James Miller"])
 
-        assert notes.key_decisions == ["Use the photo on the main page"]
+        assert _texts(notes.key_decisions) == ["Use the photo on the main page"]
         assert [(item.owner, item.due) for item in notes.action_items] == [
             ("Peter Wilson", "next Tuesday"),
             ("James Miller", "Friday"),
@@ -247,9 +271,9 @@ class TestExtractiveSynthesizer:
 
     def test_topics_are_noun_phrases_not_what_was_said_of_them(self) -> None:
         utterances = [
-            Utterance("The venue budget stays open until Friday.", "Ann Lee"),
-            Utterance("The venue budget also depends on the caterer.", "Bo Chen"),
-            Utterance("Then the caterer question stays open too.", "Ann Lee"),
+            _said("The venue budget stays open until Friday.", "Ann Lee"),
+            _said("The venue budget also depends on the caterer.", "Bo Chen"),
+            _said("Then the caterer question stays open too.", "Ann Lee"),
         ]
 
         topics = _synthesize(utterances).key_topics
@@ -259,21 +283,21 @@ class TestExtractiveSynthesizer:
 
     def test_hedges_refusals_and_agreement_are_not_commitments(self) -> None:
         utterances = [
-            Utterance("I think I will rewrite the billing service next year.", "Ann Lee"),
-            Utterance("I would put most of the budget into search ads.", "Ben Cho"),
-            Utterance("I can't review the contract before the audit.", "Ann Lee"),
-            Utterance("I agree. Ben, what did the vendor say about pricing?", "Ann Lee"),
-            Utterance("They offered a ten percent discount on the annual plan.", "Ben Cho"),
+            _said("I think I will rewrite the billing service next year.", "Ann Lee"),
+            _said("I would put most of the budget into search ads.", "Ben Cho"),
+            _said("I can't review the contract before the audit.", "Ann Lee"),
+            _said("I agree. Ben, what did the vendor say about pricing?", "Ann Lee"),
+            _said("They offered a ten percent discount on the annual plan.", "Ben Cho"),
         ]
 
         notes = _synthesize(utterances, ["Ann Lee", "Ben Cho"])
 
         assert notes.action_items == []
-        assert notes.key_decisions == []
-        assert notes.open_questions == []
+        assert _texts(notes.key_decisions) == []
+        assert _texts(notes.open_questions) == []
 
     def test_empty_transcript_gives_empty_notes(self) -> None:
-        for utterances in ([], [Utterance("  "), Utterance("...")]):
+        for utterances in ([], [_said("  "), _said("...")]):
             notes = _synthesize(utterances)
 
             assert notes == Notes(summary="", provider="extractive", model=None)
@@ -283,8 +307,8 @@ class TestExtractiveSynthesizer:
             notes = _synthesize(utterances)
 
             assert notes.summary.strip(), name
-            assert all(isinstance(d, str) and d for d in notes.key_decisions), name
-            assert all(isinstance(q, str) and q for q in notes.open_questions), name
+            assert all(d.text and d.evidence for d in notes.key_decisions), name
+            assert all(q.text and q.evidence for q in notes.open_questions), name
             assert all(isinstance(t, str) and t for t in notes.key_topics), name
             for item in notes.action_items:
                 assert isinstance(item, ActionItem), name

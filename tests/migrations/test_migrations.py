@@ -2,16 +2,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Engine, column, func, insert, inspect, select, table, text
+from sqlalchemy.orm import Session
 
 from pipeline import schema
 from repositories.database import create_database_engine
-from repositories.models import Base, Conversation
+from repositories.models import Base, Conversation, ConversationStatus, EmailStatus, Synthesis
 from tests.pipeline.test_cli import environment, run
 
 TABLES = {"conversations", "participants", "transcript_segments", "syntheses", "graph_outbox"}
@@ -56,6 +59,58 @@ class TestMigrations:
         schema.upgrade(empty_engine)
         assert _tables(empty_engine) == TABLES
         _check(empty_engine)
+
+    def test_notes_stored_before_grounding_become_items_without_evidence(
+        self, empty_engine: Engine
+    ) -> None:
+        config = schema.alembic_config()
+        with empty_engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "5e1f0c7a9b2d")
+            conversation_id, synthesis_id = uuid.uuid4(), uuid.uuid4()
+            connection.execute(
+                insert(Conversation).values(
+                    id=conversation_id, status=ConversationStatus.COMPLETED, source_uri="a.wav"
+                )
+            )
+            # The table as that revision had it: without the columns the migration adds.
+            added = {"seconds", "dropped_items"}
+            syntheses_then = table(
+                "syntheses",
+                *(column(c.name, c.type) for c in Synthesis.__table__.c if c.name not in added),
+            )
+            connection.execute(
+                insert(syntheses_then).values(
+                    id=synthesis_id,
+                    created_at=datetime.now(UTC),
+                    conversation_id=conversation_id,
+                    summary="Done.",
+                    provider="extractive",
+                    key_decisions=["Ship on Friday"],
+                    action_items=[{"text": "Write notes", "owner": "Bo", "due": None}],
+                    open_questions=["Who hosts?"],
+                    key_topics=[],
+                    email_status=EmailStatus.PENDING,
+                )
+            )
+            command.upgrade(config, "head")
+
+        with Session(empty_engine) as session:
+            synthesis = session.get(Synthesis, synthesis_id)
+            assert synthesis is not None
+            assert synthesis.key_decisions == [{"text": "Ship on Friday", "evidence": None}]
+            assert synthesis.open_questions == [{"text": "Who hosts?", "evidence": None}]
+            assert synthesis.action_items == [
+                {
+                    "text": "Write notes",
+                    "owner": "Bo",
+                    "owner_email": None,
+                    "due": None,
+                    "due_date": None,
+                    "evidence": None,
+                }
+            ]
+            assert synthesis.dropped_items == 0
 
     def test_upgrade_twice_is_a_no_op(self, empty_engine: Engine) -> None:
         schema.upgrade(empty_engine)

@@ -169,10 +169,15 @@ class TestProcess:
             "key_topics",
         }
         assert notes["summary"]
-        assert any("march" in decision.lower() for decision in notes["key_decisions"])
+        assert any("march" in decision["text"].lower() for decision in notes["key_decisions"])
         owners = {item["owner"] for item in notes["action_items"]}
         assert "Carol Singh" in owners
-        assert all(set(item) == {"text", "owner", "due"} for item in notes["action_items"])
+        assert all(
+            set(item) == {"text", "owner", "owner_email", "due", "due_date", "evidence"}
+            for item in notes["action_items"]
+        )
+        items = [*notes["key_decisions"], *notes["action_items"], *notes["open_questions"]]
+        assert all(item["evidence"]["segment_ids"] for item in items)
         emails = {p["email"] for p in processed["participants"]}
         assert "alice.chen@example.com" in emails
 

@@ -279,9 +279,9 @@ class TestSynthesizeAndComplete:
             events = _events(uow, conversation_id)
         assert notes is not None
         assert notes.provider == "extractive"
-        assert any("release" in decision.lower() for decision in notes.key_decisions)
+        assert any("release" in decision["text"].lower() for decision in notes.key_decisions)
         assert {"owner": "Bo Chen", "due": "Friday"}.items() <= notes.action_items[0].items()
-        assert any("security review" in q.lower() for q in notes.open_questions)
+        assert any("security review" in q["text"].lower() for q in notes.open_questions)
         assert people["Ann Lee"].spoken_seconds == pytest.approx(6.5)
         assert people["Ann Lee"].word_count == 15
         assert people["Bo Chen"].word_count == 15

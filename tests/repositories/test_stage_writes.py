@@ -218,12 +218,13 @@ def _release_with_notes(uow: UnitOfWork, conversation_id: uuid.UUID, token: uuid
             requeue_at=utc_now() + timedelta(seconds=30),
             notes={
                 "summary": "The beta ships on Friday.",
-                "key_decisions": ["Ship the beta on Friday."],
+                "key_decisions": [{"text": "Ship the beta on Friday.", "evidence": None}],
                 "action_items": [{"text": "Write the notes", "owner": "Ann Lee"}],
                 "open_questions": [],
                 "key_topics": ["beta"],
                 "provider": "extractive",
                 "model": None,
+                "seconds": 0.25,
             },
             participants=["Ann Lee", "Bo Diaz"],
             spoken={"ann lee": (12.5, 30)},
@@ -247,7 +248,9 @@ class TestReleaseWithNotes:
         notes = rows["notes"]
         assert notes is not None
         assert notes.summary == "The beta ships on Friday."
-        assert notes.key_decisions == ["Ship the beta on Friday."]
+        assert notes.key_decisions == [{"text": "Ship the beta on Friday.", "evidence": None}]
+        assert notes.seconds == 0.25
+        assert notes.dropped_items == 0
         assert notes.action_items == [{"text": "Write the notes", "owner": "Ann Lee"}]
         assert notes.email_status is EmailStatus.PENDING
         # Who did not speak has no figures, whatever was there before.
