@@ -7,6 +7,8 @@ COPY pipeline pipeline
 COPY repositories repositories
 COPY integrations integrations
 COPY migrations migrations
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir . \
+    # The diarizer's voice encoder weights; their declared torch is not needed (see Makefile).
+    && pip install --no-cache-dir --no-deps 'resemblyzer>=0.1.4'
 USER nobody
 CMD ["minutes", "worker"]

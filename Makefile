@@ -6,12 +6,15 @@ BIN := $(VENV)/bin
 # Models and data come from installed packages only: nothing is fetched at run time.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test lint format services bench bench-orchestration bench-graph chaos clean
+.PHONY: demo test lint format services bench bench-diarize bench-orchestration bench-graph chaos clean
 
+# The diarizer's voice encoder weights ship in resemblyzer, which declares torch (a 3 GB
+# CUDA install from PyPI) to run them; we run them in numpy, so its dependencies stay out.
 $(BIN)/minutes: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps 'resemblyzer>=0.1.4'
 	touch $@
 
 demo: $(BIN)/minutes
@@ -34,6 +37,9 @@ format: $(BIN)/minutes
 
 bench: $(BIN)/minutes
 	$(BIN)/python bench/transcribe.py
+
+bench-diarize: $(BIN)/minutes
+	$(BIN)/python bench/diarize.py
 
 bench-orchestration: $(BIN)/minutes services
 	$(BIN)/python bench/orchestration.py

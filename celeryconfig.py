@@ -40,6 +40,7 @@ task_routes = {
     "pipeline.transcribe": {"queue": "transcription"},
     "pipeline.synthesize": {"queue": "synthesis"},
     "pipeline.complete": {"queue": "synthesis"},
+    "pipeline.resynthesize": {"queue": "synthesis"},
     "pipeline.recover_stuck": {"queue": "celery"},
     "graph.sync": {"queue": "graph"},
 }

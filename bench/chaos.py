@@ -145,7 +145,8 @@ class SleepingTranscriber:
         self,
         path: Path,
         *,
-        prompt: str | None = None,
+        title: str | None = None,
+        participants: Sequence[str] = (),
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         with _provider_call(self._state, "transcriptions"):
@@ -171,10 +172,11 @@ class SleepingSynthesizer:
 
 
 def run_worker(state: Path, stage_seconds: float, celery_args: Sequence[str]) -> None:
-    runtime = Runtime(Settings())
-    # cached_property reads the instance's dict first: these take the configured ones' place.
-    vars(runtime)["transcriber"] = SleepingTranscriber(state, stage_seconds)
-    vars(runtime)["synthesizer"] = SleepingSynthesizer(state, stage_seconds)
+    runtime = Runtime(
+        Settings(),
+        transcriber=SleepingTranscriber(state, stage_seconds),
+        synthesizer=SleepingSynthesizer(state, stage_seconds),
+    )
     use_runtime(runtime)
     app.worker_main(["worker", *celery_args])
 

@@ -76,6 +76,7 @@ from pipeline import stages
 from pipeline.app import app
 from pipeline.config import Settings
 from pipeline.hooks import UploadEvent, UploadParticipant, store_upload
+from pipeline.providers import synthesis_chain
 from pipeline.runtime import Runtime
 from pipeline.tasks import use_runtime
 from repositories.models import Conversation, ConversationStatus
@@ -135,7 +136,8 @@ class InstantTranscriber:
         self,
         path: Path,
         *,
-        prompt: str | None = None,
+        title: str | None = None,
+        participants: Sequence[str] = (),
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         if on_progress is not None:
@@ -180,10 +182,9 @@ def noop_3(index: int, **kwargs: Any) -> None:
 
 
 def run_worker(celery_args: Sequence[str]) -> None:
-    runtime = Runtime(Settings())
-    # cached_property reads the instance's dict first: these take the configured ones' place.
-    vars(runtime)["transcriber"] = InstantTranscriber()
-    vars(runtime)["synthesizer"] = InstantSynthesizer()
+    runtime = Runtime(
+        Settings(), transcriber=InstantTranscriber(), synthesizer=InstantSynthesizer()
+    )
     use_runtime(runtime)
     profile_dir = os.environ.get(PROFILE_ENV)
     if profile_dir:
@@ -460,7 +461,7 @@ class Bench:
         The tasks add none to their stage's: they parse the id and send the next message.
         """
         runtime = self.runtime
-        transcriber, synthesizer = InstantTranscriber(), InstantSynthesizer()
+        transcriber, synthesizer = InstantTranscriber(), synthesis_chain([InstantSynthesizer()])
         counts = dict.fromkeys(("transcribe", "synthesize", "complete"), 0)
         stage = "transcribe"
 

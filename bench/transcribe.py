@@ -38,15 +38,16 @@ DEFAULT_AUDIO = (
 REPEATS = 3
 
 
-def load_script(audio: Path) -> tuple[str | None, str | None]:
-    """Reference text and prompt from the script beside the audio, if there is one."""
+def load_script(audio: Path) -> tuple[str | None, str | None, list[str]]:
+    """Reference text, title and participants' names from the script beside the audio, if
+    there is one."""
     script_path = audio.with_suffix(".json")
     if not script_path.is_file():
-        return None, None
+        return None, None, []
     script = json.loads(script_path.read_text())
     reference = " ".join(turn["text"] for turn in script["turns"])
     names = [participant["name"] for participant in script["participants"]]
-    return reference, build_prompt(script.get("title"), names)
+    return reference, script.get("title"), names
 
 
 def main() -> None:
@@ -55,7 +56,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
     audio_path: Path = args.audio
-    reference, prompt = load_script(audio_path)
+    reference, title, names = load_script(audio_path)
+    prompt = build_prompt(title, names)
 
     transcriber = LocalWhisperTranscriber(batch_size=args.batch_size)
     pipeline = BatchedInferencePipeline(transcriber.whisper_model)
@@ -71,7 +73,7 @@ def main() -> None:
         return " ".join(segment.text for segment in segments)
 
     def ours() -> str:
-        transcript = transcriber.transcribe(audio_path, prompt=prompt)
+        transcript = transcriber.transcribe(audio_path, title=title, participants=names)
         return " ".join(segment.text for segment in transcript.segments)
 
     duration = len(decode_audio(str(audio_path))) / 16_000

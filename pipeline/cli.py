@@ -17,7 +17,9 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 import uvicorn
+from kombu.exceptions import OperationalError as BrokerError
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
@@ -46,10 +48,12 @@ from pipeline.presenters import (
     first_line,
     show_markdown,
     subtitles,
+    synthesis_summary,
 )
+from pipeline.providers import UnknownProviderError, check_synthesis_order, synthesis_order
 from pipeline.runner import run_in_process
 from pipeline.runtime import Runtime
-from pipeline.tasks import start_pipeline
+from pipeline.tasks import start_pipeline, start_resynthesis
 from repositories.models import Conversation, ConversationStatus
 
 app = typer.Typer(
@@ -120,7 +124,10 @@ def configure(
 
 
 def _runtime(*, extra_audio_roots: tuple[Path, ...] = ()) -> Runtime:
-    runtime = Runtime(get_settings(), extra_audio_roots=extra_audio_roots)
+    try:
+        runtime = Runtime(get_settings(), extra_audio_roots=extra_audio_roots)
+    except UnknownProviderError as error:
+        raise UsageError(str(error)) from None
     if schema.is_current(runtime.engine):
         return runtime
     if runtime.engine.dialect.name == "sqlite":
@@ -156,14 +163,18 @@ def _conversation_id(runtime: Runtime, value: str) -> uuid.UUID:
     return matches[0]
 
 
-def _load(runtime: Runtime, conversation_id: uuid.UUID, *, full: bool = False) -> Conversation:
+def _load(
+    runtime: Runtime, conversation_id: uuid.UUID, *, full: bool = False, notes: bool = False
+) -> Conversation:
+    """The conversation; `full`: with its people, segments and notes, `notes`: with its notes."""
     with runtime.unit_of_work() as uow:
         conversations = uow.conversations
-        conversation = (
-            conversations.get_with_transcript(conversation_id)
-            if full
-            else conversations.get_by_id(conversation_id)
-        )
+        if full:
+            conversation = conversations.get_with_transcript(conversation_id)
+        elif notes:
+            conversation = conversations.get_with_notes(conversation_id)
+        else:
+            conversation = conversations.get_by_id(conversation_id)
     if conversation is None:
         raise UsageError(f"no conversation has id {conversation_id}")
     return conversation
@@ -285,10 +296,10 @@ def status(
     conversation_id: Annotated[str, typer.Argument(metavar="ID")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """A conversation's lifecycle state, timings and error."""
+    """A conversation's lifecycle state, timings and error, and who wrote its notes."""
     runtime = _runtime()
-    conversation = _load(runtime, _conversation_id(runtime, conversation_id))
-    summary = conversation_summary(conversation)
+    conversation = _load(runtime, _conversation_id(runtime, conversation_id), notes=True)
+    summary = conversation_summary(conversation) | synthesis_summary(conversation.synthesis)
     if as_json:
         _print_json(summary)
         return
@@ -437,6 +448,55 @@ def retry(conversation_id: Annotated[str, typer.Argument(metavar="ID")]) -> None
         raise UsageError(f"conversation {parsed} failed again: {error}") from None
     conversation = _load(runtime, parsed)
     stdout.print(f"conversation {parsed} {conversation.status.value}", highlight=False)
+
+
+@app.command()
+def resynthesize(
+    conversation_id: Annotated[str, typer.Argument(metavar="ID")],
+    provider: Annotated[
+        str | None,
+        typer.Option(
+            help="Providers to try, in order, for this run only (as SYNTHESIS_PROVIDER: "
+            "openai,extractive)."
+        ),
+    ] = None,
+) -> None:
+    """Write new notes for a completed meeting from its stored transcript."""
+    runtime = _runtime()
+    parsed = _conversation_id(runtime, conversation_id)
+    order = None if provider is None else synthesis_order(provider)
+    try:
+        # Checked here, so a queued run cannot fail on a name the worker does not know.
+        if order is not None:
+            check_synthesis_order(order, setting="--provider")
+    except UnknownProviderError as error:
+        raise UsageError(str(error)) from None
+    conversation = _load(runtime, parsed)
+    if conversation.status is not ConversationStatus.COMPLETED:
+        raise UsageError(
+            f"conversation {parsed} is {conversation.status.value}; "
+            "only completed ones are resynthesized"
+        )
+    try:
+        outcome = start_resynthesis(parsed, runtime, order)
+    except IntegrationError as error:
+        raise CommandFailedError(f"conversation {parsed}: {first_line(error)}") from None
+    except (BrokerError, RedisError) as error:
+        raise CommandFailedError(f"cannot queue: {type(error).__name__}") from None
+    if outcome is None:
+        stdout.print(f"conversation {parsed} queued for new notes", highlight=False)
+    elif outcome is stages.StageOutcome.DONE:
+        with runtime.unit_of_work() as uow:
+            synthesis = uow.syntheses.get_by_conversation(parsed)
+        assert synthesis is not None  # stored by the stage that said DONE
+        stdout.print(
+            f"conversation {parsed} has new notes by {synthesis.provider}", highlight=False
+        )
+    else:
+        # Deleted, or sent through the pipeline again, while the notes were written.
+        raise UsageError(
+            f"conversation {parsed} is no longer completed: its notes stay as they were"
+        )
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -11,8 +11,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Only the providers that are built are accepted, so a typo or an unbuilt provider fails at
 # start-up rather than in the middle of a meeting.
+# (The synthesis providers' names are checked where they are built: pipeline/providers.py.)
 TranscriptionProvider = Literal["local"]
-SynthesisProvider = Literal["extractive"]
 
 
 def _split_commas(value: object) -> object:
@@ -34,7 +34,8 @@ class Settings(BaseSettings):
         description="A faster-whisper model name or path; unset means the bundled tiny.en.",
     )
     transcription_providers: Annotated[list[TranscriptionProvider], NoDecode] = ["local"]
-    synthesis_provider: SynthesisProvider = "extractive"
+    # The order providers are tried in: when one fails for good, the next writes the notes.
+    synthesis_provider: Annotated[list[str], NoDecode] = ["extractive"]
     audio_roots: Annotated[list[Path], NoDecode] = Field(default_factory=lambda: [Path.cwd()])
     # http(s) sources: hooks hand us URLs, so by default they may not reach this machine or
     # its private network (loopback, private and link-local addresses are refused).
@@ -85,16 +86,16 @@ class Settings(BaseSettings):
     # gives up for now (its events stay pending).
     graph_retry_seconds: float = Field(default=15.0, gt=0)
 
-    @field_validator("transcription_providers", "audio_roots", mode="before")
+    @field_validator("transcription_providers", "synthesis_provider", "audio_roots", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_commas(value)
 
-    @field_validator("transcription_providers")
+    @field_validator("transcription_providers", "synthesis_provider")
     @classmethod
     def _at_least_one_provider(cls, value: list[str]) -> list[str]:
         if not value:
-            raise ValueError("name at least one transcription provider")
+            raise ValueError("name at least one provider")
         return value
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypedDict
 
-from integrations.graph.model import Attendance, Meeting, Person, Statement, Task, normalize_name
+from integrations.graph.model import Attendance, Meeting, Person, Statement, Task
 from integrations.graph.writer import GraphUnavailableError, GraphWriteError, GraphWriter
+from integrations.people import Roster, clean_name, normalize_email
 from repositories.conversations import CompletedConversation
 from repositories.database import UnitOfWork
 from repositories.models import Conversation, ConversationStatus, GraphOutboxEvent, utc_now
@@ -47,7 +48,10 @@ def meeting_graph(conversation: CompletedConversation) -> Meeting:
         )
         for p in conversation.participants
     ]
-    people = {normalize_name(a.person.name): a.person for a in attendees}
+    people: dict[str, Person] = {}
+    for attendance in attendees:
+        people.setdefault(clean_name(attendance.person.name), attendance.person)
+    roster = Roster(people)
     action_items = []
     for position, item in enumerate(conversation.action_items):
         if text := _text(item):
@@ -55,8 +59,9 @@ def meeting_graph(conversation: CompletedConversation) -> Meeting:
                 Task(
                     id=_item_id(conversation.id, "action_item", position),
                     text=text,
-                    owner=_owner(item, people),
+                    owner=_owner(item, roster, people),
                     due=item.get("due") if isinstance(item, dict) else None,
+                    **_said(item, conversation.cited_starts),
                 )
             )
     return Meeting(
@@ -70,8 +75,8 @@ def meeting_graph(conversation: CompletedConversation) -> Meeting:
         summary=conversation.summary,
         attendees=attendees,
         topics=[text for text in map(_text, conversation.key_topics) if text],
-        decisions=_statements(conversation.id, "decision", conversation.key_decisions),
-        questions=_statements(conversation.id, "question", conversation.open_questions),
+        decisions=_statements(conversation, "decision", conversation.key_decisions),
+        questions=_statements(conversation, "question", conversation.open_questions),
         action_items=action_items,
     )
 
@@ -87,25 +92,46 @@ def _text(item: Any) -> str:
     return " ".join(str(text).split()) if text else ""
 
 
-def _statements(conversation_id: uuid.UUID, kind: str, items: Sequence[Any]) -> list[Statement]:
+def _statements(
+    conversation: CompletedConversation, kind: str, items: Sequence[Any]
+) -> list[Statement]:
     return [
-        Statement(id=_item_id(conversation_id, kind, position), text=text)
+        Statement(
+            id=_item_id(conversation.id, kind, position),
+            text=text,
+            **_said(item, conversation.cited_starts),
+        )
         for position, item in enumerate(items)
         if (text := _text(item))
     ]
 
 
-def _owner(item: Any, people: dict[str, Person]) -> Person | None:
-    """The participant an action item names as owner, by full or (if unambiguous) first
-    name; someone who did not attend is known by name only."""
-    name = item.get("owner") if isinstance(item, dict) else None
-    if not name or not normalize_name(name):
+class _Said(TypedDict):
+    quote: str | None
+    start: float | None
+
+
+def _said(item: Any, cited_starts: Mapping[int, float]) -> _Said:
+    """An item's quote, and when its first cited segment starts (notes from before
+    evidence have neither)."""
+    evidence = item.get("evidence") if isinstance(item, dict) else None
+    if not evidence or not evidence["segment_ids"]:
+        return {"quote": None, "start": None}
+    return {"quote": evidence["quote"], "start": cited_starts.get(evidence["segment_ids"][0])}
+
+
+def _owner(item: Any, roster: Roster, people: dict[str, Person]) -> Person | None:
+    """The participant an action item names as owner: the one with the address the notes
+    give, else the one `roster` tells by name; someone who did not attend is known by that
+    address, else by name only."""
+    name = clean_name(str(item.get("owner") or "")) if isinstance(item, dict) else ""
+    if not name:
         return None
-    key = normalize_name(name)
-    if key in people:
-        return people[key]
-    by_first_name = [person for full, person in people.items() if full.split()[:1] == [key]]
-    return by_first_name[0] if len(by_first_name) == 1 else Person(name.strip())
+    email = normalize_email(item.get("owner_email"))
+    attendee = next((p for p in people.values() if p.email and p.key == email), None)
+    if attendee is None and email is None and (found := roster.match(name)) is not None:
+        attendee = people[found]
+    return attendee or Person(name, email)
 
 
 def sync_graph(

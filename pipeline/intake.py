@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from integrations.people import clean_name, normalize_email, normalize_name
 from repositories.database import UnitOfWork
 
 _NAME_AND_EMAIL = re.compile(r"(?P<name>[^<>]*?)\s*(?:<(?P<email>[^<>]*)>)?")
@@ -39,7 +40,7 @@ class ParticipantInput:
             name = email.split("@", 1)[0]
         if not name:
             raise InvalidParticipantError(f"{value!r}: a participant needs a name or an email")
-        return cls(name=" ".join(name.split()), email=email.lower() if email else None)
+        return cls(name=clean_name(name), email=normalize_email(email))
 
 
 def create_conversation(
@@ -55,9 +56,9 @@ def create_conversation(
         conversation = uow.conversations.create(source_uri=source_uri, title=title, **details)
         seen: set[str] = set()
         for participant in participants:
-            if participant.name.casefold() in seen:
+            if normalize_name(participant.name) in seen:
                 continue  # the same person named twice is one participant
-            seen.add(participant.name.casefold())
+            seen.add(normalize_name(participant.name))
             uow.participants.create(
                 conversation_id=conversation.id,
                 name=participant.name,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -44,6 +44,19 @@ def conversation_summary(conversation: Conversation) -> dict[str, Any]:
     }
 
 
+def synthesis_summary(synthesis: Synthesis | None) -> dict[str, Any]:
+    """Who wrote the notes and what it took: the lifecycle view's synthesis part."""
+    return {
+        "synthesis_provider": synthesis.provider if synthesis else None,
+        "synthesis_model": synthesis.model if synthesis else None,
+        "synthesis_prompt_tokens": synthesis.prompt_tokens if synthesis else None,
+        "synthesis_completion_tokens": synthesis.completion_tokens if synthesis else None,
+        # The provider's own time, where synthesis_seconds is the whole stage's.
+        "synthesis_provider_seconds": synthesis.seconds if synthesis else None,
+        "synthesis_dropped_items": synthesis.dropped_items if synthesis else None,
+    }
+
+
 def _display_uri(uri: str) -> str:
     # A download URL may carry credentials or a signed token: show where, never how.
     parts = urlsplit(uri)
@@ -52,14 +65,18 @@ def _display_uri(uri: str) -> str:
     return uri
 
 
-def notes_document(synthesis: Synthesis | None) -> dict[str, Any] | None:
+def notes_document(
+    synthesis: Synthesis | None, segments: Sequence[TranscriptSegment]
+) -> dict[str, Any] | None:
+    """The notes; each item with its evidence, and when and by whom its quote was said."""
     if synthesis is None:
         return None
+    by_position = {segment.position: segment for segment in segments}
     return {
         "summary": synthesis.summary,
-        "key_decisions": synthesis.key_decisions,
-        "action_items": synthesis.action_items,
-        "open_questions": synthesis.open_questions,
+        "key_decisions": [_placed(item, by_position) for item in synthesis.key_decisions],
+        "action_items": [_placed(item, by_position) for item in synthesis.action_items],
+        "open_questions": [_placed(item, by_position) for item in synthesis.open_questions],
         "key_topics": synthesis.key_topics,
         "provider": synthesis.provider,
         "model": synthesis.model,
@@ -91,7 +108,7 @@ def conversation_document(conversation: Conversation) -> dict[str, Any]:
             }
             for segment in conversation.segments
         ],
-        "notes": notes_document(conversation.synthesis),
+        "notes": notes_document(conversation.synthesis, conversation.segments),
     }
 
 
@@ -101,10 +118,19 @@ def notes_markdown(conversation: Conversation) -> str:
     if notes is None:
         lines.append(f"_No notes yet: the conversation is {conversation.status.value}._")
         return "\n".join(lines) + "\n"
+    by_position = {segment.position: segment for segment in conversation.segments}
     lines += ["## Summary", "", notes.summary or "_Nothing to summarise._", ""]
-    lines += _bullets("Key decisions", [item["text"] for item in notes.key_decisions])
-    lines += _bullets("Action items", [_action_item(item) for item in notes.action_items])
-    lines += _bullets("Open questions", [item["text"] for item in notes.open_questions])
+    lines += _bullets(
+        "Key decisions", [_sourced(item, item["text"], by_position) for item in notes.key_decisions]
+    )
+    lines += _bullets(
+        "Action items",
+        [_sourced(item, _action_item(item), by_position) for item in notes.action_items],
+    )
+    lines += _bullets(
+        "Open questions",
+        [_sourced(item, item["text"], by_position) for item in notes.open_questions],
+    )
     lines += _bullets("Key topics", notes.key_topics)
     return "\n".join(lines)
 
@@ -146,6 +172,35 @@ def _action_item(item: dict[str, Any]) -> str:
     return f"{item['text']} ({', '.join(details)})" if details else str(item["text"])
 
 
+def _first_cited(
+    item: Mapping[str, Any], segments: Mapping[int, TranscriptSegment]
+) -> TranscriptSegment | None:
+    # Notes stored before items carried evidence have none: they show without a time.
+    evidence = item.get("evidence")
+    if not evidence or not evidence["segment_ids"]:
+        return None
+    return segments.get(evidence["segment_ids"][0])
+
+
+def _placed(item: Mapping[str, Any], segments: Mapping[int, TranscriptSegment]) -> dict[str, Any]:
+    cited = _first_cited(item, segments)
+    return {
+        **item,
+        "start": cited.start if cited else None,
+        "speaker": cited.speaker if cited else None,
+    }
+
+
+def _sourced(item: Mapping[str, Any], line: str, segments: Mapping[int, TranscriptSegment]) -> str:
+    """`line` after the time its evidence was said, and who said it what words."""
+    cited = _first_cited(item, segments)
+    if cited is None:
+        return line
+    quote = f'"{item["evidence"]["quote"]}"'
+    said = f"{cited.speaker}: {quote}" if cited.speaker else quote
+    return f"[{_timestamp(cited.start)}] {line} — {said}"
+
+
 def _bullets(heading: str, items: Sequence[str]) -> list[str]:
     return [f"## {heading}", "", *([f"- {item}" for item in items] or ["_None._"]), ""]
 
@@ -153,6 +208,11 @@ def _bullets(heading: str, items: Sequence[str]) -> list[str]:
 def _clock(seconds: float) -> str:
     minutes, whole = divmod(int(seconds), 60)
     return f"{minutes:02d}:{whole:02d}"
+
+
+def _timestamp(seconds: float) -> str:
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -6,6 +6,8 @@ import logging
 import uuid
 from collections.abc import Callable
 
+from integrations.graph.writer import GraphWriter
+from integrations.synthesis.chain import SynthesisChain
 from pipeline import graph, stages
 from pipeline.runtime import Runtime
 
@@ -52,10 +54,29 @@ def run_in_process(
             return outcome
     if runtime.graph is not None:
         on_stage("graph")
-        # The meeting is complete whatever happens here: what fails waits in the outbox.
-        report = graph.sync_graph(
-            uow=uow, writer=runtime.graph, batch_size=runtime.settings.graph_batch_size
-        )
-        if report.error is not None:
-            log.warning("the graph sync left events pending error=%s", report.error)
+        _sync_graph(runtime, runtime.graph)
     return outcome
+
+
+def resynthesize_in_process(
+    conversation_id: uuid.UUID, runtime: Runtime, synthesizer: SynthesisChain
+) -> stages.StageOutcome:
+    """New notes for a completed conversation (and, when NEO4J_URI is set, the graph
+    synced); errors propagate, the old notes staying in place."""
+    outcome = stages.resynthesize(
+        conversation_id, uow=runtime.unit_of_work(), synthesizer=synthesizer
+    )
+    if outcome is stages.StageOutcome.DONE and runtime.graph is not None:
+        _sync_graph(runtime, runtime.graph)
+    return outcome
+
+
+def _sync_graph(runtime: Runtime, writer: GraphWriter) -> None:
+    # The notes are stored whatever happens here: what fails waits in the outbox.
+    report = graph.sync_graph(
+        uow=runtime.unit_of_work(),
+        writer=writer,
+        batch_size=runtime.settings.graph_batch_size,
+    )
+    if report.error is not None:
+        log.warning("the graph sync left events pending error=%s", report.error)

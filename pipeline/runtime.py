@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -12,17 +11,54 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.audio_sources import AudioSources
 from integrations.graph.writer import GraphWriter
-from integrations.synthesis.extractive import ExtractiveSynthesizer
-from integrations.transcription.local import LocalWhisperTranscriber
+from integrations.synthesis.base import Synthesizer
+from integrations.synthesis.chain import SynthesisChain
+from integrations.transcription.base import Transcriber
+from pipeline import providers
 from pipeline.config import Settings
 from pipeline.leases import Leases
 from repositories.database import UnitOfWork, create_database_engine, create_session_factory
 
 
-@dataclass
 class Runtime:
-    settings: Settings
-    extra_audio_roots: Sequence[Path] = field(default=())
+    """`transcriber` and `synthesizer` given take the place of those the settings name
+    (programs that embed the pipeline with providers of their own: benchmarks, tests); a
+    lone synthesizer given becomes a chain of one, its notes going through the same steps."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        extra_audio_roots: Sequence[Path] = (),
+        transcriber: Transcriber | None = None,
+        synthesizer: Synthesizer | SynthesisChain | None = None,
+    ) -> None:
+        self.settings = settings
+        self.extra_audio_roots = extra_audio_roots
+        # Built now, so a provider the settings cannot name fails at start-up.
+        self.transcriber = (
+            transcriber if transcriber is not None else providers.build_transcriber(settings)
+        )
+        self._chains: dict[tuple[str, ...], SynthesisChain] = {}
+        if synthesizer is None:
+            self.synthesizer = providers.build_synthesizer(settings)
+        elif isinstance(synthesizer, SynthesisChain):
+            self.synthesizer = synthesizer
+        else:
+            self.synthesizer = providers.synthesis_chain([synthesizer])
+
+    def synthesizer_for(self, order: Sequence[str] | None) -> SynthesisChain:
+        """The providers `order` names, tried in that order; None: the configured ones.
+
+        Built once per order: providers hold clients (connection pools) meant to live as
+        long as the process.
+        """
+        if order is None:
+            return self.synthesizer
+        key = tuple(order)
+        if key not in self._chains:
+            self._chains[key] = providers.build_synthesizer(self.settings, key, setting="providers")
+        return self._chains[key]
 
     @cached_property
     def engine(self) -> Engine:
@@ -50,15 +86,6 @@ class Runtime:
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
-
-    @cached_property
-    def transcriber(self) -> LocalWhisperTranscriber:
-        # TRANSCRIPTION_PROVIDERS holds only "local" until cloud providers exist.
-        return LocalWhisperTranscriber(self.settings.whisper_model)
-
-    @cached_property
-    def synthesizer(self) -> ExtractiveSynthesizer:
-        return ExtractiveSynthesizer()
 
     @cached_property
     def sources(self) -> AudioSources:

@@ -15,25 +15,24 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from integrations.audio_sources import AudioSources
 from integrations.errors import TransientIntegrationError
+from integrations.people import Roster, clean_name, normalize_name
 from integrations.synthesis.base import (
     ActionItem,
     Attendee,
     Evidence,
     MeetingContext,
     NoteItem,
-    Synthesizer,
+    Notes,
     Utterance,
 )
-from integrations.transcription.base import TranscribedSegment, Transcript
-from integrations.transcription.local import build_prompt
-from integrations.transcription.platform import is_transcript_file, parse_transcript_file
+from integrations.synthesis.chain import SynthesisChain
+from integrations.transcription.base import TranscribedSegment, Transcriber, Transcript
 from pipeline.leases import DEFAULT_LEASES, Heartbeat, Leases
 from repositories.conversations import StuckConversation
 from repositories.database import UnitOfWork
@@ -44,6 +43,7 @@ Status = ConversationStatus
 log = logging.getLogger(__name__)
 
 GRAPH_EVENT_COMPLETED = "conversation.completed"
+GRAPH_EVENT_RESYNTHESIZED = "conversation.resynthesized"
 
 # Worth trying again later: an outside system away for now, or the database connection
 # lost. Everything else is permanent and fails the conversation at once.
@@ -58,16 +58,6 @@ ProgressCallback = Callable[[int], None]
 
 def _no_progress(percent: int) -> None:
     pass
-
-
-class Transcriber(Protocol):
-    def transcribe(
-        self,
-        path: Path,
-        *,
-        prompt: str | None = None,
-        on_progress: Callable[[float], None] | None = None,
-    ) -> Transcript: ...
 
 
 class StageOutcome(enum.StrEnum):
@@ -105,7 +95,6 @@ def transcribe(
         )
         if claim is None:
             return _not_claimed(claiming, conversation_id)
-    prompt = build_prompt(claim.title, claim.participants)
     log.info("transcribing conversation_id=%s delivery=%d", conversation_id, claim.deliveries)
     if _given_up(conversation_id, uow, Status.TRANSCRIBING, token, claim.deliveries, leases):
         return StageOutcome.FAILED
@@ -122,12 +111,12 @@ def transcribe(
                 ) as heartbeat,
                 sources.fetch(claim.source_uri) as path,
             ):
-                if is_transcript_file(path):
-                    transcript = parse_transcript_file(path)
-                else:
-                    transcript = transcriber.transcribe(
-                        path, prompt=prompt, on_progress=heartbeat.report
-                    )
+                transcript = transcriber.transcribe(
+                    path,
+                    title=claim.title,
+                    participants=claim.participants,
+                    on_progress=heartbeat.report,
+                )
             # One statement on PostgreSQL, atomic by itself: no transaction around it.
             with uow.autocommit() as writing:
                 # A compare-and-set: a worker that lost its lease writes nothing. Notes of an
@@ -159,7 +148,7 @@ def synthesize(
     conversation_id: uuid.UUID,
     *,
     uow: UnitOfWork,
-    synthesizer: Synthesizer,
+    synthesizer: SynthesisChain,
     leases: Leases = DEFAULT_LEASES,
     final_attempt: bool = True,
     on_progress: ProgressCallback = _no_progress,
@@ -194,7 +183,7 @@ def synthesize(
             with Heartbeat(
                 conversation_id, token=token, uow=uow, leases=leases, on_progress=on_progress
             ):
-                notes = synthesizer.synthesize(utterances, meeting)
+                notes = synthesizer.synthesize(utterances, meeting, final_attempt=final_attempt)
             # One statement on PostgreSQL, atomic by itself: no transaction around it.
             with uow.autocommit() as writing:
                 # Handing the lease back is the compare-and-set: it fails when another worker
@@ -204,21 +193,8 @@ def synthesize(
                     conversation_id,
                     token=token,
                     requeue_at=leases.requeue_at(utc_now()),
-                    notes=dict(
-                        summary=notes.summary,
-                        key_decisions=[_stored_item(item) for item in notes.key_decisions],
-                        action_items=[_stored_action_item(item) for item in notes.action_items],
-                        open_questions=[_stored_item(item) for item in notes.open_questions],
-                        key_topics=list(notes.key_topics),
-                        provider=notes.provider,
-                        model=notes.model,
-                        prompt_tokens=notes.prompt_tokens,
-                        completion_tokens=notes.completion_tokens,
-                        seconds=notes.seconds,
-                        dropped_items=notes.dropped_items,
-                    ),
-                    participants=claim.participants,
-                    spoken=_speaking(claim.transcript),
+                    notes=_synthesis_row(notes),
+                    spoken=_speaking(claim.participants, claim.transcript),
                 ):
                     raise _LostRace
     except _LostRace:
@@ -255,6 +231,66 @@ def complete(
         ):
             return _not_claimed(completing, conversation_id)
     log.info("completed conversation_id=%s", conversation_id)
+    return StageOutcome.DONE
+
+
+def resynthesize(
+    conversation_id: uuid.UUID,
+    *,
+    uow: UnitOfWork,
+    synthesizer: SynthesisChain,
+    final_attempt: bool = True,
+) -> StageOutcome:
+    """New notes for a completed conversation from its stored transcript, in place of the
+    old ones; nothing is transcribed again.
+
+    The notes and a graph outbox event are written in one transaction, so the graph
+    follows: the sync reads the meeting as it is now and replaces its items. SKIPPED when
+    the conversation is not completed (or stops being so meanwhile); its lifecycle state
+    never changes here, and an error leaves the old notes in place.
+    """
+    with uow:
+        conversation = uow.conversations.get_with_transcript(conversation_id)
+        if conversation is None:
+            return StageOutcome.GONE
+        if conversation.status is not Status.COMPLETED:
+            return StageOutcome.SKIPPED
+        utterances = [
+            Utterance(
+                segment_id=segment.position,
+                text=segment.text,
+                speaker=segment.speaker,
+                start=segment.start,
+                end=segment.end,
+            )
+            for segment in conversation.segments
+        ]
+        meeting = MeetingContext(
+            title=conversation.title,
+            attendees=[
+                Attendee(name=p.name, email=p.email, is_organizer=p.is_organizer)
+                for p in conversation.participants
+            ],
+            started_at=conversation.started_at or conversation.created_at,
+            language=conversation.language,
+        )
+    log.info("resynthesizing conversation_id=%s", conversation_id)
+    # No transaction is open while the provider writes: that may take minutes.
+    notes = synthesizer.synthesize(utterances, meeting, final_attempt=final_attempt)
+    with uow:
+        # Locked until the notes are in: a deletion or a retry meanwhile waits, or wins.
+        current = uow.conversations.get_by_id(conversation_id, for_update=True)
+        if current is None:
+            return StageOutcome.GONE
+        if current.status is not Status.COMPLETED:
+            return StageOutcome.SKIPPED
+        uow.syntheses.replace_for_conversation(conversation_id, **_synthesis_row(notes))
+        uow.graph_outbox.add_event(
+            conversation_id,
+            GRAPH_EVENT_RESYNTHESIZED,
+            {"conversation_id": str(conversation_id), "provider": notes.provider},
+        )
+    log.info("resynthesized conversation_id=%s provider=%s", conversation_id, notes.provider)
     return StageOutcome.DONE
 
 
@@ -352,15 +388,17 @@ def _synthesis_not_claimed(uow: UnitOfWork, conversation_id: uuid.UUID) -> Stage
     return StageOutcome.SKIPPED
 
 
-def _speaking(spoken: Sequence[SpokenText]) -> dict[str, tuple[float, int]]:
-    """Seconds and words spoken, by case-folded speaker name."""
+def _speaking(names: Sequence[str], spoken: Sequence[SpokenText]) -> dict[str, tuple[float, int]]:
+    """Seconds and words spoken, by the name of the participant (of `names`) who spoke."""
+    roster = Roster(names)
     seconds: dict[str, float] = defaultdict(float)
     words: dict[str, int] = defaultdict(int)
     for segment in spoken:
-        if segment.speaker:
-            seconds[segment.speaker.casefold()] += segment.end - segment.start
-            words[segment.speaker.casefold()] += len(segment.text.split())
-    return {key: (round(seconds[key], 3), words[key]) for key in seconds}
+        name = roster.match(segment.speaker) if segment.speaker else None
+        if name is not None:
+            seconds[name] += segment.end - segment.start
+            words[name] += len(segment.text.split())
+    return {name: (round(seconds[name], 3), words[name]) for name in seconds}
 
 
 def _given_up(
@@ -430,6 +468,23 @@ def _failures_recorded(
         raise
 
 
+def _synthesis_row(notes: Notes) -> dict[str, Any]:
+    """The syntheses columns that hold `notes`."""
+    return {
+        "summary": notes.summary,
+        "key_decisions": [_stored_item(item) for item in notes.key_decisions],
+        "action_items": [_stored_action_item(item) for item in notes.action_items],
+        "open_questions": [_stored_item(item) for item in notes.open_questions],
+        "key_topics": list(notes.key_topics),
+        "provider": notes.provider,
+        "model": notes.model,
+        "prompt_tokens": notes.prompt_tokens,
+        "completion_tokens": notes.completion_tokens,
+        "seconds": notes.seconds,
+        "dropped_items": notes.dropped_items,
+    }
+
+
 def _stored_evidence(evidence: Evidence | None) -> dict[str, Any] | None:
     if evidence is None:
         return None
@@ -462,11 +517,25 @@ def _new_segment(segment: TranscribedSegment) -> NewSegment:
 
 
 def _new_speakers(names: Sequence[str], transcript: Transcript) -> list[str]:
-    """The speakers not among `names` (the participants the claim read)."""
-    known = {name.casefold() for name in names}
-    speakers: dict[str, str] = {}
-    for segment in transcript.segments:
-        speaker = segment.speaker
-        if speaker and speaker.casefold() not in known:
-            speakers.setdefault(speaker.casefold(), speaker)
-    return list(speakers.values())
+    """The speakers who are none of `names` (the participants the claim read), to add.
+
+    Until none is left: a speaker added can make another one's first name shared ("Ann"
+    with "Ann Lee" invited and "Ann Ho" speaking), and so no one's, as the synthesis will
+    find it when it counts who spoke how much."""
+    # A label that normalizes to nothing (only marks no name is spelled with) names no one.
+    labels = [segment.speaker for segment in transcript.segments if segment.speaker]
+    speakers = list(dict.fromkeys(label for label in labels if normalize_name(label)))
+    known = list(names)
+    added: dict[str, str] = {}
+    while True:
+        roster = Roster(known)
+        new = {
+            normalize_name(speaker): clean_name(speaker)
+            for speaker in speakers
+            if roster.match(speaker) is None
+        }
+        if not new:
+            break
+        known += new.values()
+        added.update(new)
+    return list(added.values())

@@ -22,7 +22,7 @@ from pipeline.app import app
 from pipeline.config import get_settings
 from pipeline.queued import QueueRecords
 from pipeline.retries import Backoff
-from pipeline.runner import run_in_process
+from pipeline.runner import resynthesize_in_process, run_in_process
 from pipeline.runtime import Runtime
 from repositories.conversations import StuckConversation
 from repositories.models import ConversationStatus
@@ -152,6 +152,24 @@ def complete(self: StageTask, /, conversation_id: str, **kwargs: Any) -> str:
     return outcome.value
 
 
+@app.task(base=StageTask, bind=True, name="pipeline.resynthesize")
+def resynthesize(
+    self: StageTask, /, conversation_id: str, providers: list[str] | None = None, **kwargs: Any
+) -> str:
+    """New notes for a completed conversation; `providers` (names, in order) for this run
+    only, in place of SYNTHESIS_PROVIDER."""
+    runtime = current_runtime()
+    outcome = stages.resynthesize(
+        uuid.UUID(conversation_id),
+        uow=runtime.unit_of_work(),
+        synthesizer=runtime.synthesizer_for(providers),
+        final_attempt=self.final_attempt,
+    )
+    if outcome is stages.StageOutcome.DONE and runtime.settings.neo4j_uri:
+        _queue(sync_graph)
+    return outcome.value
+
+
 @app.task(name="graph.sync")
 def sync_graph(**kwargs: Any) -> int:
     """Push the graph outbox to Neo4j; sent after each completion and on a schedule.
@@ -233,6 +251,19 @@ def start_pipeline(conversation_id: uuid.UUID, runtime: Runtime | None = None) -
         run_in_process(conversation_id, runtime or current_runtime())
         return
     _queue(transcribe, str(conversation_id))
+
+
+def start_resynthesis(
+    conversation_id: uuid.UUID, runtime: Runtime, providers: Sequence[str] | None = None
+) -> stages.StageOutcome | None:
+    """Queue new notes for a completed conversation; with no broker configured, write them
+    right here (the outcome; None when queued). An unreachable broker raises: there is
+    no lease to send it later by."""
+    if app.conf.task_always_eager:
+        return resynthesize_in_process(conversation_id, runtime, runtime.synthesizer_for(providers))
+    order = None if providers is None else list(providers)
+    resynthesize.delay(str(conversation_id), providers=order)
+    return None
 
 
 def _queue(task: Task, conversation_id: str | None = None) -> None:  # type: ignore[type-arg]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any, cast
@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     ColumnElement,
     Insert,
+    Row,
     Select,
     Table,
     Update,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.ext.compiler import compiles
@@ -147,6 +149,8 @@ class CompletedConversation:
     key_decisions: list[Any]
     open_questions: list[Any]
     action_items: list[Any]
+    # When each item's first cited segment starts, by the segment's position.
+    cited_starts: dict[int, float] = field(default_factory=dict)
 
 
 class ConversationRepository(Repository[Conversation]):
@@ -262,12 +266,11 @@ class ConversationRepository(Repository[Conversation]):
         token: uuid.UUID,
         requeue_at: datetime,
         notes: Mapping[str, Any],
-        participants: Sequence[str],
         spoken: Mapping[str, tuple[float, int]],
     ) -> bool:
         """A synthesis's end: its lease handed back (`release_lease`), the `notes` stored
         (`SynthesisRepository.add_for_conversation`'s values) and who spoke how much
-        (`ParticipantRepository.record_speaking`'s arguments).
+        (`ParticipantRepository.record_speaking`'s `spoken`: by stored name).
 
         Handing the lease back is the compare-and-set: False means another worker took the
         stage over, and nothing is written. On PostgreSQL one statement, as
@@ -277,12 +280,12 @@ class ConversationRepository(Repository[Conversation]):
             if not self.release_lease(id, token=token, requeue_at=requeue_at):
                 return False
             SynthesisRepository(self.session).add_for_conversation(id, **notes)
-            ParticipantRepository(self.session).record_speaking(id, participants, spoken)
+            ParticipantRepository(self.session).record_speaking(id, spoken)
             return True
         parameters = notes_parameters(notes)
         names = tuple(sorted(name.removeprefix("notes_") for name in parameters))
         parameters.update(
-            speaking_parameters(participants, spoken),
+            speaking_parameters(spoken),
             lease_id=id,
             token=token,
             requeue_at=requeue_at,
@@ -478,6 +481,10 @@ class ConversationRepository(Repository[Conversation]):
     def list_recent(self, *, limit: int = 20) -> Sequence[Conversation]:
         return self.list(limit=limit)
 
+    def get_with_notes(self, id: uuid.UUID) -> Conversation | None:
+        """The conversation with its notes (what `status` shows of them)."""
+        return self.get_by_id(id, options=(selectinload(Conversation.synthesis),))
+
     def get_with_transcript(self, id: uuid.UUID) -> Conversation | None:
         """The conversation with everything `show` prints: people, segments, notes."""
         return self.get_by_id(
@@ -542,6 +549,7 @@ class ConversationRepository(Repository[Conversation]):
                         row.name, row.email, row.is_organizer, row.spoken_seconds, row.word_count
                     )
                 )
+        starts = self._cited_starts(conversations)
         return [
             CompletedConversation(
                 id=row.id,
@@ -557,9 +565,33 @@ class ConversationRepository(Repository[Conversation]):
                 key_decisions=row.key_decisions or [],
                 open_questions=row.open_questions or [],
                 action_items=row.action_items or [],
+                cited_starts=starts.get(row.id, {}),
             )
             for row in conversations
         ]
+
+    def _cited_starts(self, conversations: Sequence[Row[Any]]) -> dict[uuid.UUID, dict[int, float]]:
+        """When the segment each item cites first starts, by conversation and position."""
+        cited = {
+            (row.id, item["evidence"]["segment_ids"][0])
+            for row in conversations
+            for items in (row.key_decisions, row.open_questions, row.action_items)
+            for item in items or ()
+            # Notes from before evidence hold strings, or items whose evidence is None.
+            if isinstance(item, dict) and item.get("evidence") and item["evidence"]["segment_ids"]
+        }
+        starts: dict[uuid.UUID, dict[int, float]] = {}
+        if cited:
+            statement = select(
+                TranscriptSegment.conversation_id,
+                TranscriptSegment.position,
+                TranscriptSegment.start,
+            ).where(
+                tuple_(TranscriptSegment.conversation_id, TranscriptSegment.position).in_(cited)
+            )
+            for row in self.session.execute(statement):
+                starts.setdefault(row.conversation_id, {})[row.position] = row.start
+        return starts
 
 
 class json_array_agg(GenericFunction[list[Any]]):

@@ -35,16 +35,12 @@ class ParticipantRepository(Repository[Participant]):
     model = Participant
 
     def record_speaking(
-        self,
-        conversation_id: uuid.UUID,
-        names: Sequence[str],
-        spoken: Mapping[str, tuple[float, int]],
+        self, conversation_id: uuid.UUID, spoken: Mapping[str, tuple[float, int]]
     ) -> None:
-        """Set the speaking time and words of the participants called `names` from `spoken`,
-        keyed by the case-folded name; the others get none."""
-        stats = {name: spoken.get(name.casefold(), (None, None)) for name in names}
-        seconds = {name: value for name, (value, _) in stats.items() if value is not None}
-        words = {name: value for name, (_, value) in stats.items() if value is not None}
+        """Set the speaking time and words of the participants `spoken` names (by their
+        names as stored: the caller tells who a speaker is); the others get none."""
+        seconds = {name: value for name, (value, _) in spoken.items()}
+        words = {name: value for name, (_, value) in spoken.items()}
         # One UPDATE of the whole conversation's people, by the names the caller has read
         # already: no SELECT of their ids first, no statement per person.
         self.update_where(
@@ -85,16 +81,12 @@ def names_insert_selected(conversations: CTE) -> Insert:
     )
 
 
-def speaking_parameters(
-    names: Sequence[str], spoken: Mapping[str, tuple[float, int]]
-) -> dict[str, Any]:
-    """The parameter of `speaking_update_selected`: `record_speaking`'s arguments."""
-    stats = ((name, spoken.get(name.casefold())) for name in names)
+def speaking_parameters(spoken: Mapping[str, tuple[float, int]]) -> dict[str, Any]:
+    """The parameter of `speaking_update_selected`: `record_speaking`'s `spoken`."""
     return {
         "speaking": [
-            {"name": name, "seconds": value[0], "words": value[1]}
-            for name, value in stats
-            if value is not None
+            {"name": name, "seconds": seconds, "words": words}
+            for name, (seconds, words) in spoken.items()
         ]
     }
 

@@ -24,6 +24,13 @@ class SynthesisRepository(Repository[Synthesis]):
         pipeline's hot path, which needs no Synthesis object back)."""
         self.execute(_INSERT, {"conversation_id": conversation_id, **values})
 
+    def replace_for_conversation(self, conversation_id: uuid.UUID, **values: Any) -> None:
+        """Put new notes in place of a conversation's notes. Its email delivery state stays:
+        notes already sent are not sent again by themselves."""
+        updated = self.update_where(Synthesis.conversation_id == conversation_id, **values)
+        if not updated:
+            self.add_for_conversation(conversation_id, **values)
+
     def delete_for_conversation(self, conversation_id: uuid.UUID) -> None:
         """Drop notes a new transcript has made stale."""
         self.session.execute(

@@ -50,7 +50,8 @@ class InstantTranscriber:
         self,
         path: Path,
         *,
-        prompt: str | None = None,
+        title: str | None = None,
+        participants: Sequence[str] = (),
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         self._behave(count_call(self._counter), path, on_progress or (lambda fraction: None))

@@ -63,6 +63,7 @@ class TestCeleryConfig:
             "pipeline.transcribe": {"queue": "transcription"},
             "pipeline.synthesize": {"queue": "synthesis"},
             "pipeline.complete": {"queue": "synthesis"},
+            "pipeline.resynthesize": {"queue": "synthesis"},
             "graph.sync": {"queue": "graph"},
             "pipeline.recover_stuck": {"queue": "celery"},
         }
@@ -74,6 +75,7 @@ class TestCeleryConfig:
             "graph.sync",
             "pipeline.complete",
             "pipeline.recover_stuck",
+            "pipeline.resynthesize",
             "pipeline.synthesize",
             "pipeline.transcribe",
         ]

@@ -26,11 +26,14 @@ def main() -> None:
     parser.add_argument("celery", nargs=argparse.REMAINDER)
     options = parser.parse_args()
 
-    runtime = Runtime(Settings())
-    # cached_property reads the instance's dict first: these take the configured ones' place.
-    if options.transcriber != "local":
-        vars(runtime)["transcriber"] = TRANSCRIBERS[options.transcriber](options.state)
-    vars(runtime)["synthesizer"] = SYNTHESIZERS[options.synthesizer](options.state)
+    runtime = Runtime(
+        Settings(),
+        # None: the configured ones.
+        transcriber=None
+        if options.transcriber == "local"
+        else TRANSCRIBERS[options.transcriber](options.state),
+        synthesizer=SYNTHESIZERS[options.synthesizer](options.state),
+    )
     use_runtime(runtime)
     celery_args = [arg for arg in options.celery if arg != "--"]
     app.worker_main(["worker", *celery_args])

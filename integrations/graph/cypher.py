@@ -120,19 +120,22 @@ CALL (meeting, row) {
 CALL (meeting, row) {
   UNWIND row.decisions AS decided
   MERGE (decision:Decision {id: decided.id})
-  SET decision.text = decided.text, decision.position = decided.position
+  SET decision.text = decided.text, decision.quote = decided.quote,
+      decision.start = decided.start, decision.position = decided.position
   MERGE (meeting)-[:DECIDED]->(decision)
 }
 CALL (meeting, row) {
   UNWIND row.questions AS raised
   MERGE (question:Question {id: raised.id})
-  SET question.text = raised.text, question.position = raised.position
+  SET question.text = raised.text, question.quote = raised.quote,
+      question.start = raised.start, question.position = raised.position
   MERGE (meeting)-[:RAISED]->(question)
 }
 CALL (meeting, row) {
   UNWIND row.action_items AS task
   MERGE (item:ActionItem {id: task.id})
-  SET item.text = task.text, item.due = task.due, item.position = task.position
+  SET item.text = task.text, item.due = task.due, item.quote = task.quote,
+      item.start = task.start, item.position = task.position
   MERGE (meeting)-[:HAS_ACTION_ITEM]->(item)
   WITH item, task
   WHERE task.owner IS NOT NULL

@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 
-from anyascii import anyascii
-
-
-# The same people and topics come back meeting after meeting; a rebuild normalizes each
-# name hundreds of times.
-@lru_cache(maxsize=8192)
-def normalize_name(text: str) -> str:
-    """The form two spellings of one name or topic share: transliterated to ASCII, case
-    and spacing dropped.
-
-    "  José  GARCÍA " and "jose garcia" are one person, and so are "Łukasz" and "Lukasz"
-    (letters such as Ł, ø, ß have no accent to strip: they are transliterated); "Q3
-    Roadmap" and "q3  roadmap" are one topic.
-    """
-    if not text.isascii():
-        text = "".join(map(_transliterate, unicodedata.normalize("NFKC", text)))
-    return " ".join(text.casefold().split())
-
-
-def _transliterate(char: str) -> str:
-    # Chinese characters stay as they are: their romanization drops the tones, so
-    # different names (王伟, 汪伟) would read alike and two people would become one.
-    if unicodedata.name(char, "").startswith("CJK UNIFIED IDEOGRAPH"):
-        return char
-    return anyascii(char)
+# Re-exported: the graph's keys are made with it.
+from integrations.people import normalize_name as normalize_name
+from integrations.people import person_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +25,7 @@ class Person:
     @property
     def key(self) -> str:
         """The `Person.key` of DESIGN.md: the lower-cased email, else `name:<normalized>`."""
-        if self.email:
-            return self.email.strip().lower()
-        return f"name:{self.name_key}"
+        return person_key(self.name, self.email)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +43,8 @@ class Statement:
 
     id: str
     text: str
+    quote: str | None = None  # the transcript's words the notes checked it against
+    start: float | None = None  # seconds into the meeting the quote was said
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +55,8 @@ class Task:
     text: str
     owner: Person | None = None
     due: str | None = None
+    quote: str | None = None
+    start: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

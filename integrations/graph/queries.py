@@ -9,7 +9,7 @@ from typing import Any, LiteralString
 
 from neo4j.time import Date, DateTime, Duration, Time
 
-from integrations.graph.model import normalize_name
+from integrations.people import normalize_email, normalize_name
 
 
 class QueryParameterError(ValueError):
@@ -47,7 +47,8 @@ class QueryParameter:
         if not value:
             raise QueryParameterError(f"{self.name} must not be empty")
         if self.kind is ParameterKind.PERSON:
-            return value.lower() if "@" in value else normalize_name(value)
+            email = normalize_email(value) if "@" in value else None
+            return email or normalize_name(value)
         if self.kind is ParameterKind.TOPIC:
             return normalize_name(value)
         return value

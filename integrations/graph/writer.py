@@ -21,7 +21,8 @@ from neo4j.exceptions import (
 
 from integrations.errors import IntegrationError, TransientIntegrationError
 from integrations.graph import cypher
-from integrations.graph.model import Meeting, Person, normalize_name
+from integrations.graph.model import Meeting, Person, Statement
+from integrations.people import normalize_name
 
 # How long a managed transaction keeps retrying a transient failure (a deadlock, a leader
 # switch, a server that is restarting) before the error reaches the caller.
@@ -181,11 +182,11 @@ def _rows(meetings: Sequence[Meeting], graph_keys: Mapping[str, Sequence[str]]) 
                     {"name": name, "label": label} for name, label in topics.items() if name
                 ],
                 "decisions": [
-                    {"id": statement.id, "text": statement.text, "position": position}
+                    _statement_row(statement, position)
                     for position, statement in enumerate(meeting.decisions)
                 ],
                 "questions": [
-                    {"id": statement.id, "text": statement.text, "position": position}
+                    _statement_row(statement, position)
                     for position, statement in enumerate(meeting.questions)
                 ],
                 "action_items": [
@@ -193,6 +194,8 @@ def _rows(meetings: Sequence[Meeting], graph_keys: Mapping[str, Sequence[str]]) 
                         "id": item.id,
                         "text": item.text,
                         "due": item.due,
+                        "quote": item.quote,
+                        "start": item.start,
                         "position": position,
                         "owner": person_key(item.owner) if item.owner is not None else None,
                     }
@@ -201,6 +204,16 @@ def _rows(meetings: Sequence[Meeting], graph_keys: Mapping[str, Sequence[str]]) 
             }
         )
     return rows
+
+
+def _statement_row(statement: Statement, position: int) -> dict[str, Any]:
+    return {
+        "id": statement.id,
+        "text": statement.text,
+        "quote": statement.quote,
+        "start": statement.start,
+        "position": position,
+    }
 
 
 def _write_meetings(tx: ManagedTransaction, meetings: Sequence[Meeting], replace: bool) -> None:

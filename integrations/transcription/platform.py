@@ -13,7 +13,6 @@ import html
 import json
 import math
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from operator import attrgetter
@@ -23,9 +22,11 @@ import charset_normalizer
 import srt
 import webvtt
 
+from integrations.people import is_speaker_name
 from integrations.transcription.base import (
     MalformedTranscriptError,
     TranscribedSegment,
+    Transcriber,
     Transcript,
     Word,
 )
@@ -80,19 +81,6 @@ _DIALOGUE_DASH = re.compile(r"[-\u2010\u2013\u2014][ \t]*(?=[^\d\s-])")
 # CJK text puts no space after the full-width colon.
 _COLON_LABEL = re.compile(r"([^:\uff1a\n]{1,64}?)[ \t]*(?::[ \t]+|\uff1a[ \t]*)(?=\S)")
 _BRACKET_LABEL = re.compile(r"\[([^\]\n]{1,64})\][ \t]+(?=\S)")
-# Pronouns, roles or affiliations that Zoom and Teams users add to display names:
-# "Jane Doe (she/her)", "Sam Lee [Guest]".
-_NAME_AFFIX = re.compile(r"\([^()\[\]]{1,40}\)|\[[^()\[\]]{1,40}\]")
-# Apostrophes (straight and typographic), hyphens and initials' dots occur inside names.
-_NAME_PUNCTUATION = frozenset("'\u2019-.")
-# Lower-case name particles: "Ludwig van Beethoven", "Maria de la Cruz".
-_NAME_PARTICLES = frozenset(
-    {"al", "bin", "bint", "da", "das", "de", "del", "della", "der", "di", "dos", "du", "el"}
-    | {"ibn", "la", "le", "van", "von", "y", "zu"}
-)
-# Diarizers' numbered speakers: SPEAKER_00.
-_NUMBERED = re.compile(r"_\d+$")
-_MAX_LABEL_WORDS = 5
 _NO_BREAK_SPACE = "\u00a0"
 # Zoom's saved transcript ("Save transcript" in the meeting, meeting_saved_closed_caption.txt):
 # "[Jane Doe] 10:01:02" on a line of its own, then what was said. Older clients wrote one
@@ -115,6 +103,31 @@ class _FormatError(Exception):
 
 class _NotText(Exception):
     """The bytes are no text in any encoding we can tell."""
+
+
+class PlatformTranscripts:
+    """A transcriber that reads a transcript the meeting platform made, and hands a
+    recording (anything else) to the transcriber it wraps.
+
+    Users upload either, under any name, so which one a file is is told by its content.
+    """
+
+    def __init__(self, recordings: Transcriber) -> None:
+        self._recordings = recordings
+
+    def transcribe(
+        self,
+        path: Path,
+        *,
+        title: str | None = None,
+        participants: Sequence[str] = (),
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Transcript:
+        if is_transcript_file(path):
+            return parse_transcript_file(path)
+        return self._recordings.transcribe(
+            path, title=title, participants=participants, on_progress=on_progress
+        )
 
 
 def is_transcript_file(path: Path) -> bool:
@@ -416,34 +429,9 @@ def _label(text: str) -> tuple[str, int] | None:
     """
     for pattern in (_BRACKET_LABEL, _COLON_LABEL):
         match = pattern.match(text)
-        if match and _is_speaker_name(match[1]):
+        if match and is_speaker_name(match[1]):
             return _normalize(match[1]), match.end()
     return None
-
-
-def _is_speaker_name(candidate: str) -> bool:
-    core = _NAME_AFFIX.sub(" ", candidate)
-    if any(bracket in core for bracket in "()[]"):
-        return False
-    words = [word.removesuffix(",") for word in core.split()]
-    if not 1 <= len(words) <= _MAX_LABEL_WORDS or not all(words):
-        return False
-    names = [word for word in words if _is_name_word(word)]
-    return (
-        bool(names)
-        and not words[0].isdecimal()
-        and all(word in names or word in _NAME_PARTICLES or word.isdecimal() for word in words)
-    )
-
-
-def _is_name_word(word: str) -> bool:
-    first = word[0]
-    if not first.isalpha() or first.islower():
-        return False
-    return all(
-        char.isalpha() or char in _NAME_PUNCTUATION or unicodedata.category(char)[0] == "M"
-        for char in _NUMBERED.sub("", word)
-    )
 
 
 def _unlabelled(text: str) -> str:
@@ -533,6 +521,8 @@ def _parse_json(text: str) -> _Parsed:
             if not isinstance(declared, str) or not declared.strip():
                 raise _FormatError("'language' must be a non-empty string")
             language = declared.strip()
+        if "segments" not in data and isinstance(data.get(_UNTIMED_TURNS), list):
+            return _untimed_turns(data[_UNTIMED_TURNS]), language
         data = data.get("segments")
     if not isinstance(data, list):
         raise _FormatError(
@@ -545,6 +535,40 @@ def _parse_json(text: str) -> _Parsed:
         if segment.text:
             segments.append(segment)
     return segments, language
+
+
+# Meeting corpora and minute-takers' exports (QMSum's AMI and ICSI meetings among them)
+# keep who said what in order, without times.
+_UNTIMED_TURNS = "meeting_transcripts"
+
+
+def _untimed_turns(turns: list[object]) -> list[TranscribedSegment]:
+    """Turns in spoken order, timed at an even speaking pace (`_SECONDS_PER_WORD`): the
+    order and the lengths are right, the clock times are estimates."""
+    segments = []
+    elapsed = 0.0
+    for index, item in enumerate(turns):
+        where = f"{_UNTIMED_TURNS}[{index}]"
+        fields = _json_object(item, where)
+        text = fields.get("content", fields.get("text"))
+        if not isinstance(text, str):
+            raise _FormatError(f"{where}: 'content' must be a string, got {_json_type(text)}")
+        speaker = fields.get("speaker")
+        if speaker is not None and not isinstance(speaker, str):
+            raise _FormatError(
+                f"{where}: 'speaker' must be a string or null, got {_json_type(speaker)}"
+            )
+        said = _normalize(text)
+        if not said:
+            continue
+        end = elapsed + len(said.split()) * _SECONDS_PER_WORD
+        segments.append(
+            TranscribedSegment(
+                round(elapsed, 3), round(end, 3), said, _normalize(speaker or "") or None
+            )
+        )
+        elapsed = end
+    return segments
 
 
 def _json_segment(item: object, where: str) -> TranscribedSegment:

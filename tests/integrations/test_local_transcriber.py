@@ -31,7 +31,7 @@ MAX_WER = 0.15
 class Recording:
     path: Path
     text: str
-    prompt: str | None = None
+    title: str | None = None
     names: tuple[str, ...] = ()
 
 
@@ -55,7 +55,7 @@ def recordings(corpus: Path) -> dict[str, Recording]:
         cases[name] = Recording(
             path=corpus / "scripted" / f"{name}.wav",
             text=" ".join(turn["text"] for turn in script["turns"]),
-            prompt=build_prompt(script["title"], names),
+            title=script["title"],
             names=names,
         )
     return cases
@@ -67,7 +67,9 @@ def transcripts(
 ) -> dict[str, Transcript]:
     # Each recording is transcribed once for the module: the tests only read the results.
     return {
-        name: transcriber.transcribe(recording.path, prompt=recording.prompt)
+        name: transcriber.transcribe(
+            recording.path, title=recording.title, participants=recording.names
+        )
         for name, recording in recordings.items()
     }
 

@@ -1,12 +1,21 @@
 from __future__ import annotations
 
 import codecs
+import itertools
+import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
-from integrations.transcription.base import MalformedTranscriptError, TranscribedSegment, Word
+from integrations.transcription.base import (
+    MalformedTranscriptError,
+    TranscribedSegment,
+    Transcript,
+    Word,
+)
 from integrations.transcription.platform import (
+    PlatformTranscripts,
     is_transcript_file,
     parse_transcript_file,
     write_srt,
@@ -200,6 +209,44 @@ class TestParseTranscriptFile:
             ),
             TranscribedSegment(1.2, 2.0, "Hallo"),
         )
+
+    def test_untimed_turns_keep_their_order_and_speakers_at_an_even_pace(
+        self, tmp_path: Path
+    ) -> None:
+        # A meeting corpus's export (QMSum's AMI meetings): who said what, in order, no times.
+        turns = {
+            "topic_list": [],
+            "meeting_transcripts": [
+                {"speaker": "Project Manager", "content": "Okay , let's begin ."},
+                {"speaker": "Marketing", "content": "{vocalsound}"},
+                {"speaker": "Marketing", "content": "So we go with the yellow case ."},
+            ],
+        }
+        path = _write(tmp_path, "TS1000a.json", json.dumps(turns))
+
+        transcript = parse_transcript_file(path)
+
+        assert [(s.speaker, s.text) for s in transcript.segments] == [
+            ("Project Manager", "Okay , let's begin ."),
+            ("Marketing", "{vocalsound}"),
+            ("Marketing", "So we go with the yellow case ."),
+        ]
+        starts = [s.start for s in transcript.segments]
+        assert starts[0] == 0.0
+        assert all(
+            earlier.end == later.start > earlier.start
+            for earlier, later in itertools.pairwise(transcript.segments)
+        )
+
+    def test_untimed_turn_without_text_is_malformed(self, tmp_path: Path) -> None:
+        path = _write(
+            tmp_path,
+            "m.json",
+            json.dumps({"meeting_transcripts": [{"speaker": "A", "content": 3}]}),
+        )
+
+        with pytest.raises(MalformedTranscriptError, match=r"meeting_transcripts\[0\]: 'content'"):
+            parse_transcript_file(path)
 
     @pytest.mark.parametrize(
         ("name", "content", "expected"),
@@ -692,3 +739,41 @@ class TestExport:
         path = _write(tmp_path, "export.srt", write_srt(named))
 
         assert parse_transcript_file(path).segments == named
+
+
+class _TranscriptionService:
+    """An outside transcriber, noting what it was asked to hear."""
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[str, str | None, tuple[str, ...]]] = []
+
+    def transcribe(
+        self,
+        path: Path,
+        *,
+        title: str | None = None,
+        participants: Sequence[str] = (),
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Transcript:
+        self.heard.append((path.name, title, tuple(participants)))
+        segment = TranscribedSegment(0.0, 1.0, "Hello.")
+        return Transcript(segments=(segment,), language="en", duration=1.0, provider="service")
+
+
+class TestPlatformTranscripts:
+    def test_a_transcript_is_read_whatever_its_name_and_a_recording_is_heard(
+        self, tmp_path: Path
+    ) -> None:
+        service = _TranscriptionService()
+        transcriber = PlatformTranscripts(service)
+        transcript = _write(
+            tmp_path, "call-export", "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n<v Ann>Hi.</v>\n"
+        )
+        recording = silence(tmp_path / "call.wav", 1.0)
+
+        read = transcriber.transcribe(transcript, title="Sync", participants=["Ann Lee"])
+        heard = transcriber.transcribe(recording, title="Sync", participants=["Ann Lee"])
+
+        assert (read.provider, read.segments[0].speaker) == ("platform:vtt", "Ann")
+        assert heard.provider == "service"
+        assert service.heard == [("call.wav", "Sync", ("Ann Lee",))]

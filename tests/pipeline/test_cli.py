@@ -173,11 +173,15 @@ class TestProcess:
         owners = {item["owner"] for item in notes["action_items"]}
         assert "Carol Singh" in owners
         assert all(
-            set(item) == {"text", "owner", "owner_email", "due", "due_date", "evidence"}
+            set(item)
+            == {"text", "owner", "owner_email", "due", "due_date", "evidence", "start", "speaker"}
             for item in notes["action_items"]
         )
         items = [*notes["key_decisions"], *notes["action_items"], *notes["open_questions"]]
         assert all(item["evidence"]["segment_ids"] for item in items)
+        # When and by whom: the first cited segment's.
+        speaker_at = {segment["start"]: segment["speaker"] for segment in segments}
+        assert all(speaker_at[item["start"]] == item["speaker"] for item in items)
         emails = {p["email"] for p in processed["participants"]}
         assert "alice.chen@example.com" in emails
 
@@ -269,6 +273,10 @@ class TestShowStatusList:
         markdown = run("show", conversation_id, database_url=url).stdout
         assert markdown.startswith("# Mobile app launch planning")
         assert "## Action items" in markdown
+        # Each decision with the time it was said: "- [00:01:05] We launch in March. — ..."
+        decisions = markdown.split("## Key decisions\n\n")[1].split("\n\n")[0].splitlines()
+        assert decisions
+        assert all(re.match(r"- \[\d\d:\d\d:\d\d\] .+ — ", line) for line in decisions)
         assert "## Transcript" in markdown
 
     def test_status_and_list(self, processed: dict[str, Any], migrated: tuple[str, Engine]) -> None:

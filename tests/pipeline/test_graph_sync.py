@@ -29,6 +29,7 @@ from pipeline.runner import run_in_process
 from pipeline.runtime import Runtime
 from repositories.database import UnitOfWork, create_session_factory
 from repositories.models import Conversation, ConversationStatus, GraphOutboxEvent, utc_now
+from repositories.segments import NewSegment
 from tests.audio import silence
 from tests.graph import node_counts, relationship_counts, rows, snapshot
 from tests.pipeline.test_cli import MINUTES, one_line_error, run
@@ -61,9 +62,9 @@ def completed_meeting(
     people: Sequence[tuple[str, str | None]],
     *,
     topics: Sequence[str] = ("Budget",),
-    decisions: Sequence[str] = ("Ship it",),
+    decisions: Sequence[str | dict[str, Any]] = ("Ship it",),
     action_items: Sequence[dict[str, Any]] = (),
-    questions: Sequence[str] = (),
+    questions: Sequence[str | dict[str, Any]] = (),
 ) -> uuid.UUID:
     """A conversation as `stages.complete` leaves it: completed, notes, outbox event."""
     with uow:
@@ -167,6 +168,51 @@ class TestSync:
         )
         alice = rows(neo4j_driver, "MATCH (p:Person {key: 'alice@example.com'}) RETURN p.name AS n")
         assert alice == [{"n": "Alice Chen"}]
+
+    def test_items_carry_their_quote_and_when_it_was_said(
+        self, uow: UnitOfWork, graph_writer: GraphWriter, neo4j_driver: Driver
+    ) -> None:
+        conversation_id = completed_meeting(
+            uow,
+            "Design review",
+            [("Ana Lima", None)],
+            decisions=[
+                {
+                    "text": "The case is dark grey.",
+                    "evidence": {"segment_ids": [1], "quote": "we go with dark grey"},
+                }
+            ],
+            action_items=[
+                {
+                    "text": "Send the renders.",
+                    "owner": "Ana Lima",
+                    "evidence": {"segment_ids": [0, 1], "quote": "send the renders. So we"},
+                }
+            ],
+            # Notes from before evidence: the node has neither.
+            questions=[{"text": "Which factory?", "evidence": None}],
+        )
+        with uow:
+            uow.segments.replace_for_conversation(
+                conversation_id,
+                [
+                    NewSegment(start=12.5, end=14.0, text="Ana, send the renders."),
+                    NewSegment(start=313.0, end=318.0, text="So we go with dark grey."),
+                ],
+                earlier=False,
+            )
+
+        sync_graph(uow=uow, writer=graph_writer)
+
+        assert rows(
+            neo4j_driver,
+            "MATCH (:Meeting)-->(n) WHERE n:Decision OR n:ActionItem OR n:Question "
+            "RETURN labels(n)[0] AS label, n.quote AS quote, n.start AS start ORDER BY label",
+        ) == [
+            {"label": "ActionItem", "quote": "send the renders. So we", "start": 12.5},
+            {"label": "Decision", "quote": "we go with dark grey", "start": 313.0},
+            {"label": "Question", "quote": None, "start": None},
+        ]
 
     def test_syncing_again_and_repeated_events_change_nothing(
         self, uow: UnitOfWork, graph_writer: GraphWriter, neo4j_driver: Driver
@@ -306,6 +352,31 @@ class TestSync:
         assert people == [
             {"key": "carla@example.com", "meetings": 2},
             {"key": "name:ben", "meetings": 2},
+        ]
+
+    def test_owners_are_the_participants_the_notes_name(
+        self, uow: UnitOfWork, graph_writer: GraphWriter, neo4j_driver: Driver
+    ) -> None:
+        people = [("Ann Lee", "ann.lee@example.com"), ("Ann Ho", "ann.ho@example.com")]
+        items: list[dict[str, Any]] = [
+            {"text": "By address", "owner": "Ann", "owner_email": "Ann.Ho@example.com"},
+            {"text": "By surname", "owner": "Ms. Lee", "owner_email": None},
+            {"text": "Shared first name", "owner": "Ann", "owner_email": None},
+            {"text": "A role", "owner": "Project Manager", "owner_email": None},
+        ]
+        completed_meeting(uow, "Owners", [*people, ("Carol Singh", None)], action_items=items)
+        sync_graph(uow=uow, writer=graph_writer)
+
+        owners = rows(
+            neo4j_driver,
+            "MATCH (a:ActionItem)-[:ASSIGNED_TO]->(p:Person) "
+            "RETURN a.text AS text, p.key AS owner, p.name AS name ORDER BY text",
+        )
+        assert owners == [
+            {"text": "A role", "owner": "name:project manager", "name": "Project Manager"},
+            {"text": "By address", "owner": "ann.ho@example.com", "name": "Ann Ho"},
+            {"text": "By surname", "owner": "ann.lee@example.com", "name": "Ann Lee"},
+            {"text": "Shared first name", "owner": "name:ann", "name": "Ann"},
         ]
 
     def test_a_conversation_no_longer_completed_leaves_the_graph(

@@ -4,7 +4,7 @@ import http.server
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,17 +18,19 @@ from integrations.audio_sources import (
     SourceUnavailableError,
 )
 from integrations.errors import TransientIntegrationError
-from integrations.synthesis.extractive import ExtractiveSynthesizer
+from integrations.synthesis.chain import SynthesisChain
 from integrations.transcription.base import (
     MalformedTranscriptError,
+    Transcriber,
     Transcript,
     UnreadableMediaError,
 )
-from integrations.transcription.local import LocalWhisperTranscriber
 from integrations.transcription.platform import parse_transcript_file
 from pipeline import stages
+from pipeline.config import Settings
 from pipeline.intake import ParticipantInput, create_conversation
 from pipeline.leases import Leases
+from pipeline.providers import build_synthesizer, build_transcriber
 from pipeline.stages import StageOutcome
 from repositories.database import UnitOfWork, create_session_factory
 from repositories.models import Conversation, ConversationStatus, GraphOutboxEvent, utc_now
@@ -53,13 +55,14 @@ VTT = """WEBVTT
 
 
 @pytest.fixture(scope="module")
-def transcriber() -> LocalWhisperTranscriber:
-    return LocalWhisperTranscriber()
+def transcriber() -> Transcriber:
+    # As configured by default: transcript files read, recordings heard by local Whisper.
+    return build_transcriber(Settings())
 
 
 @pytest.fixture(scope="module")
-def synthesizer() -> ExtractiveSynthesizer:
-    return ExtractiveSynthesizer()
+def synthesizer() -> SynthesisChain:
+    return build_synthesizer(Settings())
 
 
 @pytest.fixture
@@ -105,8 +108,8 @@ def _events(uow: UnitOfWork, conversation_id: uuid.UUID) -> list[GraphOutboxEven
 def _run_all(
     uow: UnitOfWork,
     conversation_id: uuid.UUID,
-    transcriber: LocalWhisperTranscriber,
-    synthesizer: ExtractiveSynthesizer,
+    transcriber: Transcriber,
+    synthesizer: SynthesisChain,
     sources: AudioSources,
 ) -> None:
     stages.transcribe(conversation_id, uow=uow, transcriber=transcriber, sources=sources)
@@ -116,7 +119,7 @@ def _run_all(
 
 class TestTranscribe:
     def test_platform_transcript_lands_with_speakers(
-        self, uow: UnitOfWork, vtt_file: Path, transcriber: LocalWhisperTranscriber
+        self, uow: UnitOfWork, vtt_file: Path, transcriber: Transcriber
     ) -> None:
         conversation_id = _conversation(uow, vtt_file, "Ann Lee <ann@example.com>")
         outcome = stages.transcribe(
@@ -147,7 +150,7 @@ class TestTranscribe:
         ]
 
     def test_audio_is_transcribed_with_word_timestamps(
-        self, uow: UnitOfWork, corpus: Path, transcriber: LocalWhisperTranscriber
+        self, uow: UnitOfWork, corpus: Path, transcriber: Transcriber
     ) -> None:
         audio = corpus / "speech" / "jfk.flac"
         conversation_id = _conversation(uow, audio)
@@ -172,7 +175,7 @@ class TestTranscribe:
         uow: UnitOfWork,
         connection: Connection,
         vtt_file: Path,
-        transcriber: LocalWhisperTranscriber,
+        transcriber: Transcriber,
     ) -> None:
         sources = AudioSources([vtt_file.parent])
         conversation_id = _conversation(uow, vtt_file)
@@ -200,7 +203,7 @@ class TestTranscribe:
             assert len(_loaded(uow, conversation_id).participants) == 2
 
     def test_unreadable_audio_fails_the_conversation(
-        self, uow: UnitOfWork, tmp_path: Path, transcriber: LocalWhisperTranscriber
+        self, uow: UnitOfWork, tmp_path: Path, transcriber: Transcriber
     ) -> None:
         bogus = tmp_path / "notes.wav"
         bogus.write_text("this is not audio", encoding="utf-8")
@@ -220,7 +223,7 @@ class TestTranscribe:
         assert _segment_rows(uow, conversation_id) == []
 
     def test_malformed_transcript_fails_the_conversation(
-        self, uow: UnitOfWork, tmp_path: Path, transcriber: LocalWhisperTranscriber
+        self, uow: UnitOfWork, tmp_path: Path, transcriber: Transcriber
     ) -> None:
         broken = tmp_path / "broken.vtt"
         broken.write_text("WEBVTT\n\n00:00:0x.000 --> 00:00:01.000\nHello\n", encoding="utf-8")
@@ -235,7 +238,7 @@ class TestTranscribe:
         assert _status(uow, conversation_id).status is Status.FAILED
 
     def test_a_source_outside_the_audio_roots_is_refused(
-        self, uow: UnitOfWork, tmp_path: Path, vtt_file: Path, transcriber: LocalWhisperTranscriber
+        self, uow: UnitOfWork, tmp_path: Path, vtt_file: Path, transcriber: Transcriber
     ) -> None:
         allowed = tmp_path / "allowed"
         allowed.mkdir()
@@ -251,9 +254,7 @@ class TestTranscribe:
         assert conversation.status is Status.FAILED
         assert "outside the allowed audio roots" in (conversation.error_message or "")
 
-    def test_unknown_conversation_is_gone(
-        self, uow: UnitOfWork, transcriber: LocalWhisperTranscriber
-    ) -> None:
+    def test_unknown_conversation_is_gone(self, uow: UnitOfWork, transcriber: Transcriber) -> None:
         outcome = stages.transcribe(
             uuid.uuid4(), uow=uow, transcriber=transcriber, sources=AudioSources([])
         )
@@ -265,8 +266,8 @@ class TestSynthesizeAndComplete:
         self,
         uow: UnitOfWork,
         vtt_file: Path,
-        transcriber: LocalWhisperTranscriber,
-        synthesizer: ExtractiveSynthesizer,
+        transcriber: Transcriber,
+        synthesizer: SynthesisChain,
     ) -> None:
         conversation_id = _conversation(uow, vtt_file, "Ann Lee", "Cy Diaz")
         _run_all(uow, conversation_id, transcriber, synthesizer, AudioSources([vtt_file.parent]))
@@ -291,13 +292,54 @@ class TestSynthesizeAndComplete:
         assert events[0].payload["conversation_id"] == str(conversation_id)
         assert events[0].processed_at is None
 
+    def test_speakers_labelled_by_first_name_are_the_invited_people(
+        self,
+        uow: UnitOfWork,
+        tmp_path: Path,
+        transcriber: Transcriber,
+        synthesizer: SynthesisChain,
+    ) -> None:
+        path = tmp_path / "first-names.vtt"
+        path.write_text(VTT.replace("<v Ann Lee>", "<v Ann>").replace("<v Bo Chen>", "<v Bo>"))
+        conversation_id = _conversation(uow, path, "Ann Lee", "Bo Chen <bo@example.com>")
+        _run_all(uow, conversation_id, transcriber, synthesizer, AudioSources([tmp_path]))
+        with uow:
+            notes = uow.syntheses.get_by_conversation(conversation_id)
+            people = {p.name: p for p in _loaded(uow, conversation_id).participants}
+        # "Ann" and "Bo" are no new participants: their speaking counts for the invited.
+        assert set(people) == {"Ann Lee", "Bo Chen"}
+        assert people["Ann Lee"].spoken_seconds == pytest.approx(6.5)
+        assert people["Bo Chen"].word_count == 15
+        assert notes is not None
+        # "I will update the release notes by Friday", said by "Bo".
+        assert notes.action_items[0]["owner"] == "Bo Chen"
+        assert notes.action_items[0]["due"] == "Friday"
+
+    def test_a_speakers_first_name_shared_with_another_speaker_is_a_participant_of_its_own(
+        self,
+        uow: UnitOfWork,
+        tmp_path: Path,
+        transcriber: Transcriber,
+        synthesizer: SynthesisChain,
+    ) -> None:
+        path = tmp_path / "namesakes.vtt"
+        path.write_text(VTT.replace("<v Ann Lee>", "<v Ann>").replace("<v Bo Chen>", "<v Ann Ho>"))
+        conversation_id = _conversation(uow, path, "Ann Lee")
+        _run_all(uow, conversation_id, transcriber, synthesizer, AudioSources([tmp_path]))
+        with uow:
+            people = {p.name: p for p in _loaded(uow, conversation_id).participants}
+        # With "Ann Ho" speaking too, "Ann" could be either: someone of their own.
+        assert set(people) == {"Ann Lee", "Ann Ho", "Ann"}
+        assert people["Ann"].spoken_seconds == pytest.approx(6.5)
+        assert people["Ann Lee"].spoken_seconds is None
+
     def test_each_stage_twice_leaves_the_same_rows(
         self,
         uow: UnitOfWork,
         connection: Connection,
         vtt_file: Path,
-        transcriber: LocalWhisperTranscriber,
-        synthesizer: ExtractiveSynthesizer,
+        transcriber: Transcriber,
+        synthesizer: SynthesisChain,
     ) -> None:
         conversation_id = _conversation(uow, vtt_file)
         stages.transcribe(
@@ -343,7 +385,7 @@ class TestSynthesizeAndComplete:
         self,
         uow: UnitOfWork,
         vtt_file: Path,
-        transcriber: LocalWhisperTranscriber,
+        transcriber: Transcriber,
     ) -> None:
         conversation_id = _conversation(uow, vtt_file)
         stages.transcribe(
@@ -361,8 +403,8 @@ class TestRetry:
         self,
         uow: UnitOfWork,
         tmp_path: Path,
-        transcriber: LocalWhisperTranscriber,
-        synthesizer: ExtractiveSynthesizer,
+        transcriber: Transcriber,
+        synthesizer: SynthesisChain,
     ) -> None:
         transcript = tmp_path / "late.vtt"
         conversation_id = _conversation(uow, transcript)
@@ -393,7 +435,12 @@ class _ScriptedTranscriber:
         self._wait_for_progress = wait_for_progress
 
     def transcribe(
-        self, path: Path, *, prompt: str | None = None, on_progress: Any = None
+        self,
+        path: Path,
+        *,
+        title: str | None = None,
+        participants: Sequence[str] = (),
+        on_progress: Any = None,
     ) -> Transcript:
         self.calls += 1
         if self._error is not None:

@@ -24,6 +24,7 @@ from integrations.graph.writer import GraphWriter
 from pipeline import stages
 from pipeline.config import Settings
 from pipeline.leases import Leases
+from pipeline.providers import synthesis_chain
 from pipeline.queued import QueueRecords
 from repositories.models import (
     ConversationStatus,
@@ -231,7 +232,10 @@ class TestBrokerLoss:
         )
         QueueRecords(cluster.broker_url).mark(str(conversation_id), "pipeline.synthesize")
         stages.synthesize(
-            conversation_id, uow=uow, synthesizer=CountingSynthesizer(cluster.state), leases=leases
+            conversation_id,
+            uow=uow,
+            synthesizer=synthesis_chain([CountingSynthesizer(cluster.state)]),
+            leases=leases,
         )
 
         cluster.worker(beat=True)

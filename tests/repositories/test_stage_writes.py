@@ -226,8 +226,7 @@ def _release_with_notes(uow: UnitOfWork, conversation_id: uuid.UUID, token: uuid
                 "model": None,
                 "seconds": 0.25,
             },
-            participants=["Ann Lee", "Bo Diaz"],
-            spoken={"ann lee": (12.5, 30)},
+            spoken={"Ann Lee": (12.5, 30)},
         )
 
 
