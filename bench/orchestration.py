@@ -196,16 +196,20 @@ def count_database_round_trips(on_round_trip: Callable[[], None]) -> Callable[[]
     """Calls `on_round_trip` on every exchange with PostgreSQL; returns the undo.
 
     psycopg drives each exchange as a generator that waits on the socket; one that finishes
-    without waiting (setting autocommit, a rollback with no transaction open) is none.
+    without waiting (setting autocommit, a rollback with no transaction open) is none. A
+    statement outside a transaction, not in autocommit mode, is two: psycopg sends BEGIN
+    and waits for its answer first, in the same generator.
     """
     wait = psycopg.Connection.wait
 
-    def exchange(generator: Generator[Any, Any, Any]) -> Generator[Any, Any, Any]:
+    def exchange(generator: Generator[Any, Any, Any], begins: bool) -> Generator[Any, Any, Any]:
         try:
             request = generator.send(None)
         except StopIteration as done:
             return done.value
         on_round_trip()
+        if begins:
+            on_round_trip()
         while True:
             reply = yield request
             try:
@@ -214,7 +218,11 @@ def count_database_round_trips(on_round_trip: Callable[[], None]) -> Callable[[]
                 return done.value
 
     def counted(connection: Any, generator: Any, *args: Any, **kwargs: Any) -> Any:
-        return wait(connection, exchange(generator), *args, **kwargs)
+        begins = (
+            not connection.autocommit
+            and connection.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        )
+        return wait(connection, exchange(generator, begins), *args, **kwargs)
 
     psycopg.Connection.wait = counted  # type: ignore[method-assign,assignment]
 

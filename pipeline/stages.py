@@ -117,13 +117,16 @@ def transcribe(
                     participants=claim.participants,
                     on_progress=heartbeat.report,
                 )
-            with uow:
-                # The compare-and-set first: a worker that lost its lease writes nothing.
-                moved = uow.conversations.transition(
+            # One statement on PostgreSQL, atomic by itself: no transaction around it.
+            with uow.autocommit() as writing:
+                # A compare-and-set: a worker that lost its lease writes nothing. Notes of an
+                # earlier run, describing the old transcript, go with it.
+                moved = writing.conversations.store_transcript(
                     conversation_id,
-                    expected=Status.TRANSCRIBING,
-                    target=Status.SYNTHESIZING,
                     holder=token,
+                    transcript=[_new_segment(segment) for segment in transcript.segments],
+                    speakers=_new_speakers(claim.participants, transcript),
+                    earlier=not claim.is_first,
                     lease_expires_at=leases.requeue_at(utc_now()),
                     language=transcript.language,
                     duration_seconds=transcript.duration,
@@ -133,15 +136,6 @@ def transcribe(
                 )
                 if not moved:
                     raise _LostRace
-                uow.segments.replace_for_conversation(
-                    conversation_id,
-                    [_new_segment(segment) for segment in transcript.segments],
-                    earlier=not claim.is_first,
-                )
-                _add_speakers_as_participants(uow, conversation_id, claim.participants, transcript)
-                if not claim.is_first:
-                    # Notes of an earlier run describe the old transcript.
-                    uow.syntheses.delete_for_conversation(conversation_id)
     except _LostRace:
         return StageOutcome.SKIPPED
     log.info(
@@ -190,18 +184,19 @@ def synthesize(
                 conversation_id, token=token, uow=uow, leases=leases, on_progress=on_progress
             ):
                 notes = synthesizer.synthesize(utterances, meeting, final_attempt=final_attempt)
-            with uow:
+            # One statement on PostgreSQL, atomic by itself: no transaction around it.
+            with uow.autocommit() as writing:
                 # Handing the lease back is the compare-and-set: it fails when another worker
-                # took the stage over meanwhile, and it locks the row until the notes are in.
-                if not uow.conversations.release_lease(
-                    conversation_id, token=token, requeue_at=leases.requeue_at(utc_now())
+                # took the stage over meanwhile, and then writes nothing. The claim required
+                # no notes, and only the lease holder writes them.
+                if not writing.conversations.release_with_notes(
+                    conversation_id,
+                    token=token,
+                    requeue_at=leases.requeue_at(utc_now()),
+                    notes=_synthesis_row(notes),
+                    spoken=_speaking(claim.participants, claim.transcript),
                 ):
                     raise _LostRace
-                # The claim required no notes, and only the lease holder writes them.
-                uow.syntheses.add_for_conversation(conversation_id, **_synthesis_row(notes))
-                uow.participants.record_speaking(
-                    conversation_id, _speaking(claim.participants, claim.transcript)
-                )
     except _LostRace:
         return StageOutcome.SKIPPED
     log.info("synthesized conversation_id=%s", conversation_id)
@@ -219,12 +214,13 @@ def complete(
         _failures_recorded(
             conversation_id, uow, Status.SYNTHESIZING, None, DEFAULT_LEASES, final_attempt
         ),
-        uow,
+        # One statement on PostgreSQL, atomic by itself: no transaction around it.
+        uow.autocommit() as completing,
     ):
         # The compare-and-set writes the event only when it moves the row: a stale
         # message (from before a retry, when no notes are stored yet) writes neither.
         completed_at = utc_now()
-        if not uow.conversations.complete(
+        if not completing.conversations.complete(
             conversation_id,
             completed_at=completed_at,
             event_type=GRAPH_EVENT_COMPLETED,
@@ -233,7 +229,7 @@ def complete(
                 "completed_at": completed_at.isoformat(),
             },
         ):
-            return _not_claimed(uow, conversation_id)
+            return _not_claimed(completing, conversation_id)
     log.info("completed conversation_id=%s", conversation_id)
     return StageOutcome.DONE
 
@@ -520,10 +516,8 @@ def _new_segment(segment: TranscribedSegment) -> NewSegment:
     )
 
 
-def _add_speakers_as_participants(
-    uow: UnitOfWork, conversation_id: uuid.UUID, names: Sequence[str], transcript: Transcript
-) -> None:
-    """Adds the speakers who are none of `names` (the participants the claim read).
+def _new_speakers(names: Sequence[str], transcript: Transcript) -> list[str]:
+    """The speakers who are none of `names` (the participants the claim read), to add.
 
     Until none is left: a speaker added can make another one's first name shared ("Ann"
     with "Ann Lee" invited and "Ann Ho" speaking), and so no one's, as the synthesis will
@@ -544,4 +538,4 @@ def _add_speakers_as_participants(
             break
         known += new.values()
         added.update(new)
-    uow.participants.add_names(conversation_id, list(added.values()))
+    return list(added.values())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -43,7 +43,26 @@ from repositories.models import (
     utc_now,
 )
 from repositories.outbox import EVENT_INSERT, GraphOutboxRepository
-from repositories.segments import SpokenText
+from repositories.participants import (
+    ParticipantRepository,
+    names_insert_selected,
+    speaking_parameters,
+    speaking_update_selected,
+)
+from repositories.segments import (
+    NewSegment,
+    SpokenText,
+    TranscriptSegmentRepository,
+    segment_rows,
+    segments_delete_beyond,
+    segments_insert_selected,
+)
+from repositories.syntheses import (
+    SynthesisRepository,
+    notes_delete_selected,
+    notes_insert_selected,
+    notes_parameters,
+)
 
 Status = ConversationStatus
 
@@ -196,6 +215,84 @@ class ConversationRepository(Repository[Conversation]):
         )
         event = self.execute(_completion_with_event(statement), parameters).scalar()
         return event is not None
+
+    def store_transcript(
+        self,
+        id: uuid.UUID,
+        *,
+        holder: uuid.UUID,
+        transcript: Sequence[NewSegment],
+        speakers: Sequence[str],
+        earlier: bool,
+        **values: Any,
+    ) -> bool:
+        """transcribing -> synthesizing under `holder`'s lease, setting `values`, with the
+        `transcript` (replacing an `earlier` run's, whose notes go too) and the `speakers`
+        the participants lack added as participants.
+
+        The compare-and-set first: False means the lease was lost, and nothing is written.
+        On PostgreSQL one statement (the writes select the row the compare-and-set returns),
+        atomic without a transaction around it, so it needs none: BEGIN and COMMIT would
+        cost a round trip each on every meeting. Elsewhere one statement after the other,
+        in the caller's transaction.
+        """
+        if self.session.get_bind().dialect.name != "postgresql":
+            if not self.transition(
+                id,
+                expected=Status.TRANSCRIBING,
+                target=Status.SYNTHESIZING,
+                holder=holder,
+                **values,
+            ):
+                return False
+            TranscriptSegmentRepository(self.session).replace_for_conversation(
+                id, transcript, earlier=earlier
+            )
+            ParticipantRepository(self.session).add_names(id, speakers)
+            if earlier:
+                SynthesisRepository(self.session).delete_for_conversation(id)
+            return True
+        statement, parameters = _transition(
+            id, Status.TRANSCRIBING, Status.SYNTHESIZING, holder, False, values
+        )
+        parameters.update(segment_rows(transcript), speakers=list(speakers))
+        moved = self.execute(_transcribed(statement, earlier=earlier), parameters).scalar()
+        return moved is not None
+
+    def release_with_notes(
+        self,
+        id: uuid.UUID,
+        *,
+        token: uuid.UUID,
+        requeue_at: datetime,
+        notes: Mapping[str, Any],
+        spoken: Mapping[str, tuple[float, int]],
+    ) -> bool:
+        """A synthesis's end: its lease handed back (`release_lease`), the `notes` stored
+        (`SynthesisRepository.add_for_conversation`'s values) and who spoke how much
+        (`ParticipantRepository.record_speaking`'s `spoken`: by stored name).
+
+        Handing the lease back is the compare-and-set: False means another worker took the
+        stage over, and nothing is written. On PostgreSQL one statement, as
+        `store_transcript`; elsewhere in the caller's transaction.
+        """
+        if self.session.get_bind().dialect.name != "postgresql":
+            if not self.release_lease(id, token=token, requeue_at=requeue_at):
+                return False
+            SynthesisRepository(self.session).add_for_conversation(id, **notes)
+            ParticipantRepository(self.session).record_speaking(id, spoken)
+            return True
+        parameters = notes_parameters(notes)
+        names = tuple(sorted(name.removeprefix("notes_") for name in parameters))
+        parameters.update(
+            speaking_parameters(spoken),
+            lease_id=id,
+            token=token,
+            requeue_at=requeue_at,
+            now=utc_now(),
+        )
+        stored = self.execute(_released_with_notes(names), parameters).scalar()
+        return stored is not None
 
     def claim_for_transcription(
         self, id: uuid.UUID, *, token: uuid.UUID, lease_until: datetime, now: datetime
@@ -594,6 +691,31 @@ def _completion_with_event(transition: Update) -> Insert:
         ),
         include_defaults=False,
     ).returning(outbox.c.id)
+
+
+@cache
+def _transcribed(transition: Update, *, earlier: bool) -> Select[Any]:
+    """The transcript's writes, selecting the row `transition` returns: none when it
+    changes none. Returning the conversation's id, as the writes' row counts are not kept."""
+    moved = transition.returning(_CONVERSATIONS.c.id).cte("moved")
+    writes: list[Any] = [
+        segments_insert_selected(moved, replacing=earlier),
+        names_insert_selected(moved),
+    ]
+    if earlier:
+        writes += [segments_delete_beyond(moved), notes_delete_selected(moved)]
+    return select(moved.c.id).add_cte(
+        *(write.cte(f"transcript_write_{index}") for index, write in enumerate(writes))
+    )
+
+
+@cache
+def _released_with_notes(names: tuple[str, ...]) -> Any:
+    """The notes' INSERT and the speaking time's UPDATE, selecting the row the lease's
+    release returns; returning the notes' id."""
+    released = _RELEASE.returning(_CONVERSATIONS.c.id).cte("released")
+    speaking = speaking_update_selected(released).cte("speaking")
+    return notes_insert_selected(released, names).add_cte(speaking)
 
 
 @cache

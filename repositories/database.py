@@ -94,6 +94,10 @@ class UnitOfWork:
         For blocks whose one write is a single statement (a claim: one UPDATE, atomic on
         its own) and whose reads need no snapshot shared with it: BEGIN and COMMIT are a
         round trip each, as many as the statement itself, on every stage of every meeting.
+
+        On PostgreSQL only. Elsewhere (SQLite, in-process: no round trip to save) a write
+        that PostgreSQL takes in one statement may take several, so the block stays one
+        transaction.
         """
         return UnitOfWork(self._session_factory, autocommit=True)
 
@@ -103,7 +107,8 @@ class UnitOfWork:
         session = self._session = self._session_factory()
         # A session bound to a connection rather than the engine is inside its owner's
         # transaction (the tests' rolled-back one): its statements run in that instead.
-        if self._autocommit and isinstance(session.get_bind(), Engine):
+        bind = session.get_bind()
+        if self._autocommit and isinstance(bind, Engine) and bind.dialect.name == "postgresql":
             # Checks the connection out now, in autocommit mode; the pool resets the mode
             # when it is returned.
             session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})

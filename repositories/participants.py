@@ -4,11 +4,31 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
-from sqlalchemy import case, insert
+from sqlalchemy import (
+    CTE,
+    Float,
+    Insert,
+    Integer,
+    String,
+    Table,
+    Update,
+    bindparam,
+    case,
+    column,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from repositories.base import Repository
 from repositories.models import Participant
+
+_TABLE = cast(Table, Participant.__table__)
 
 
 class ParticipantRepository(Repository[Participant]):
@@ -39,3 +59,52 @@ class ParticipantRepository(Repository[Participant]):
                     for name in names
                 ],
             )
+
+
+# PostgreSQL's one-statement stage writes (ConversationRepository): the people's rows written
+# for the conversations a CTE returns (its `id`).
+
+
+def names_insert_selected(conversations: CTE) -> Insert:
+    """People known only by name, from the parameter `speakers` (a list of names)."""
+    names = (
+        func.unnest(bindparam("speakers", type_=ARRAY(String)))
+        .table_valued("name")
+        .render_derived(name="speakers")
+    )
+    return insert(_TABLE).from_select(
+        ["id", "conversation_id", "name"],
+        select(func.gen_random_uuid(), conversations.c.id, names.c.name).select_from(
+            conversations.join(names, true())
+        ),
+        include_defaults=False,
+    )
+
+
+def speaking_parameters(spoken: Mapping[str, tuple[float, int]]) -> dict[str, Any]:
+    """The parameter of `speaking_update_selected`: `record_speaking`'s `spoken`."""
+    return {
+        "speaking": [
+            {"name": name, "seconds": seconds, "words": words}
+            for name, (seconds, words) in spoken.items()
+        ]
+    }
+
+
+def speaking_update_selected(conversations: CTE) -> Update:
+    """`record_speaking` as one UPDATE whose values come as one JSON parameter: the statement
+    is the same whoever spoke, so it is built once."""
+    speaking = (
+        func.jsonb_to_recordset(bindparam("speaking", type_=JSONB))
+        .table_valued(column("name", String), column("seconds", Float), column("words", Integer))
+        .render_derived(name="spoken", with_types=True)
+    )
+
+    def spoken(value: Any) -> Any:
+        return select(value).where(speaking.c.name == _TABLE.c.name).scalar_subquery()
+
+    return (
+        update(_TABLE)
+        .where(_TABLE.c.conversation_id.in_(select(conversations.c.id)))
+        .values(spoken_seconds=spoken(speaking.c.seconds), word_count=spoken(speaking.c.words))
+    )

@@ -7,7 +7,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import (
+    CTE,
+    Delete,
+    Float,
+    Insert,
+    Integer,
+    Table,
+    Text,
+    bindparam,
+    column,
+    delete,
+    func,
+    insert,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
 from repositories.base import Repository
 from repositories.models import TranscriptSegment
@@ -32,8 +49,9 @@ class SpokenText:
     text: str
 
 
+_TABLE = cast(Table, TranscriptSegment.__table__)
 # Built once, on the table: the ORM's bulk INSERT path costs more CPU than the statement.
-_INSERT = insert(cast(Table, TranscriptSegment.__table__))
+_INSERT = insert(_TABLE)
 
 
 class TranscriptSegmentRepository(Repository[TranscriptSegment]):
@@ -91,3 +109,67 @@ class TranscriptSegmentRepository(Repository[TranscriptSegment]):
             .order_by(TranscriptSegment.position)
         )
         return [SpokenText(*row) for row in self.session.execute(statement)]
+
+
+# PostgreSQL's one-statement transcription (ConversationRepository.store_transcript): the
+# segments as one JSON parameter, written for the conversations a CTE returns.
+
+
+def segment_rows(segments: Sequence[NewSegment]) -> dict[str, Any]:
+    """The parameters of `segments_insert_selected` and `segments_delete_beyond`."""
+    return {
+        "segments": [
+            {
+                "position": position,
+                "start": segment.start,
+                "end": segment.end,
+                "speaker": segment.speaker,
+                "text": segment.text,
+                "words": segment.words,
+            }
+            for position, segment in enumerate(segments)
+        ],
+        "segment_count": len(segments),
+    }
+
+
+def segments_insert_selected(conversations: CTE, *, replacing: bool) -> Insert:
+    """The segments' INSERT for the conversations `conversations` returns (its `id`).
+
+    `replacing` overwrites an earlier transcript's rows at the same positions in place: a
+    DELETE of them in the same statement would not be seen by the unique key's check.
+    """
+    rows = (
+        func.jsonb_to_recordset(bindparam("segments", type_=JSONB))
+        .table_valued(
+            column("position", Integer),
+            column("start", Float),
+            column("end", Float),
+            column("speaker", Text),
+            column("text", Text),
+            column("words", JSONB),
+        )
+        .render_derived(name="new_segments", with_types=True)
+    )
+    written = ["position", "start", "end", "speaker", "text", "words"]
+    statement = postgresql_insert(_TABLE).from_select(
+        ["id", "conversation_id", *written],
+        select(
+            func.gen_random_uuid(), conversations.c.id, *(rows.c[name] for name in written)
+        ).select_from(conversations.join(rows, true())),
+        include_defaults=False,
+    )
+    if replacing:
+        statement = statement.on_conflict_do_update(
+            index_elements=[_TABLE.c.conversation_id, _TABLE.c.position],
+            set_={name: statement.excluded[name] for name in written if name != "position"},
+        )
+    return statement
+
+
+def segments_delete_beyond(conversations: CTE) -> Delete:
+    """An earlier transcript's segments past the new one's end."""
+    return delete(_TABLE).where(
+        _TABLE.c.conversation_id.in_(select(conversations.c.id)),
+        _TABLE.c.position >= bindparam("segment_count", type_=Integer),
+    )

@@ -47,3 +47,16 @@ class TestQueueRecords:
         time.sleep(0.5)
 
         assert records.waiting([(held, "pipeline.transcribe")]) == set()
+
+    def test_records_sent_without_waiting_are_all_there_for_the_sweep(self, broker: str) -> None:
+        # A sender does not wait for a record's answer; the sweep, in another process,
+        # reads them with a client of its own.
+        records = QueueRecords(broker)
+        sent = [uuid.uuid4() for _ in range(50)]
+        for conversation_id in sent:
+            records.mark(str(conversation_id), "pipeline.synthesize")
+        records.close()
+
+        sweep = QueueRecords(broker)
+        assert sweep.waiting([(id, "pipeline.synthesize") for id in sent]) == set(sent)
+        sweep.close()
