@@ -170,7 +170,13 @@ def synthesize(
         for position, s in enumerate(claim.transcript)
     ]
     meeting = MeetingContext(
-        title=claim.title, attendees=[Attendee(name) for name in claim.participants]
+        title=claim.title,
+        attendees=[
+            Attendee(name, claim.emails.get(name), name in claim.organizers)
+            for name in claim.participants
+        ],
+        started_at=claim.started_at,
+        language=claim.language,
     )
     log.info("synthesizing conversation_id=%s delivery=%d", conversation_id, claim.deliveries)
     if _given_up(conversation_id, uow, Status.SYNTHESIZING, token, claim.deliveries, leases):

@@ -105,6 +105,12 @@ class Claim:
     title: str | None
     participants: list[str]  # their names, in order
     transcript: list[SpokenText]  # in order; read for a synthesis only
+    # What the notes are written against (a synthesis reads them; a transcription does not)
+    emails: dict[str, str] = field(default_factory=dict)  # participant name -> address
+    organizers: frozenset[str] = frozenset()  # their names
+    # When the meeting started, else when it was created: what "Friday" is relative to.
+    started_at: datetime | None = None
+    language: str | None = None
 
     @property
     def is_first(self) -> bool:
@@ -345,28 +351,40 @@ class ConversationRepository(Repository[Conversation]):
         row = self.execute(returning, parameters).one_or_none()
         if row is None:
             return None
-        deliveries, attempts, source_uri, title, *read = tuple(row)
+        deliveries, attempts, source_uri, title, started_at, language, *read = tuple(row)
+        if not with_transcript:
+            names: list[str] = (
+                read[0] or []
+                if together
+                else list(self.session.scalars(_participant_names().where(Conversation.id == id)))
+            )
+            return Claim(deliveries, attempts, source_uri, title, names, [])
         if together:
-            participants: list[str] = read[0] or []
+            people = [tuple(person) for person in read[0] or []]
             transcript = [
                 SpokenText(speaker, float(start), float(end), text)
-                for speaker, start, end, text in (read[1] or [] if with_transcript else [])
+                for speaker, start, end, text in read[1] or []
             ]
         else:
-            participants = list(
-                self.session.scalars(_participant_names().where(Conversation.id == id))
-            )
-            transcript = (
-                [
-                    SpokenText(speaker, start, end, text)
-                    for speaker, start, end, text in self.session.execute(
-                        _transcript().where(Conversation.id == id)
-                    )
-                ]
-                if with_transcript
-                else []
-            )
-        return Claim(deliveries, attempts, source_uri, title, participants, transcript)
+            people = list(self.session.execute(_participants().where(Conversation.id == id)))
+            transcript = [
+                SpokenText(speaker, start, end, text)
+                for speaker, start, end, text in self.session.execute(
+                    _transcript().where(Conversation.id == id)
+                )
+            ]
+        return Claim(
+            deliveries,
+            attempts,
+            source_uri,
+            title,
+            participants=[name for name, _, _ in people],
+            transcript=transcript,
+            emails={name: email for name, email, _ in people if email},
+            organizers=frozenset(name for name, _, organizer in people if organizer),
+            started_at=started_at,
+            language=language,
+        )
 
     def renew_lease(
         self, id: uuid.UUID, *, token: uuid.UUID, lease_until: datetime, progress: int | None
@@ -634,6 +652,14 @@ def _participant_names() -> Select[str]:
     )
 
 
+def _participants() -> Select[str, str | None, bool]:
+    return (
+        select(Participant.name, Participant.email, Participant.is_organizer)
+        .where(Participant.conversation_id == Conversation.id)
+        .order_by(Participant.name)
+    )
+
+
 def _transcript() -> Select[str | None, float, float, str]:
     return (
         select(
@@ -818,10 +844,16 @@ def _claim_returning(claim: Update, *, together: bool, transcript: bool) -> Upda
         Conversation.attempts,
         Conversation.source_uri,
         Conversation.title,
+        func.coalesce(Conversation.started_at, Conversation.created_at),
+        Conversation.language,
     ]
-    if together:
+    if together and not transcript:
         names = _participant_names().correlate(Conversation).subquery()
         columns.append(select(json_array_agg(names.c.name)).scalar_subquery())
+    elif together:
+        people = _participants().correlate(Conversation).subquery()
+        person = func.json_build_array(people.c.name, people.c.email, people.c.is_organizer)
+        columns.append(select(json_array_agg(person)).scalar_subquery())
         if transcript:
             spoken = _transcript().correlate(Conversation).subquery()
             segments = func.json_build_array(

@@ -5,7 +5,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -314,6 +314,34 @@ class TestSynthesizeAndComplete:
         # "I will update the release notes by Friday", said by "Bo".
         assert notes.action_items[0]["owner"] == "Bo Chen"
         assert notes.action_items[0]["due"] == "Friday"
+
+    def test_owners_get_their_address_and_due_phrases_a_date_from_the_meetings_start(
+        self,
+        uow: UnitOfWork,
+        vtt_file: Path,
+        transcriber: Transcriber,
+        synthesizer: SynthesisChain,
+    ) -> None:
+        conversation_id = create_conversation(
+            uow,
+            source_uri=str(vtt_file),
+            title="Release sync",
+            participants=[ParticipantInput.parse(p) for p in ("Ann Lee", "Bo Chen <bo@x.org>")],
+            started_at=datetime(2026, 3, 4, 9, 30, tzinfo=UTC),  # a Wednesday
+        )
+
+        _run_all(uow, conversation_id, transcriber, synthesizer, AudioSources([vtt_file.parent]))
+
+        with uow:
+            notes = uow.syntheses.get_by_conversation(conversation_id)
+        assert notes is not None
+        # "I will update the release notes by Friday", said by Bo Chen.
+        assert {
+            "owner": "Bo Chen",
+            "owner_email": "bo@x.org",
+            "due": "Friday",
+            "due_date": "2026-03-06",
+        }.items() <= notes.action_items[0].items()
 
     def test_a_speakers_first_name_shared_with_another_speaker_is_a_participant_of_its_own(
         self,
