@@ -1,0 +1,135 @@
+"""Naming anonymous voices from what the meeting says."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from integrations.diarization.naming import name_speakers
+from integrations.synthesis.base import Attendee
+from integrations.transcription.base import TranscribedSegment
+
+TEAM = [
+    Attendee("Maria Lopez", "maria@example.net", is_organizer=True),
+    Attendee("Kenji Watanabe", "kenji@example.net"),
+    Attendee("Sofia Rossi", "sofia@example.net"),
+]
+
+
+def said(*lines: tuple[str, str]) -> list[TranscribedSegment]:
+    return [
+        TranscribedSegment(float(k), float(k) + 1, text, speaker)
+        for k, (speaker, text) in enumerate(lines)
+    ]
+
+
+class TestNameSpeakers:
+    def test_self_introductions_name_the_voice_that_says_them(self) -> None:
+        named = name_speakers(
+            said(
+                ("Speaker 1", "Morning all, I'm Maria and I'll keep us on time."),
+                ("SPEAKER_02", "Hi, this is Kenji from platform."),
+                ("Speaker 1", "Great, let's start."),
+            ),
+            TEAM,
+        )
+        assert named["Speaker 1"].name == "Maria Lopez"
+        assert named["Speaker 1"].email == "maria@example.net"
+        assert named["SPEAKER_02"].name == "Kenji Watanabe"
+        assert named["SPEAKER_02"].confidence > 0.9
+
+    def test_a_name_called_is_the_voice_that_answers(self) -> None:
+        named = name_speakers(
+            said(
+                ("Speaker 1", "The release notes are still open. Kenji, can you take it?"),
+                ("Speaker 2", "Sure, I'll write them tonight."),
+                ("Speaker 3", "I can review them tomorrow."),
+            ),
+            TEAM,
+        )
+        assert named["Speaker 2"].name == "Kenji Watanabe"
+        assert "Speaker 1" not in named or named["Speaker 1"].name != "Kenji Watanabe"
+
+    def test_thanks_name_the_voice_that_spoke_before(self) -> None:
+        named = name_speakers(
+            said(
+                ("Speaker 2", "The dashboard is fixed and deployed."),
+                ("Speaker 1", "Thanks, Sofia. That was quick."),
+            ),
+            TEAM,
+        )
+        assert named["Speaker 2"].name == "Sofia Rossi"
+
+    def test_a_single_weak_hint_names_nobody(self) -> None:
+        # The organizer speaking first is not enough alone.
+        named = name_speakers(
+            said(("Speaker 1", "Let's begin."), ("Speaker 2", "Sounds good.")), TEAM
+        )
+        assert named == {}
+
+    def test_a_person_goes_to_one_voice_only(self) -> None:
+        named = name_speakers(
+            said(
+                ("Speaker 1", "Sofia, any news?"),
+                ("Speaker 2", "Yes, the build is green."),
+                ("Speaker 1", "Sofia, and the tests?"),
+                ("Speaker 3", "They pass."),
+            ),
+            TEAM,
+        )
+        assert [label for label, naming in named.items() if naming.name == "Sofia Rossi"] == [
+            "Speaker 2"
+        ] or "Sofia Rossi" not in {naming.name for naming in named.values()}
+
+    def test_a_voice_that_calls_a_name_is_not_that_person(self) -> None:
+        named = name_speakers(
+            said(
+                ("Speaker 1", "Hi, I'm Sofia."),
+                ("Speaker 1", "Kenji, what do you think?"),
+                ("Speaker 2", "I agree with the plan."),
+            ),
+            TEAM,
+        )
+        assert named["Speaker 1"].name == "Sofia Rossi"
+        assert named["Speaker 2"].name == "Kenji Watanabe"
+
+    def test_an_introduction_names_someone_on_no_list(self) -> None:
+        named = name_speakers(
+            said(("Speaker 1", "Hello everyone, my name is Amara Osei, I run the data team.")), []
+        )
+        assert named["Speaker 1"].name == "Amara Osei"
+        assert named["Speaker 1"].email is None
+
+    def test_words_that_are_no_name_name_nobody(self) -> None:
+        named = name_speakers(
+            said(
+                ("Speaker 1", "I'm sure this is Thursday's problem. I am Happy to help."),
+                ("Speaker 2", "Okay, great."),
+            ),
+            TEAM,
+        )
+        assert named == {}
+
+    @pytest.mark.parametrize("meeting", ["launch-planning", "incident-review"])
+    def test_a_scripted_meeting_with_its_participants_is_named_right(
+        self, corpus: Path, meeting: str
+    ) -> None:
+        script = json.loads((corpus / "scripted" / f"{meeting}.json").read_text())
+        labels: dict[str, str] = {}
+        segments = []
+        for start, turn in enumerate(script["turns"]):
+            label = labels.setdefault(turn["speaker"], f"Speaker {len(labels) + 1}")
+            segments.append(TranscribedSegment(float(start), start + 1.0, turn["text"], label))
+        attendees = [
+            Attendee(p["name"], p.get("email"), p.get("organizer", False))
+            for p in script["participants"]
+        ]
+
+        named = name_speakers(segments, attendees)
+
+        truth = {label: name for name, label in labels.items()}
+        right = [label for label, naming in named.items() if naming.name == truth[label]]
+        assert right == list(named), "every naming applied is right"
+        assert len(right) / len(labels) >= 0.6
