@@ -17,6 +17,7 @@ from sqlalchemy import (
     bindparam,
     case,
     column,
+    delete,
     func,
     insert,
     select,
@@ -47,6 +48,31 @@ class ParticipantRepository(Repository[Participant]):
             Participant.conversation_id == conversation_id,
             spoken_seconds=case(seconds, value=Participant.name) if seconds else None,
             word_count=case(words, value=Participant.name) if words else None,
+        )
+
+    def set_person(
+        self,
+        participant_id: uuid.UUID,
+        *,
+        name: str,
+        email: str | None,
+        spoken_seconds: float | None,
+        word_count: int | None,
+    ) -> None:
+        """Who a participant is (a name, an address) and how much they spoke."""
+        self.update_where(
+            Participant.id == participant_id,
+            name=name,
+            email=email,
+            spoken_seconds=spoken_seconds,
+            word_count=word_count,
+        )
+
+    def delete_by_id(self, participant_id: uuid.UUID) -> None:
+        self.session.execute(
+            delete(Participant)
+            .where(Participant.id == participant_id)
+            .execution_options(synchronize_session=False)
         )
 
     def add_names(self, conversation_id: uuid.UUID, names: Sequence[str]) -> None:
