@@ -15,13 +15,13 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from scipy.optimize import linear_sum_assignment
 
-from integrations.people import Roster, clean_name, is_role, is_speaker_name
+from integrations.people import Roster, clean_name, is_anonymous, is_role, is_speaker_name
 from integrations.synthesis.base import Attendee
-from integrations.transcription.base import TranscribedSegment
+from integrations.transcription.base import TranscribedSegment, Transcript
 
 # How much each kind of evidence says (log-odds-like weights, summed per label and person).
 INTRODUCTION = 3.0  # "I'm Maria": said about oneself, on purpose
@@ -66,9 +66,10 @@ class Naming:
 def name_speakers(
     segments: Sequence[TranscribedSegment], attendees: Sequence[Attendee]
 ) -> dict[str, Naming]:
-    """The labels of anonymous voices that the meeting names, with the name.
+    """The labels of anonymous voices ("Speaker 2", "SPEAKER_01") that the meeting names,
+    with the name.
 
-    Only labels (segments' speakers) are named; a person goes to one label at most; a
+    Only anonymous labels are named; a person goes to one label at most; a
     name said that is on no attendee list is taken only from a self-introduction.
     """
     roster = Roster([attendee.name for attendee in attendees])
@@ -108,9 +109,18 @@ def name_speakers(
     organizers = [attendee.name for attendee in attendees if attendee.is_organizer]
     if turns and len(organizers) == 1:
         add(turns[0][0], organizers[0], OPENED, "spoke first, as the organizer usually does")
-    named = _assign(scores)
-    if len({label for label, _ in turns}) == len(by_name) and len(named) == len(by_name) - 1:
-        named += _last_left(scores, named, turns, by_name, reasons)
+    # Voices already named (a platform's transcript, a timeline) keep their names, and the
+    # people they are named for are taken.
+    voices = list(dict.fromkeys(label for label, _ in turns if is_anonymous(label)))
+    taken = {roster.name_for(label) for label, _ in turns if not is_anonymous(label)}
+    anonymous = {
+        label: {name: score for name, score in scores[label].items() if name not in taken}
+        for label in voices
+    }
+    left = {name: attendee for name, attendee in by_name.items() if name not in taken}
+    named = _assign(anonymous)
+    if len(voices) == len(left) and len(named) == len(left) - 1:
+        named += _last_left(anonymous, named, voices, left, reasons)
     return {
         label: Naming(
             name=name,
@@ -120,6 +130,23 @@ def name_speakers(
         )
         for label, name, score in named
     }
+
+
+def name_transcript(transcript: Transcript, attendees: Sequence[Attendee]) -> Transcript:
+    """The transcript with the voices `name_speakers` names given their names."""
+    names = {
+        label: naming.name
+        for label, naming in name_speakers(transcript.segments, attendees).items()
+    }
+    if not names:
+        return transcript
+    return replace(
+        transcript,
+        segments=tuple(
+            replace(segment, speaker=names.get(segment.speaker or "", segment.speaker))
+            for segment in transcript.segments
+        ),
+    )
 
 
 def _turns(segments: Sequence[TranscribedSegment]) -> list[tuple[str, str]]:
@@ -221,13 +248,13 @@ def _assign(scores: dict[str, dict[str, float]]) -> list[tuple[str, str, float]]
 def _last_left(
     scores: dict[str, dict[str, float]],
     named: Sequence[tuple[str, str, float]],
-    turns: Sequence[tuple[str, str]],
+    voices: Sequence[str],
     attendees: dict[str, Attendee],
     reasons: dict[tuple[str, str], list[str]],
 ) -> list[tuple[str, str, float]]:
     """Every voice but one named, as many voices as attendees: the one voice left is the one
     attendee left, unless what it said is evidence against."""
-    (label,) = {label for label, _ in turns} - {label for label, _, _ in named}
+    (label,) = set(voices) - {label for label, _, _ in named}
     (name,) = set(attendees) - {name for _, name, _ in named}
     score = scores[label].get(name, 0.0)
     if score < 0:

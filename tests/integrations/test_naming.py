@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from integrations.diarization.naming import name_speakers
+from integrations.diarization.naming import name_speakers, name_transcript
 from integrations.synthesis.base import Attendee
-from integrations.transcription.base import TranscribedSegment
+from integrations.transcription.base import TranscribedSegment, Transcript
 
 TEAM = [
     Attendee("Maria Lopez", "maria@example.net", is_organizer=True),
@@ -111,6 +111,45 @@ class TestNameSpeakers:
             TEAM,
         )
         assert named == {}
+
+    def test_voices_named_already_keep_their_names_and_their_people(self) -> None:
+        named = name_speakers(
+            said(
+                ("Maria Lopez", "Kenji, can you take it?"),
+                ("Speaker 2", "Sure, I'll do it."),
+                ("Speaker 3", "Hi, I'm Maria, from the other Maria's team."),
+            ),
+            TEAM,
+        )
+        assert "Maria Lopez" not in named
+        assert named["Speaker 2"].name == "Kenji Watanabe"
+        # Two voices left for two people, one named: the other is the one left.
+        assert named["Speaker 3"].name == "Sofia Rossi"
+
+    def test_name_transcript_puts_the_names_on_the_segments(self) -> None:
+        transcript = Transcript(
+            segments=tuple(
+                said(
+                    ("Speaker 1", "Sofia, where are we with the dashboard?"),
+                    ("Speaker 2", "It ships today."),
+                    ("Speaker 3", "Nice."),
+                )
+            ),
+            language="en",
+            duration=3.0,
+            provider="local",
+        )
+
+        named = name_transcript(transcript, TEAM)
+
+        assert [segment.speaker for segment in named.segments] == [
+            "Speaker 1",
+            "Sofia Rossi",
+            "Speaker 3",
+        ]
+        assert [segment.text for segment in named.segments] == [
+            segment.text for segment in transcript.segments
+        ]
 
     @pytest.mark.parametrize("meeting", ["launch-planning", "incident-review"])
     def test_a_scripted_meeting_with_its_participants_is_named_right(
