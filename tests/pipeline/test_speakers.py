@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 from neo4j import Driver
+from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
 from integrations.graph.writer import GraphWriter
 from pipeline import stages
+from pipeline.config import Settings
 from pipeline.graph import sync_graph
+from pipeline.intake import ParticipantInput, create_conversation
+from pipeline.runner import run_in_process
+from pipeline.runtime import Runtime
 from repositories.database import UnitOfWork, create_session_factory
 from repositories.models import ConversationStatus, utc_now
 from repositories.segments import NewSegment
@@ -251,3 +257,59 @@ class TestSubtitlesWithSpeakers:
         assert "Kenji Watanabe: And I'll ping legal." in srt.stdout
         assert "Speaker 1: Good, thanks." in srt.stdout
         assert "**Kenji Watanabe:** And I'll ping legal." in markdown.stdout
+
+
+class TestNamingWhileTranscribing:
+    def test_voices_the_meeting_names_get_the_participants_names(
+        self, database: str, uow: UnitOfWork, tmp_path: Path
+    ) -> None:
+        transcript = tmp_path / "standup.json"
+        transcript.write_text(
+            json.dumps(
+                [
+                    {
+                        "speaker": "Speaker 1",
+                        "start": 0,
+                        "end": 4,
+                        "text": "Morning. Kenji, any news?",
+                    },
+                    {
+                        "speaker": "Speaker 2",
+                        "start": 4,
+                        "end": 9,
+                        "text": "Yes, I will send the report by Friday.",
+                    },
+                    {
+                        "speaker": "Speaker 3",
+                        "start": 9,
+                        "end": 12,
+                        "text": "Hi all, I'm Sofia. Nothing from me.",
+                    },
+                ]
+            )
+        )
+        runtime = Runtime(Settings(database_url=SecretStr(database), audio_roots=[tmp_path]))
+        conversation_id = create_conversation(
+            runtime.unit_of_work(),
+            source_uri=str(transcript),
+            title="Standup",
+            participants=[
+                ParticipantInput("Kenji Watanabe", "kenji@example.net"),
+                ParticipantInput("Sofia Rossi"),
+            ],
+        )
+
+        assert run_in_process(conversation_id, runtime) is stages.StageOutcome.DONE
+        runtime.close()
+
+        with uow:
+            conversation = uow.conversations.get_with_transcript(conversation_id)
+            assert conversation is not None
+            speakers = [segment.speaker for segment in conversation.segments]
+            people = {p.name: p.spoken_seconds for p in conversation.participants}
+            assert conversation.synthesis is not None
+            owners = [(i["owner"], i["owner_email"]) for i in conversation.synthesis.action_items]
+        # A first-person commitment is owned by the voice that said it, now a person.
+        assert owners == [("Kenji Watanabe", "kenji@example.net")]
+        assert speakers == ["Speaker 1", "Kenji Watanabe", "Sofia Rossi"]
+        assert people == {"Kenji Watanabe": 5.0, "Sofia Rossi": 3.0, "Speaker 1": 4.0}
