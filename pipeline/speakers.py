@@ -72,6 +72,9 @@ def rename_speakers(
     with uow:
         conversation = _conversation(uow, conversation_id, for_update=True)
         labels = {normalize_name(s.speaker): s.speaker for s in conversation.segments if s.speaker}
+        asked = [normalize_name(rename.label) for rename in renames]
+        if len(set(asked)) < len(asked):
+            raise SpeakerError("each speaker can be renamed once per command")
         for rename in renames:
             if normalize_name(rename.label) not in labels:
                 known = ", ".join(sorted(labels.values())) or "none"

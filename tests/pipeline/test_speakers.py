@@ -201,6 +201,7 @@ class TestSpeakersCommand:
             ("Speaker 9=Kenji Watanabe", "has no speaker 'Speaker 9'"),
             ("Speaker 2", "write it as 'Speaker 2=Name <email>'"),
             ("Speaker 2=Kenji <not-an-address>", "is not an email address"),
+            ("Speaker 1=Sofia Rossi", "each speaker can be renamed once per command"),
         ],
     )
     def test_a_bad_rename_is_one_error_line_and_changes_nothing(
