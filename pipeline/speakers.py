@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from integrations.people import normalize_email, normalize_name
 from pipeline.intake import InvalidParticipantError, ParticipantInput
 from repositories.database import UnitOfWork
-from repositories.models import Conversation, ConversationStatus, Participant
+from repositories.models import Conversation, ConversationStatus, Participant, TranscriptSegment
 
 GRAPH_EVENT_SPEAKERS_RENAMED = "conversation.speakers_renamed"
 
@@ -122,28 +123,20 @@ def _conversation(
 
 def _speakers(conversation: Conversation) -> list[Speaker]:
     emails = {normalize_name(p.name): p.email for p in conversation.participants}
-    spoken: dict[str, list[float | int | str]] = {}
+    by_label: dict[str, list[TranscriptSegment]] = defaultdict(list)
     for segment in conversation.segments:
-        if not segment.speaker:
-            continue
-        seconds, words, count, sample = spoken.setdefault(segment.speaker, [0.0, 0, 0, ""])
-        text = " ".join(segment.text.split())
-        spoken[segment.speaker] = [
-            float(seconds) + segment.end - segment.start,
-            int(words) + len(text.split()),
-            int(count) + 1,
-            text if len(text) > len(str(sample)) else sample,
-        ]
+        if segment.speaker:
+            by_label[segment.speaker].append(segment)
     speakers = [
         Speaker(
             label=label,
             email=emails.get(normalize_name(label)),
-            seconds=round(float(seconds), 1),
-            words=int(words),
-            segments=int(count),
-            sample=_cut(str(sample)),
+            seconds=round(sum(s.end - s.start for s in segments), 1),
+            words=sum(len(s.text.split()) for s in segments),
+            segments=len(segments),
+            sample=_cut(" ".join(max(segments, key=lambda s: len(s.text)).text.split())),
         )
-        for label, (seconds, words, count, sample) in spoken.items()
+        for label, segments in by_label.items()
     ]
     return sorted(speakers, key=lambda speaker: -speaker.seconds)
 
