@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from integrations.people import normalize_email, normalize_name
+from integrations.people import Roster, normalize_email, normalize_name
 from pipeline.intake import InvalidParticipantError, ParticipantInput
 from repositories.database import UnitOfWork
 from repositories.models import Conversation, ConversationStatus, Participant, TranscriptSegment
@@ -85,12 +85,21 @@ def rename_speakers(
                 )
         participants = {normalize_name(p.name): p for p in conversation.participants}
         items = list(conversation.synthesis.action_items) if conversation.synthesis else []
-        for rename in renames:
-            old = labels.pop(normalize_name(rename.label))
+        for asked_for in renames:
+            old = labels.pop(normalize_name(asked_for.label))
+            voice = participants.pop(normalize_name(old), None)
+            person = _participant(participants, asked_for)
+            # "Speaker 2=Kenji" with Kenji Watanabe invited is him, by his name as stored.
+            rename = Rename(
+                label=old,
+                name=person.name if person else asked_for.name,
+                email=normalize_email(asked_for.email) or (person.email if person else None),
+            )
             uow.segments.rename_speaker(conversation_id, old, rename.name)
             labels[normalize_name(rename.name)] = rename.name
             items = [_owned(item, old, rename) for item in items]
-            _rename_participant(uow, participants, old, rename, conversation_id)
+            merged = _merge_participant(uow, voice, person, rename, conversation_id)
+            participants[normalize_name(rename.name)] = merged
         if conversation.synthesis is not None:
             uow.syntheses.set_action_items(conversation_id, items)
         if conversation.status is ConversationStatus.COMPLETED:
@@ -150,42 +159,44 @@ def _owned(item: object, old: str, rename: Rename) -> object:
     return {**item, "owner": rename.name, "owner_email": rename.email}
 
 
-def _rename_participant(
+def _participant(participants: dict[str, Participant], rename: Rename) -> Participant | None:
+    """The participant a rename names: by address, else by name as `Roster` tells it."""
+    email = normalize_email(rename.email)
+    for participant in participants.values():
+        if email and normalize_email(participant.email) == email:
+            return participant
+    found = Roster([p.name for p in participants.values()]).match(rename.name)
+    return None if found is None else participants[normalize_name(found)]
+
+
+def _merge_participant(
     uow: UnitOfWork,
-    participants: dict[str, Participant],
-    old: str,
+    voice: Participant | None,
+    person: Participant | None,
     rename: Rename,
     conversation_id: uuid.UUID,
-) -> None:
-    """The voice's participant row becomes the person, or merges into theirs."""
-    voice = participants.pop(normalize_name(old), None)
-    email = normalize_email(rename.email)
-    target = participants.get(normalize_name(rename.name)) or next(
-        (p for p in participants.values() if email and normalize_email(p.email) == email), None
-    )
-    if target is None and voice is None:
-        uow.participants.create(conversation_id=conversation_id, name=rename.name, email=email)
-        return
-    if target is None:
-        assert voice is not None
-        target, voice = voice, None
-        target_name = rename.name
-    else:
-        target_name = target.name
-    seconds = _sum(target.spoken_seconds, voice.spoken_seconds if voice else None)
-    words = _sum(target.word_count, voice.word_count if voice else None)
-    word_count = None if words is None else int(words)
-    if voice is not None:
+) -> Participant:
+    """The voice's participant row becomes the person, or merges into theirs: the row."""
+    if person is None and voice is None:
+        return uow.participants.create(
+            conversation_id=conversation_id, name=rename.name, email=rename.email
+        )
+    target = person or voice
+    assert target is not None
+    merged = voice if person is not None else None
+    seconds = _sum(target.spoken_seconds, merged.spoken_seconds if merged else None)
+    words = _sum(target.word_count, merged.word_count if merged else None)
+    if merged is not None:
         # The voice's row goes before the person's row may take a name it holds.
-        uow.participants.delete_by_id(voice.id)
+        uow.participants.delete(merged)
     uow.participants.set_person(
-        target.id,
-        name=target_name,
-        email=email or target.email,
+        target,
+        name=rename.name,
+        email=rename.email,
         spoken_seconds=seconds,
-        word_count=word_count,
+        word_count=None if words is None else int(words),
     )
-    participants[normalize_name(target_name)] = target
+    return target
 
 
 def _sum(a: float | None, b: float | None) -> float | None:

@@ -17,7 +17,6 @@ from sqlalchemy import (
     bindparam,
     case,
     column,
-    delete,
     func,
     insert,
     select,
@@ -52,7 +51,7 @@ class ParticipantRepository(Repository[Participant]):
 
     def set_person(
         self,
-        participant_id: uuid.UUID,
+        participant: Participant,
         *,
         name: str,
         email: str | None,
@@ -60,20 +59,12 @@ class ParticipantRepository(Repository[Participant]):
         word_count: int | None,
     ) -> None:
         """Who a participant is (a name, an address) and how much they spoke."""
-        self.update_where(
-            Participant.id == participant_id,
-            name=name,
-            email=email,
-            spoken_seconds=spoken_seconds,
-            word_count=word_count,
-        )
-
-    def delete_by_id(self, participant_id: uuid.UUID) -> None:
-        self.session.execute(
-            delete(Participant)
-            .where(Participant.id == participant_id)
-            .execution_options(synchronize_session=False)
-        )
+        participant.name = name
+        participant.email = email
+        participant.spoken_seconds = spoken_seconds
+        participant.word_count = word_count
+        # Flushed now: a row deleted just before may have held the name (a unique key).
+        self.session.flush()
 
     def add_names(self, conversation_id: uuid.UUID, names: Sequence[str]) -> None:
         """Add people known only by name (speakers a transcript named), in one INSERT."""

@@ -195,6 +195,33 @@ class TestSpeakersCommand:
             {"key": "name:maria lopez"},
         ]
 
+    def test_two_voices_renamed_to_one_person_become_that_participant(
+        self, database: str, uow: UnitOfWork
+    ) -> None:
+        conversation_id = meeting(uow)
+
+        # A first name is the invited person it names.
+        result = run(
+            "speakers",
+            str(conversation_id),
+            "--rename",
+            "Speaker 1=Kenji",
+            "--rename",
+            "Speaker 2=Kenji Watanabe <kenji@example.net>",
+            database_url=database,
+        )
+
+        assert result.returncode == 0, result.stderr
+        with uow:
+            conversation = uow.conversations.get_with_transcript(conversation_id)
+            assert conversation is not None
+            speakers = {segment.speaker for segment in conversation.segments}
+            people = [
+                (p.name, p.email, p.spoken_seconds, p.word_count) for p in conversation.participants
+            ]
+        assert speakers == {"Kenji Watanabe"}
+        assert people == [("Kenji Watanabe", "kenji@example.net", 15.0, 25)]
+
     @pytest.mark.parametrize(
         ("rename", "message"),
         [
