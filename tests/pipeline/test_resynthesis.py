@@ -288,7 +288,7 @@ class TestProviderSettings:
         with pytest.raises(UnknownProviderError) as refused:
             build_synthesizer(Settings(synthesis_provider=["magic", "extractive"]))
         assert str(refused.value) == (
-            "SYNTHESIS_PROVIDER: no synthesis provider is named 'magic'; known: extractive"
+            "SYNTHESIS_PROVIDER: no synthesis provider is named 'magic'; known: openai, extractive"
         )
 
 
@@ -364,7 +364,8 @@ class TestCommandLine:
             run("resynthesize", str(completed), "--provider", "magic", database_url=database)
         )
         assert (
-            line == "error: --provider: no synthesis provider is named 'magic'; known: extractive"
+            line == "error: --provider: no synthesis provider is named 'magic'; "
+            "known: openai, extractive"
         )
 
     def test_an_unknown_synthesis_provider_setting_is_one_error_line(
