@@ -9,6 +9,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC
 from enum import StrEnum
 from importlib.resources import as_file, files
@@ -54,6 +55,7 @@ from pipeline.presenters import (
 from pipeline.providers import UnknownProviderError, check_synthesis_order, synthesis_order
 from pipeline.runner import run_in_process
 from pipeline.runtime import Runtime
+from pipeline.speakers import Rename, SpeakerError, list_speakers, rename_speakers
 from pipeline.tasks import start_pipeline, start_resynthesis
 from repositories.models import Conversation, ConversationStatus
 
@@ -386,6 +388,46 @@ def show(
         print(show_markdown(conversation), end="")
     else:
         print(subtitles(conversation.segments, format=format.value), end="")
+
+
+@app.command()
+def speakers(
+    conversation_id: Annotated[str, typer.Argument(metavar="ID")],
+    rename: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rename",
+            help='"Speaker 2=Name <email>": that voice is this person everywhere; repeatable.',
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The meeting's speakers with their talk time, words and a sample line; rename one."""
+    runtime = _runtime()
+    parsed = _conversation_id(runtime, conversation_id)
+    try:
+        renames = [Rename.parse(value) for value in rename or ()]
+        found = (
+            rename_speakers(parsed, renames, uow=runtime.unit_of_work())
+            if renames
+            else list_speakers(parsed, uow=runtime.unit_of_work())
+        )
+    except SpeakerError as error:
+        raise UsageError(str(error)) from None
+    if as_json:
+        _print_json([asdict(speaker) for speaker in found])
+        return
+    table = Table(box=None, padding=(0, COLUMN_GAP, 0, 0), header_style="bold")
+    for header in ("speaker", "talk time", "words", "sample"):
+        table.add_column(header, overflow="fold")
+    for speaker in found:
+        minutes, seconds = divmod(round(speaker.seconds), 60)
+        who = f"{speaker.label} <{speaker.email}>" if speaker.email else speaker.label
+        table.add_row(
+            escape(who), f"{minutes}:{seconds:02d}", str(speaker.words), escape(speaker.sample)
+        )
+    stdout.print(table)
 
 
 @app.command()

@@ -16,7 +16,7 @@ from typing import Any, TypedDict
 
 from integrations.graph.model import Attendance, Meeting, Person, Statement, Task
 from integrations.graph.writer import GraphUnavailableError, GraphWriteError, GraphWriter
-from integrations.people import Roster, clean_name, normalize_email
+from integrations.people import Roster, clean_name, is_anonymous, normalize_email
 from repositories.conversations import CompletedConversation
 from repositories.database import UnitOfWork
 from repositories.models import Conversation, ConversationStatus, GraphOutboxEvent, utc_now
@@ -47,6 +47,9 @@ def meeting_graph(conversation: CompletedConversation) -> Meeting:
             spoken_words=p.word_count,
         )
         for p in conversation.participants
+        # A voice not named yet ("Speaker 2") is nobody the graph can know: every
+        # meeting has a "Speaker 2", and they are different people.
+        if not is_anonymous(p.name)
     ]
     people: dict[str, Person] = {}
     for attendance in attendees:
@@ -125,7 +128,7 @@ def _owner(item: Any, roster: Roster, people: dict[str, Person]) -> Person | Non
     give, else the one `roster` tells by name; someone who did not attend is known by that
     address, else by name only."""
     name = clean_name(str(item.get("owner") or "")) if isinstance(item, dict) else ""
-    if not name:
+    if not name or is_anonymous(name):
         return None
     email = normalize_email(item.get("owner_email"))
     attendee = next((p for p in people.values() if p.email and p.key == email), None)

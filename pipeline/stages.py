@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from integrations.audio_sources import AudioSources
+from integrations.diarization.naming import name_transcript
 from integrations.errors import TransientIntegrationError
 from integrations.people import Roster, clean_name, normalize_name
 from integrations.synthesis.base import (
@@ -117,6 +118,8 @@ def transcribe(
                     participants=claim.participants,
                     on_progress=heartbeat.report,
                 )
+            # Anonymous voices the meeting names ("I'm Maria") get the participant's name.
+            transcript = name_transcript(transcript, [Attendee(n) for n in claim.participants])
             # One statement on PostgreSQL, atomic by itself: no transaction around it.
             with uow.autocommit() as writing:
                 # A compare-and-set: a worker that lost its lease writes nothing. Notes of an

@@ -49,6 +49,23 @@ class ParticipantRepository(Repository[Participant]):
             word_count=case(words, value=Participant.name) if words else None,
         )
 
+    def set_person(
+        self,
+        participant: Participant,
+        *,
+        name: str,
+        email: str | None,
+        spoken_seconds: float | None,
+        word_count: int | None,
+    ) -> None:
+        """Who a participant is (a name, an address) and how much they spoke."""
+        participant.name = name
+        participant.email = email
+        participant.spoken_seconds = spoken_seconds
+        participant.word_count = word_count
+        # Flushed now: a row deleted just before may have held the name (a unique key).
+        self.session.flush()
+
     def add_names(self, conversation_id: uuid.UUID, names: Sequence[str]) -> None:
         """Add people known only by name (speakers a transcript named), in one INSERT."""
         if names:

@@ -96,6 +96,14 @@ class TranscriptSegmentRepository(Repository[TranscriptSegment]):
             )
         return len(segments)
 
+    def rename_speaker(self, conversation_id: uuid.UUID, old: str, new: str) -> int:
+        """Give the segments `old` spoke the speaker `new`; how many segments changed."""
+        return self.update_where(
+            TranscriptSegment.conversation_id == conversation_id,
+            TranscriptSegment.speaker == old,
+            speaker=new,
+        )
+
     def list_spoken(self, conversation_id: uuid.UUID) -> list[SpokenText]:
         """The transcript in order, as plain values: no ORM rows, no word timings."""
         statement = (

@@ -31,6 +31,10 @@ class SynthesisRepository(Repository[Synthesis]):
         if not updated:
             self.add_for_conversation(conversation_id, **values)
 
+    def set_action_items(self, conversation_id: uuid.UUID, items: list[Any]) -> None:
+        """Replace the notes' action items (owners corrected), the rest of the notes kept."""
+        self.update_where(Synthesis.conversation_id == conversation_id, action_items=items)
+
     def delete_for_conversation(self, conversation_id: uuid.UUID) -> None:
         """Drop notes a new transcript has made stale."""
         self.session.execute(

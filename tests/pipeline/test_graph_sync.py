@@ -586,7 +586,10 @@ class TestRebuild:
             completed_meeting(
                 uow,
                 f"Meeting {n}",
-                [("Ana Lima", "ana@example.com" if n == 5 else None), (f"Guest {n % 3}", None)],
+                [
+                    ("Ana Lima", "ana@example.com" if n == 5 else None),
+                    (("Bo Chen", "Cy Diaz", "Di Eze")[n % 3], None),
+                ],
                 topics=[f"Topic {n % 2}", "Roadmap"],
                 decisions=[f"Decision {n}"],
                 action_items=[{"text": f"Task {n}", "owner": "Ana"}],
@@ -596,9 +599,9 @@ class TestRebuild:
         incremental = snapshot(neo4j_driver)
         assert incremental["nodes"]["Person"].keys() == {
             "ana@example.com",
-            "name:guest 0",
-            "name:guest 1",
-            "name:guest 2",
+            "name:bo chen",
+            "name:cy diaz",
+            "name:di eze",
         }
         graph_writer.wipe()
         assert node_counts(neo4j_driver) == Counter()
