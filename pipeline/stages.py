@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from integrations.audio_sources import AudioSources
+from integrations.diarization.timeline import timeline_from_json
 from integrations.errors import TransientIntegrationError
 from integrations.people import Roster, clean_name, normalize_name
 from integrations.synthesis.base import (
@@ -115,6 +116,8 @@ def transcribe(
                     path,
                     title=claim.title,
                     participants=claim.participants,
+                    # Checked when the upload was stored.
+                    timeline=timeline_from_json(claim.speaker_timeline or []),
                     on_progress=heartbeat.report,
                 )
             # One statement on PostgreSQL, atomic by itself: no transaction around it.

@@ -111,6 +111,8 @@ class Claim:
     # When the meeting started, else when it was created: what "Friday" is relative to.
     started_at: datetime | None = None
     language: str | None = None
+    # Who spoke when, as given with the upload (JSON turns); a transcription reads it.
+    speaker_timeline: list[Any] | None = None
 
     @property
     def is_first(self) -> bool:
@@ -351,14 +353,16 @@ class ConversationRepository(Repository[Conversation]):
         row = self.execute(returning, parameters).one_or_none()
         if row is None:
             return None
-        deliveries, attempts, source_uri, title, started_at, language, *read = tuple(row)
+        deliveries, attempts, source_uri, title, started_at, language, timeline, *read = tuple(row)
         if not with_transcript:
             names: list[str] = (
                 read[0] or []
                 if together
                 else list(self.session.scalars(_participant_names().where(Conversation.id == id)))
             )
-            return Claim(deliveries, attempts, source_uri, title, names, [])
+            return Claim(
+                deliveries, attempts, source_uri, title, names, [], speaker_timeline=timeline
+            )
         if together:
             people = [tuple(person) for person in read[0] or []]
             transcript = [
@@ -384,6 +388,7 @@ class ConversationRepository(Repository[Conversation]):
             organizers=frozenset(name for name, _, organizer in people if organizer),
             started_at=started_at,
             language=language,
+            speaker_timeline=timeline,
         )
 
     def renew_lease(
@@ -846,6 +851,7 @@ def _claim_returning(claim: Update, *, together: bool, transcript: bool) -> Upda
         Conversation.title,
         func.coalesce(Conversation.started_at, Conversation.created_at),
         Conversation.language,
+        Conversation.speaker_timeline,
     ]
     if together and not transcript:
         names = _participant_names().correlate(Conversation).subquery()

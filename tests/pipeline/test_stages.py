@@ -17,6 +17,7 @@ from integrations.audio_sources import (
     SourceOutsideRootsError,
     SourceUnavailableError,
 )
+from integrations.diarization.base import NamedTurn
 from integrations.errors import TransientIntegrationError
 from integrations.synthesis.chain import SynthesisChain
 from integrations.transcription.base import (
@@ -468,6 +469,7 @@ class _ScriptedTranscriber:
         *,
         title: str | None = None,
         participants: Sequence[str] = (),
+        timeline: Sequence[NamedTurn] = (),
         on_progress: Any = None,
     ) -> Transcript:
         self.calls += 1
