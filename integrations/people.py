@@ -106,11 +106,17 @@ def person_key(name: str, email: str | None = None) -> str:
     return normalize_email(email) or f"name:{normalize_name(name)}"
 
 
+def is_anonymous(name: str) -> bool:
+    """Whether `name` is a label for an unknown voice ("SPEAKER_01", "Speaker 2", "Guest 3"):
+    it names no one, and the same label in two meetings is not the same person."""
+    return _ANONYMOUS.fullmatch(clean_name(name)) is not None
+
+
 def is_role(name: str) -> bool:
     """Whether `name` is a role ("Project Manager", "PM", "Marketing") or an anonymous
     voice ("SPEAKER_01") rather than a person's name."""
     cleaned = clean_name(name)
-    if _ACRONYM.fullmatch(cleaned) or _ANONYMOUS.fullmatch(cleaned):
+    if _ACRONYM.fullmatch(cleaned) or is_anonymous(cleaned):
         return True
     words = [w for w in normalize_name(cleaned).replace("-", " ").split() if w not in _ROLE_JOINERS]
     return bool(words) and all(word in _ROLE_WORDS for word in words)
