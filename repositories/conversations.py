@@ -111,7 +111,7 @@ class Claim:
     # When the meeting started, else when it was created: what "Friday" is relative to.
     started_at: datetime | None = None
     language: str | None = None
-    # Who spoke when, as given with the upload (JSON turns); a transcription reads it.
+    # Who spoke when, as given with the upload (JSON turns); read for a transcription only.
     speaker_timeline: list[Any] | None = None
 
     @property
@@ -353,7 +353,7 @@ class ConversationRepository(Repository[Conversation]):
         row = self.execute(returning, parameters).one_or_none()
         if row is None:
             return None
-        deliveries, attempts, source_uri, title, started_at, language, timeline, *read = tuple(row)
+        deliveries, attempts, source_uri, title, started_at, language, *read = tuple(row)
         if not with_transcript:
             names: list[str] = (
                 read[0] or []
@@ -361,7 +361,7 @@ class ConversationRepository(Repository[Conversation]):
                 else list(self.session.scalars(_participant_names().where(Conversation.id == id)))
             )
             return Claim(
-                deliveries, attempts, source_uri, title, names, [], speaker_timeline=timeline
+                deliveries, attempts, source_uri, title, names, [], speaker_timeline=read[-1]
             )
         if together:
             people = [tuple(person) for person in read[0] or []]
@@ -388,7 +388,6 @@ class ConversationRepository(Repository[Conversation]):
             organizers=frozenset(name for name, _, organizer in people if organizer),
             started_at=started_at,
             language=language,
-            speaker_timeline=timeline,
         )
 
     def renew_lease(
@@ -851,11 +850,13 @@ def _claim_returning(claim: Update, *, together: bool, transcript: bool) -> Upda
         Conversation.title,
         func.coalesce(Conversation.started_at, Conversation.created_at),
         Conversation.language,
-        Conversation.speaker_timeline,
     ]
-    if together and not transcript:
-        names = _participant_names().correlate(Conversation).subquery()
-        columns.append(select(json_array_agg(names.c.name)).scalar_subquery())
+    if not transcript:
+        if together:
+            names = _participant_names().correlate(Conversation).subquery()
+            columns.append(select(json_array_agg(names.c.name)).scalar_subquery())
+        # Last: the transcription names speakers from it; a synthesis has no use for it.
+        columns.append(Conversation.speaker_timeline)
     elif together:
         people = _participants().correlate(Conversation).subquery()
         person = func.json_build_array(people.c.name, people.c.email, people.c.is_organizer)
