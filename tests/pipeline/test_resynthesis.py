@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 from pydantic import SecretStr
-from sqlalchemy import Engine, text
 
 from integrations.errors import TransientIntegrationError
 from integrations.graph.writer import GraphWriter
@@ -35,14 +34,15 @@ from pipeline.providers import UnknownProviderError, build_synthesizer, synthesi
 from pipeline.runner import run_in_process
 from pipeline.runtime import Runtime
 from pipeline.stages import StageOutcome
-from repositories.database import UnitOfWork, create_session_factory
+from repositories.database import UnitOfWork
 from repositories.models import ConversationStatus, GraphOutboxEvent
 from tests.graph import rows
 from tests.pipeline.test_cli import one_line_error, run
+from tests.pipeline.test_graph_sync import database, uow
 from tests.pipeline.test_tasks import calls, pending
 from tests.workers import Cluster, broker_url, cluster, redis_client
 
-__all__ = ["broker_url", "cluster"]  # the fixtures this module uses
+__all__ = ["broker_url", "cluster", "database", "uow"]  # the fixtures this module uses
 
 DATA = Path(__file__).parent.parent / "integrations" / "data"
 TRANSCRIPT = DATA / "teams_meeting.vtt"
@@ -77,20 +77,6 @@ class ScriptedProvider:
             completion_tokens=64,
             seconds=2.5,
         )
-
-
-@pytest.fixture
-def database(committed_database: tuple[str, Engine]) -> str:
-    """The module's committed database, emptied: each test starts with no conversations."""
-    url, engine = committed_database
-    with engine.begin() as connection:
-        connection.execute(text("DELETE FROM conversations"))  # cascades to everything else
-    return url
-
-
-@pytest.fixture
-def uow(database: str, committed_database: tuple[str, Engine]) -> UnitOfWork:
-    return UnitOfWork(create_session_factory(committed_database[1]))
 
 
 @pytest.fixture
@@ -288,7 +274,7 @@ class TestProviderSettings:
         with pytest.raises(UnknownProviderError) as refused:
             build_synthesizer(Settings(synthesis_provider=["magic", "extractive"]))
         assert str(refused.value) == (
-            "SYNTHESIS_PROVIDER: no synthesis provider is named 'magic'; known: extractive"
+            "SYNTHESIS_PROVIDER: no synthesis provider is named 'magic'; known: openai, extractive"
         )
 
 
@@ -364,7 +350,8 @@ class TestCommandLine:
             run("resynthesize", str(completed), "--provider", "magic", database_url=database)
         )
         assert (
-            line == "error: --provider: no synthesis provider is named 'magic'; known: extractive"
+            line == "error: --provider: no synthesis provider is named 'magic'; "
+            "known: openai, extractive"
         )
 
     def test_an_unknown_synthesis_provider_setting_is_one_error_line(
