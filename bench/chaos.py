@@ -69,6 +69,7 @@ from chaos_services import (
 from orchestration import TRANSCRIPT  # the meeting the orchestration bench runs
 
 import celeryconfig
+from integrations.diarization.base import NamedTurn
 from integrations.graph.model import Meeting, normalize_name
 from integrations.synthesis.base import MeetingContext, Notes, Utterance
 from integrations.synthesis.extractive import ExtractiveSynthesizer
@@ -147,6 +148,7 @@ class SleepingTranscriber:
         *,
         title: str | None = None,
         participants: Sequence[str] = (),
+        timeline: Sequence[NamedTurn] = (),
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         with _provider_call(self._state, "transcriptions"):

@@ -63,6 +63,7 @@ from sqlalchemy.pool import Pool
 # in an installed package) are not on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import celeryconfig
+from integrations.diarization.base import NamedTurn
 from integrations.synthesis.base import (
     ActionItem,
     Evidence,
@@ -138,6 +139,7 @@ class InstantTranscriber:
         *,
         title: str | None = None,
         participants: Sequence[str] = (),
+        timeline: Sequence[NamedTurn] = (),
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         if on_progress is not None:

@@ -7,7 +7,7 @@ import logging
 import string
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC
@@ -28,6 +28,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.exc import DataError, OperationalError
 
+from integrations.diarization.base import NamedTurn
+from integrations.diarization.timeline import MalformedTimelineError, parse_timeline
 from integrations.errors import IntegrationError
 from integrations.graph.queries import (
     SAVED_QUERIES,
@@ -204,6 +206,7 @@ def _process(
     title: str | None,
     participants: list[ParticipantInput],
     as_json: bool,
+    speaker_timeline: Sequence[NamedTurn] = (),
 ) -> None:
     runtime = _runtime(extra_audio_roots=(path.parent,))
     conversation_id = create_conversation(
@@ -211,6 +214,7 @@ def _process(
         source_uri=str(path),
         title=title,
         participants=participants,
+        speaker_timeline=speaker_timeline,
     )
     try:
         with _progress(not as_json) as on_stage:
@@ -265,6 +269,15 @@ def process(
     ],
     title: Annotated[str | None, typer.Option("--title", "-t", help="The meeting's title.")] = None,
     participant: ParticipantOption = None,
+    speakers: Annotated[
+        Path | None,
+        typer.Option(
+            "--speakers",
+            metavar="TIMELINE",
+            help='Who spoke when: JSON [{"name", "email", "start", "end"}] or an RTTM file.',
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON document, nothing else.")
     ] = False,
@@ -278,7 +291,25 @@ def process(
         people = [ParticipantInput.parse(value) for value in participant or ()]
     except InvalidParticipantError as error:
         raise UsageError(f"--participant {error}") from None
-    _process(file.resolve(), title=title or file.stem, participants=people, as_json=as_json)
+    _process(
+        file.resolve(),
+        title=title or file.stem,
+        participants=people,
+        as_json=as_json,
+        speaker_timeline=_speaker_timeline(speakers) if speakers else (),
+    )
+
+
+def _speaker_timeline(path: Path) -> tuple[NamedTurn, ...]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise UsageError(f"--speakers {path}: {reason}") from None
+    try:
+        return parse_timeline(text)
+    except MalformedTimelineError as error:
+        raise UsageError(f"--speakers {path}: {error}") from None
 
 
 @app.command()

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
         default=None,
         description="A faster-whisper model name or path; unset means the bundled tiny.en.",
     )
+    # Who spoke when in a recording: "voice" clusters the voices on this machine (the
+    # Resemblyzer encoder), "none" leaves speakers to the channels and a given timeline.
+    diarization: Literal["voice", "none"] = "voice"
     transcription_providers: Annotated[list[TranscriptionProvider], NoDecode] = ["local"]
     # The order providers are tried in: when one fails for good, the next writes the notes.
     synthesis_provider: Annotated[list[str], NoDecode] = ["extractive"]

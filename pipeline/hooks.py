@@ -24,6 +24,7 @@ from pydantic import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from integrations.diarization.base import NamedTurn
 from pipeline.intake import InvalidParticipantError, ParticipantInput, create_conversation
 from pipeline.runtime import Runtime
 from pipeline.tasks import current_runtime, start_pipeline
@@ -69,6 +70,30 @@ class UploadParticipant(BaseModel):
         return ParticipantInput(name=person.name, email=person.email, organizer=self.organizer)
 
 
+class SpeakerTurnInput(BaseModel):
+    """One turn of the platform's active speaker: who spoke from `start` to `end` (seconds
+    into the recording)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[_Text, StringConstraints(max_length=255)]
+    email: Annotated[_Text, StringConstraints(max_length=320)] | None = None
+    start: float = Field(ge=0, allow_inf_nan=False)
+    end: float = Field(ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _checked(self) -> Self:
+        if self.end <= self.start:
+            raise ValueError("a turn must end after it starts")
+        # The same rules as a participant's: a name, and an address that is one.
+        UploadParticipant(name=self.name, email=self.email)
+        return self
+
+    def as_turn(self) -> NamedTurn:
+        person = UploadParticipant(name=self.name, email=self.email).as_input()
+        return NamedTurn(self.start, self.end, person.name, person.email)
+
+
 class UploadEvent(BaseModel):
     """What an upload hook says about a recording; only `source_uri` is required."""
 
@@ -81,6 +106,11 @@ class UploadEvent(BaseModel):
     platform: Annotated[_Text, StringConstraints(max_length=64)] | None = None
     platform_meeting_id: Annotated[_Text, StringConstraints(max_length=255)] | None = None
     participants: list[UploadParticipant] = Field(default_factory=list, max_length=1000)
+    speaker_timeline: list[SpeakerTurnInput] = Field(
+        default_factory=list,
+        max_length=100_000,
+        description="Who spoke when, by name: the platform's active-speaker events.",
+    )
     scheduled_at: AwareDatetime | None = None
     started_at: AwareDatetime | None = None
     ended_at: AwareDatetime | None = None
@@ -131,6 +161,7 @@ def store_upload(event: UploadEvent, *, runtime: Runtime | None = None) -> Store
             source_uri=event.source_uri,
             title=event.title,
             participants=[participant.as_input() for participant in event.participants],
+            speaker_timeline=[turn.as_turn() for turn in event.speaker_timeline],
             platform=event.platform,
             platform_meeting_id=event.platform_meeting_id,
             scheduled_at=event.scheduled_at,

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from integrations.diarization.base import NamedTurn
+from integrations.diarization.timeline import timeline_as_json
 from integrations.people import clean_name, normalize_email, normalize_name
 from repositories.database import UnitOfWork
 
@@ -49,13 +51,26 @@ def create_conversation(
     source_uri: str,
     title: str | None = None,
     participants: Sequence[ParticipantInput] = (),
+    speaker_timeline: Sequence[NamedTurn] = (),
     **details: Any,
 ) -> uuid.UUID:
-    """Store a pending conversation; `details` are further columns (platform, times, ...)."""
+    """Store a pending conversation; `details` are further columns (platform, times, ...).
+
+    The people `speaker_timeline` names are participants too, after those given.
+    """
+    speakers = [
+        ParticipantInput(clean_name(turn.name), normalize_email(turn.email))
+        for turn in speaker_timeline
+    ]
     with uow:
-        conversation = uow.conversations.create(source_uri=source_uri, title=title, **details)
+        conversation = uow.conversations.create(
+            source_uri=source_uri,
+            title=title,
+            speaker_timeline=timeline_as_json(speaker_timeline) or None,
+            **details,
+        )
         seen: set[str] = set()
-        for participant in participants:
+        for participant in [*participants, *speakers]:
             if normalize_name(participant.name) in seen:
                 continue  # the same person named twice is one participant
             seen.add(normalize_name(participant.name))

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from integrations.diarization.base import Diarizer
+from integrations.diarization.transcriber import DiarizingTranscriber
+from integrations.diarization.voice import VoiceDiarizer
 from integrations.synthesis.base import Synthesizer
 from integrations.synthesis.chain import NotesStep, SynthesisChain
 from integrations.synthesis.extractive import ExtractiveSynthesizer
@@ -26,8 +29,18 @@ class UnknownProviderError(ValueError):
 
 def build_transcriber(settings: Settings) -> Transcriber:
     # TRANSCRIPTION_PROVIDERS holds only "local" until cloud providers exist. A transcript
-    # the platform made is read, whatever provider would transcribe a recording.
-    return PlatformTranscripts(LocalWhisperTranscriber(settings.whisper_model))
+    # the platform made is read, whatever provider would transcribe a recording; only a
+    # recording goes through diarization (a platform transcript carries its speakers).
+    return PlatformTranscripts(
+        DiarizingTranscriber(
+            LocalWhisperTranscriber(settings.whisper_model), diarizer=build_diarizer(settings)
+        )
+    )
+
+
+def build_diarizer(settings: Settings) -> Diarizer | None:
+    """The diarizer DIARIZATION names; None for "none"."""
+    return VoiceDiarizer() if settings.diarization == "voice" else None
 
 
 # Every provider SYNTHESIS_PROVIDER may name, by that name, built from the settings.

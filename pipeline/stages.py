@@ -21,8 +21,9 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from integrations.audio_sources import AudioSources
 from integrations.diarization.naming import name_transcript
+from integrations.diarization.timeline import timeline_from_json
 from integrations.errors import TransientIntegrationError
-from integrations.people import Roster, clean_name, normalize_name
+from integrations.people import Roster, clean_name, is_anonymous, normalize_name
 from integrations.synthesis.base import (
     ActionItem,
     Attendee,
@@ -116,6 +117,8 @@ def transcribe(
                     path,
                     title=claim.title,
                     participants=claim.participants,
+                    # Checked when the upload was stored.
+                    timeline=timeline_from_json(claim.speaker_timeline or []),
                     on_progress=heartbeat.report,
                 )
             # Anonymous voices the meeting names ("I'm Maria") get the participant's name.
@@ -531,9 +534,14 @@ def _new_speakers(names: Sequence[str], transcript: Transcript) -> list[str]:
     Until none is left: a speaker added can make another one's first name shared ("Ann"
     with "Ann Lee" invited and "Ann Ho" speaking), and so no one's, as the synthesis will
     find it when it counts who spoke how much."""
-    # A label that normalizes to nothing (only marks no name is spelled with) names no one.
+    # A label that normalizes to nothing (only marks no name is spelled with) names no one;
+    # nor does a diarizer's "Speaker 2", which would be one person across all meetings.
     labels = [segment.speaker for segment in transcript.segments if segment.speaker]
-    speakers = list(dict.fromkeys(label for label in labels if normalize_name(label)))
+    speakers = list(
+        dict.fromkeys(
+            label for label in labels if normalize_name(label) and not is_anonymous(label)
+        )
+    )
     known = list(names)
     added: dict[str, str] = {}
     while True:

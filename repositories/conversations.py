@@ -111,6 +111,8 @@ class Claim:
     # When the meeting started, else when it was created: what "Friday" is relative to.
     started_at: datetime | None = None
     language: str | None = None
+    # Who spoke when, as given with the upload (JSON turns); read for a transcription only.
+    speaker_timeline: list[Any] | None = None
 
     @property
     def is_first(self) -> bool:
@@ -358,7 +360,9 @@ class ConversationRepository(Repository[Conversation]):
                 if together
                 else list(self.session.scalars(_participant_names().where(Conversation.id == id)))
             )
-            return Claim(deliveries, attempts, source_uri, title, names, [])
+            return Claim(
+                deliveries, attempts, source_uri, title, names, [], speaker_timeline=read[-1]
+            )
         if together:
             people = [tuple(person) for person in read[0] or []]
             transcript = [
@@ -847,9 +851,12 @@ def _claim_returning(claim: Update, *, together: bool, transcript: bool) -> Upda
         func.coalesce(Conversation.started_at, Conversation.created_at),
         Conversation.language,
     ]
-    if together and not transcript:
-        names = _participant_names().correlate(Conversation).subquery()
-        columns.append(select(json_array_agg(names.c.name)).scalar_subquery())
+    if not transcript:
+        if together:
+            names = _participant_names().correlate(Conversation).subquery()
+            columns.append(select(json_array_agg(names.c.name)).scalar_subquery())
+        # Last: the transcription names speakers from it; a synthesis has no use for it.
+        columns.append(Conversation.speaker_timeline)
     elif together:
         people = _participants().correlate(Conversation).subquery()
         person = func.json_build_array(people.c.name, people.c.email, people.c.is_organizer)

@@ -146,6 +146,9 @@ class Conversation(Model):
     # What the upload hook was given to recognise a repeated upload by.
     idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
 
+    # Who spoke when, as the upload gave it: [{"name", "email", "start", "end"}]; it names
+    # the speakers of a recording when the transcription stage runs.
+    speaker_timeline: Mapped[list[Any] | None]
     language: Mapped[str | None] = mapped_column(String(16))
     duration_seconds: Mapped[float | None]
     transcription_provider: Mapped[str | None] = mapped_column(String(64))

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from integrations.diarization.base import NamedTurn
 from integrations.errors import TransientIntegrationError
 from integrations.synthesis.base import MeetingContext, Notes, Utterance
 from integrations.synthesis.extractive import ExtractiveSynthesizer
@@ -52,6 +53,7 @@ class InstantTranscriber:
         *,
         title: str | None = None,
         participants: Sequence[str] = (),
+        timeline: Sequence[NamedTurn] = (),
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         self._behave(count_call(self._counter), path, on_progress or (lambda fraction: None))

@@ -22,6 +22,17 @@ class SpeakerTurn:
     speaker: str
 
 
+@dataclass(frozen=True, slots=True)
+class NamedTurn:
+    """A known person speaking from `start` to `end`: what a meeting platform's
+    active-speaker events (or an RTTM file) say, given with the upload."""
+
+    start: float
+    end: float
+    name: str
+    email: str | None = None
+
+
 class Diarizer(Protocol):
     """Splits a recording into speaker turns."""
 

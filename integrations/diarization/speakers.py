@@ -10,14 +10,17 @@ from integrations.diarization.base import SpeakerTurn
 from integrations.transcription.base import TranscribedSegment, Transcript, Word
 
 
-def assign_speakers(transcript: Transcript, turns: Sequence[SpeakerTurn]) -> Transcript:
+def assign_speakers(
+    transcript: Transcript, turns: Sequence[SpeakerTurn], *, relabel: bool = True
+) -> Transcript:
     """The transcript with a speaker on every segment, split where the speaker changes.
 
     Each word goes to the turn it overlaps most (the nearest turn when it overlaps none);
     a segment whose words change speaker is cut at the first word of each new speaker. A
     segment without words goes whole to the turn it overlaps most. Speakers are labelled
-    "Speaker 1", "Speaker 2"... in the order they first speak in the transcript. With no
-    turns the transcript is returned as it is.
+    "Speaker 1", "Speaker 2"... in the order they first speak in the transcript, unless
+    `relabel` is False: then they keep the turns' own speakers (names, when the turns name
+    people). With no turns the transcript is returned as it is.
     """
     if not turns:
         return transcript
@@ -25,7 +28,7 @@ def assign_speakers(transcript: Transcript, turns: Sequence[SpeakerTurn]) -> Tra
     pieces = [piece for segment in transcript.segments for piece in _split(segment, ordered)]
     labels: dict[str, str] = {}
     for speaker, _ in pieces:
-        labels.setdefault(speaker, f"Speaker {len(labels) + 1}")
+        labels.setdefault(speaker, f"Speaker {len(labels) + 1}" if relabel else speaker)
     return replace(
         transcript,
         segments=tuple(replace(piece, speaker=labels[speaker]) for speaker, piece in pieces),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from integrations.diarization.base import NamedTurn
 from integrations.errors import IntegrationError
 
 
@@ -36,8 +37,8 @@ class Transcript:
     model: str | None = None
 
 
-class Transcriber(Protocol):
-    """A transcription provider: a recording (or a transcript file) in, segments out."""
+class RecordingTranscriber(Protocol):
+    """What turns speech into text: a recording in, segments out (speakers or not)."""
 
     def transcribe(
         self,
@@ -50,6 +51,24 @@ class Transcriber(Protocol):
         """`title` and `participants` (names) are what the meeting is known to be about
         and who is in it, for providers that spell better knowing them. `on_progress` is
         called with the fraction done, 0 to 1."""
+        ...
+
+
+class Transcriber(Protocol):
+    """A transcription provider as the pipeline uses it: a recording (or a transcript
+    file) in, segments out, with speakers where they can be told."""
+
+    def transcribe(
+        self,
+        path: Path,
+        *,
+        title: str | None = None,
+        participants: Sequence[str] = (),
+        timeline: Sequence[NamedTurn] = (),
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Transcript:
+        """As `RecordingTranscriber.transcribe`; `timeline` is who spoke when, as given
+        with the upload (empty when nobody said), and names the speakers."""
         ...
 
 

@@ -22,6 +22,7 @@ import charset_normalizer
 import srt
 import webvtt
 
+from integrations.diarization.base import NamedTurn
 from integrations.people import is_speaker_name
 from integrations.transcription.base import (
     MalformedTranscriptError,
@@ -121,12 +122,17 @@ class PlatformTranscripts:
         *,
         title: str | None = None,
         participants: Sequence[str] = (),
+        timeline: Sequence[NamedTurn] = (),
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         if is_transcript_file(path):
             return parse_transcript_file(path)
         return self._recordings.transcribe(
-            path, title=title, participants=participants, on_progress=on_progress
+            path,
+            title=title,
+            participants=participants,
+            timeline=timeline,
+            on_progress=on_progress,
         )
 
 

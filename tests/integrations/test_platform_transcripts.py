@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from integrations.diarization.base import NamedTurn
 from integrations.transcription.base import (
     MalformedTranscriptError,
     TranscribedSegment,
@@ -753,6 +754,7 @@ class _TranscriptionService:
         *,
         title: str | None = None,
         participants: Sequence[str] = (),
+        timeline: Sequence[NamedTurn] = (),
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         self.heard.append((path.name, title, tuple(participants)))

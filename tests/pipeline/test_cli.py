@@ -257,7 +257,9 @@ class TestShowStatusList:
         first = blocks[0].splitlines()
         assert first[0] == "1"
         assert re.fullmatch(r"\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}", first[1])
-        assert first[2] == processed["segments"][0]["text"]
+        segment = processed["segments"][0]
+        assert segment["speaker"] == "Speaker 1"  # the voices told apart, none named
+        assert first[2] == f"Speaker 1: {segment['text']}"
 
     def test_show_vtt_json_and_markdown(
         self, processed: dict[str, Any], migrated: tuple[str, Engine]

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from integrations.audio_sources import AudioSources
+from integrations.diarization.transcriber import DiarizingTranscriber
 from integrations.synthesis.base import (
     ActionItem,
     Evidence,
@@ -95,7 +96,7 @@ def processed(uow: UnitOfWork, path: Path, synthesizer: Synthesizer) -> Conversa
     stages.transcribe(
         conversation_id,
         uow=uow,
-        transcriber=PlatformTranscripts(LocalWhisperTranscriber()),
+        transcriber=PlatformTranscripts(DiarizingTranscriber(LocalWhisperTranscriber(), None)),
         sources=sources,
     )
     stages.synthesize(conversation_id, uow=uow, synthesizer=synthesis_chain([synthesizer]))

@@ -425,6 +425,33 @@ class TestUploadHookAccepts:
         [message] = queued()
         assert task_message(message) == ("pipeline.transcribe", [str(conversation_id)])
 
+    def test_a_speaker_timeline_is_stored_and_names_participants(
+        self,
+        server: Server,
+        audio_root: Path,
+        committed_database: tuple[str, Engine],
+    ) -> None:
+        timeline = [
+            {"name": "Ada Lovelace", "start": 0.0, "end": 4.5},
+            {"name": "Alan Turing", "email": "alan@example.com", "start": 4.5, "end": 9.0},
+        ]
+
+        response = server.upload(
+            event(audio_root, participants=[{"name": "Ada Lovelace"}], speaker_timeline=timeline)
+        )
+
+        assert response.status_code == 202, response.text
+        conversation_id = uuid.UUID(response.json()["conversation_id"])
+        [row] = conversations(committed_database[1])
+        assert row.speaker_timeline == [
+            {"name": "Ada Lovelace", "email": None, "start": 0.0, "end": 4.5},
+            {"name": "Alan Turing", "email": "alan@example.com", "start": 4.5, "end": 9.0},
+        ]
+        assert participants(committed_database[1], conversation_id) == [
+            ("Ada Lovelace", None, False),
+            ("Alan Turing", "alan@example.com", False),
+        ]
+
     @pytest.mark.parametrize(
         "key",
         [
@@ -629,6 +656,32 @@ class TestUploadHookValidation:
         assert [detail["field"] for detail in details] == [field]
         assert all(set(detail) == {"field", "message"} for detail in details)
         assert "http://x" not in response.text  # the values sent are not echoed
+        assert count(committed_database[1]) == 0
+        assert queued() == []
+
+    @pytest.mark.parametrize(
+        ("timeline", "field"),
+        [
+            ({"name": "Ann"}, "body.speaker_timeline"),
+            ([{"name": "Ann", "start": 3.0}], "body.speaker_timeline.0.end"),
+            ([{"name": "Ann", "start": 5.0, "end": 2.0}], "body.speaker_timeline.0"),
+            ([{"name": "", "start": 0, "end": 2}], "body.speaker_timeline.0.name"),
+            ([{"name": "Ann", "email": "nope", "start": 0, "end": 2}], "body.speaker_timeline.0"),
+        ],
+        ids=["not-a-list", "no-end", "ends-before-it-starts", "no-name", "bad-email"],
+    )
+    def test_a_malformed_speaker_timeline_is_refused(
+        self,
+        server: Server,
+        audio_root: Path,
+        committed_database: tuple[str, Engine],
+        queued: Callable[[], list[dict[str, Any]]],
+        timeline: Any,
+        field: str,
+    ) -> None:
+        response = server.upload(event(audio_root, speaker_timeline=timeline))
+
+        assert error_of(response, 422).startswith(f"invalid {field}")
         assert count(committed_database[1]) == 0
         assert queued() == []
 

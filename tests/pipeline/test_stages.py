@@ -17,6 +17,7 @@ from integrations.audio_sources import (
     SourceOutsideRootsError,
     SourceUnavailableError,
 )
+from integrations.diarization.base import NamedTurn
 from integrations.errors import TransientIntegrationError
 from integrations.synthesis.chain import SynthesisChain
 from integrations.transcription.base import (
@@ -169,6 +170,36 @@ class TestTranscribe:
         conversation = _status(uow, conversation_id)
         assert conversation.transcription_provider == "local"
         assert conversation.duration_seconds == pytest.approx(11.0, abs=0.1)
+
+    def test_a_recording_is_stored_with_its_speakers(
+        self, uow: UnitOfWork, corpus: Path, transcriber: Transcriber
+    ) -> None:
+        audio = corpus / "speech" / "jfk.flac"
+        conversation_id = _conversation(uow, audio)
+        stages.transcribe(
+            conversation_id, uow=uow, transcriber=transcriber, sources=AudioSources([audio.parent])
+        )
+
+        assert {row[3] for row in _segment_rows(uow, conversation_id)} == {"Speaker 1"}
+        with uow:
+            # "Speaker 1" names no one: it is not a participant.
+            assert _loaded(uow, conversation_id).participants == []
+
+    def test_channels_with_different_voices_are_the_participants_in_order(
+        self, uow: UnitOfWork, corpus: Path, transcriber: Transcriber
+    ) -> None:
+        audio = corpus / "speech" / "stereo_diarization.wav"
+        conversation_id = _conversation(uow, audio, "Ana Ruiz <ana@example.com>", "Ben Okoro")
+        stages.transcribe(
+            conversation_id, uow=uow, transcriber=transcriber, sources=AudioSources([audio.parent])
+        )
+
+        rows = _segment_rows(uow, conversation_id)
+        assert {row[3] for row in rows} == {"Ana Ruiz", "Ben Okoro"}
+        assert [row[1] for row in rows] == sorted(row[1] for row in rows)
+        with uow:
+            names = [p.name for p in _loaded(uow, conversation_id).participants]
+        assert names == ["Ana Ruiz", "Ben Okoro"]
 
     def test_twice_leaves_the_same_rows(
         self,
@@ -468,6 +499,7 @@ class _ScriptedTranscriber:
         *,
         title: str | None = None,
         participants: Sequence[str] = (),
+        timeline: Sequence[NamedTurn] = (),
         on_progress: Any = None,
     ) -> Transcript:
         self.calls += 1
