@@ -98,7 +98,12 @@ def rename_speakers(
             uow.segments.rename_speaker(conversation_id, old, rename.name)
             labels[normalize_name(rename.name)] = rename.name
             items = [_owned(item, old, rename) for item in items]
-            merged = _merge_participant(uow, voice, person, rename, conversation_id)
+            said = [seg for seg in conversation.segments if seg.speaker == old]
+            spoken = (
+                sum(seg.end - seg.start for seg in said),
+                sum(len(seg.text.split()) for seg in said),
+            )
+            merged = _merge_participant(uow, voice, person, rename, conversation_id, spoken)
             participants[normalize_name(rename.name)] = merged
         if conversation.synthesis is not None:
             uow.syntheses.set_action_items(conversation_id, items)
@@ -175,17 +180,28 @@ def _merge_participant(
     person: Participant | None,
     rename: Rename,
     conversation_id: uuid.UUID,
+    spoken: tuple[float, int],
 ) -> Participant:
-    """The voice's participant row becomes the person, or merges into theirs: the row."""
+    """The voice's participant row becomes the person, or merges into theirs: the row. An
+    anonymous voice has no row (a "Speaker 2" is no participant): what it said, `spoken`
+    (seconds, words), is counted from its segments."""
     if person is None and voice is None:
         return uow.participants.create(
-            conversation_id=conversation_id, name=rename.name, email=rename.email
+            conversation_id=conversation_id,
+            name=rename.name,
+            email=rename.email,
+            spoken_seconds=round(spoken[0], 3),
+            word_count=spoken[1],
         )
     target = person or voice
     assert target is not None
     merged = voice if person is not None else None
-    seconds = _sum(target.spoken_seconds, merged.spoken_seconds if merged else None)
-    words = _sum(target.word_count, merged.word_count if merged else None)
+    if voice is None:
+        seconds = _sum(target.spoken_seconds, round(spoken[0], 3))
+        words = _sum(target.word_count, spoken[1])
+    else:
+        seconds = _sum(target.spoken_seconds, merged.spoken_seconds if merged else None)
+        words = _sum(target.word_count, merged.word_count if merged else None)
     if merged is not None:
         # The voice's row goes before the person's row may take a name it holds.
         uow.participants.delete(merged)

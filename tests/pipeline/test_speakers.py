@@ -340,4 +340,5 @@ class TestNamingWhileTranscribing:
         # A first-person commitment is owned by the voice that said it, now a person.
         assert owners == [("Kenji Watanabe", "kenji@example.net")]
         assert speakers == ["Speaker 1", "Kenji Watanabe", "Sofia Rossi"]
-        assert people == {"Kenji Watanabe": 5.0, "Sofia Rossi": 3.0, "Speaker 1": 4.0}
+        # The voice nobody named is no participant: "Speaker 1" is no one across meetings.
+        assert people == {"Kenji Watanabe": 5.0, "Sofia Rossi": 3.0}
