@@ -321,8 +321,19 @@ def demo() -> None:
         ParticipantInput(name=p["name"], email=p.get("email"), organizer=p.get("organizer", False))
         for p in meeting["participants"]
     ]
+    # The sample comes as a meeting platform hands it over: the recording and its
+    # active-speaker events, which name the voices (the sample's synthetic voices sound too
+    # alike for voice clustering to tell apart).
+    said = json.loads((sample / "standup.timeline.json").read_text(encoding="utf-8"))
+    timeline = [NamedTurn(turn["start"], turn["end"], turn["speaker"]) for turn in said]
     with as_file(sample / "standup.ogg") as audio:
-        _process(audio, title=meeting["title"], participants=people, as_json=False)
+        _process(
+            audio,
+            title=meeting["title"],
+            participants=people,
+            as_json=False,
+            speaker_timeline=timeline,
+        )
 
 
 @app.command()

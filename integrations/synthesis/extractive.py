@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from integrations.people import Roster
+from integrations.people import Roster, is_anonymous
 from integrations.synthesis.base import (
     ActionItem,
     Evidence,
@@ -537,8 +537,12 @@ class _People:
         return self._roster.match(name.split()[-1])
 
     def speaker(self, label: str | None) -> str | None:
-        # A diarized "Carol" is reported as the invited "Carol Singh"; "SPEAKER_01" as is.
-        return None if label is None else self._roster.name_for(label)
+        # A diarized "Carol" is reported as the invited "Carol Singh". A voice nobody named
+        # ("Speaker 2") is no one yet: its "yes, I will" takes on what was asked of someone
+        # by name instead of becoming a task of its own.
+        if label is None or is_anonymous(label):
+            return None
+        return self._roster.name_for(label)
 
     def is_known(self, word: str) -> bool:
         return self._roster.match(word) is not None

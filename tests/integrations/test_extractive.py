@@ -211,9 +211,13 @@ class TestExtractiveSynthesizer:
         assert notes.provider == "extractive"
         assert notes.model is None
 
-    def test_unknown_speakers_leave_first_person_items_unowned(self) -> None:
+    @pytest.mark.parametrize("label", [None, "Speaker 1", "SPEAKER_00"])
+    def test_unknown_speakers_leave_first_person_items_unowned(self, label: str | None) -> None:
+        # Voices nobody named: no labels, or a diarizer that heard one voice throughout.
         utterances, participants, _ = _scripted("launch-planning")
-        anonymous = [Utterance(segment_id=u.segment_id, text=u.text) for u in utterances]
+        anonymous = [
+            Utterance(segment_id=u.segment_id, text=u.text, speaker=label) for u in utterances
+        ]
 
         notes = _synthesize(anonymous, participants)
 
