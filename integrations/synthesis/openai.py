@@ -570,7 +570,9 @@ def _merge_message(noted: list[_NotesReply], meeting: MeetingContext) -> str:
 def _parse(content: str) -> _NotesReply:
     """The notes in a reply: the first JSON object in it that is notes, in whatever else the
     model wrote around it (code fences, a preamble with braces of its own)."""
-    decoder = json.JSONDecoder()
+    # Not strict: models write line breaks and tabs inside strings as they are, which JSON
+    # forbids but which mean exactly what they look like.
+    decoder = json.JSONDecoder(strict=False)
     problems: list[str] = []
     start = content.find("{")
     while start >= 0:

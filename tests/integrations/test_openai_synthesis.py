@@ -370,6 +370,18 @@ class TestStructuredOutputFallback:
 
 
 class TestRepair:
+    def test_a_line_break_written_as_is_inside_a_string_is_read_without_a_repair(
+        self, server: respx.MockRouter, make_synthesizer: Callable[..., OpenAISynthesizer]
+    ) -> None:
+        # Small models write a summary's line break raw, which strict JSON refuses.
+        reply = json.dumps(NOTES_REPLY).replace('"summary": "', '"summary": "Two parts.\n', 1)
+        route = server.post(CHAT_URL).mock(return_value=completion(reply))
+
+        notes = make_synthesizer().synthesize(UTTERANCES, MEETING)
+
+        assert len(route.calls) == 1
+        assert notes.summary.startswith("Two parts.\n")
+
     def test_truncated_json_gets_one_repair_round(
         self, server: respx.MockRouter, make_synthesizer: Callable[..., OpenAISynthesizer]
     ) -> None:
