@@ -81,17 +81,8 @@ class TranscriptSegmentRepository(Repository[TranscriptSegment]):
             self.execute(
                 _INSERT,
                 [
-                    {
-                        "id": uuid.uuid4(),
-                        "conversation_id": conversation_id,
-                        "position": position,
-                        "start": segment.start,
-                        "end": segment.end,
-                        "speaker": segment.speaker,
-                        "text": segment.text,
-                        "words": segment.words,
-                    }
-                    for position, segment in enumerate(segments)
+                    {"id": uuid.uuid4(), "conversation_id": conversation_id, **row}
+                    for row in _rows(segments)
                 ],
             )
         return len(segments)
@@ -125,20 +116,22 @@ class TranscriptSegmentRepository(Repository[TranscriptSegment]):
 
 def segment_rows(segments: Sequence[NewSegment]) -> dict[str, Any]:
     """The parameters of `segments_insert_selected` and `segments_delete_beyond`."""
-    return {
-        "segments": [
-            {
-                "position": position,
-                "start": segment.start,
-                "end": segment.end,
-                "speaker": segment.speaker,
-                "text": segment.text,
-                "words": segment.words,
-            }
-            for position, segment in enumerate(segments)
-        ],
-        "segment_count": len(segments),
-    }
+    return {"segments": _rows(segments), "segment_count": len(segments)}
+
+
+def _rows(segments: Sequence[NewSegment]) -> list[dict[str, Any]]:
+    """A segment's columns, its position its place in `segments`."""
+    return [
+        {
+            "position": position,
+            "start": segment.start,
+            "end": segment.end,
+            "speaker": segment.speaker,
+            "text": segment.text,
+            "words": segment.words,
+        }
+        for position, segment in enumerate(segments)
+    ]
 
 
 def segments_insert_selected(conversations: CTE, *, replacing: bool) -> Insert:

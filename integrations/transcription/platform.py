@@ -559,20 +559,12 @@ def _untimed_turns(turns: list[object]) -> list[TranscribedSegment]:
         text = fields.get("content", fields.get("text"))
         if not isinstance(text, str):
             raise _FormatError(f"{where}: 'content' must be a string, got {_json_type(text)}")
-        speaker = fields.get("speaker")
-        if speaker is not None and not isinstance(speaker, str):
-            raise _FormatError(
-                f"{where}: 'speaker' must be a string or null, got {_json_type(speaker)}"
-            )
+        speaker = _json_speaker(fields, where)
         said = _normalize(text)
         if not said:
             continue
         end = elapsed + len(said.split()) * _SECONDS_PER_WORD
-        segments.append(
-            TranscribedSegment(
-                round(elapsed, 3), round(end, 3), said, _normalize(speaker or "") or None
-            )
-        )
+        segments.append(TranscribedSegment(round(elapsed, 3), round(end, 3), said, speaker))
         elapsed = end
     return segments
 
@@ -583,11 +575,7 @@ def _json_segment(item: object, where: str) -> TranscribedSegment:
     text = fields.get("text")
     if not isinstance(text, str):
         raise _FormatError(f"{where}: 'text' must be a string, got {_json_type(text)}")
-    speaker = fields.get("speaker")
-    if speaker is not None and not isinstance(speaker, str):
-        raise _FormatError(
-            f"{where}: 'speaker' must be a string or null, got {_json_type(speaker)}"
-        )
+    speaker = _json_speaker(fields, where)
     words = fields.get("words")
     if words is not None and not isinstance(words, list):
         raise _FormatError(f"{where}: 'words' must be a list, got {_json_type(words)}")
@@ -595,9 +583,18 @@ def _json_segment(item: object, where: str) -> TranscribedSegment:
         start=start,
         end=end,
         text=_normalize(text),
-        speaker=_normalize(speaker or "") or None,
+        speaker=speaker,
         words=tuple(_json_word(word, f"{where}.words[{i}]") for i, word in enumerate(words or ())),
     )
+
+
+def _json_speaker(fields: dict[str, object], where: str) -> str | None:
+    speaker = fields.get("speaker")
+    if speaker is not None and not isinstance(speaker, str):
+        raise _FormatError(
+            f"{where}: 'speaker' must be a string or null, got {_json_type(speaker)}"
+        )
+    return _normalize(speaker or "") or None
 
 
 def _json_word(item: object, where: str) -> Word:
