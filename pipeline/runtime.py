@@ -78,7 +78,7 @@ class Runtime:
     def close(self) -> None:
         """Release what this runtime holds: pooled connections, the download client, the
         providers' clients."""
-        for chain in {id(c): c for c in (self.synthesizer, *self._chains.values())}.values():
+        for chain in (self.synthesizer, *self._chains.values()):
             chain.close()
         if "engine" in vars(self):
             self.engine.dispose()
