@@ -149,6 +149,7 @@ class SleepingTranscriber:
         title: str | None = None,
         participants: Sequence[str] = (),
         timeline: Sequence[NamedTurn] = (),
+        language: str | None = None,
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         with _provider_call(self._state, "transcriptions"):

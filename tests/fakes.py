@@ -54,6 +54,7 @@ class InstantTranscriber:
         title: str | None = None,
         participants: Sequence[str] = (),
         timeline: Sequence[NamedTurn] = (),
+        language: str | None = None,
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         self._behave(count_call(self._counter), path, on_progress or (lambda fraction: None))

@@ -66,18 +66,25 @@ class DiarizingTranscriber:
         title: str | None = None,
         participants: Sequence[str] = (),
         timeline: Sequence[NamedTurn] = (),
+        language: str | None = None,
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         report = on_progress or _ignore_progress
         channels = separate_voices(path)
         if channels is not None:
             return self._by_channel(
-                channels, title=title, participants=participants, timeline=timeline, report=report
+                channels,
+                title=title,
+                participants=participants,
+                timeline=timeline,
+                language=language,
+                report=report,
             )
         transcript = self._recordings.transcribe(
             path,
             title=title,
             participants=participants,
+            language=language,
             on_progress=lambda fraction: report(fraction * _TRANSCRIPTION_SHARE),
         )
         if timeline:
@@ -101,6 +108,7 @@ class DiarizingTranscriber:
         title: str | None,
         participants: Sequence[str],
         timeline: Sequence[NamedTurn],
+        language: str | None,
         report: Callable[[float], None],
     ) -> Transcript:
         """Each channel transcribed alone as one speaker; the segments merged by time."""
@@ -114,6 +122,7 @@ class DiarizingTranscriber:
                         channel_file,
                         title=title,
                         participants=participants,
+                        language=language,
                         on_progress=_share(report, index, len(channels)),
                     )
                 except NoSpeechError:

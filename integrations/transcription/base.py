@@ -29,12 +29,22 @@ class TranscribedSegment:
 
 
 @dataclass(frozen=True, slots=True)
+class PassedOver:
+    """A provider a fallback chain tried before the one that wrote the transcript, and why
+    it gave way (a timeout, a refusal, an open circuit)."""
+
+    provider: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Transcript:
     segments: tuple[TranscribedSegment, ...]
     language: str
     duration: float
     provider: str
     model: str | None = None
+    passed_over: tuple[PassedOver, ...] = ()
 
 
 class RecordingTranscriber(Protocol):
@@ -46,11 +56,13 @@ class RecordingTranscriber(Protocol):
         *,
         title: str | None = None,
         participants: Sequence[str] = (),
+        language: str | None = None,
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         """`title` and `participants` (names) are what the meeting is known to be about
-        and who is in it, for providers that spell better knowing them. `on_progress` is
-        called with the fraction done, 0 to 1."""
+        and who is in it, for providers that spell better knowing them. `language` (an
+        ISO 639-1 code) is the language the speech is known to be in; None detects it.
+        `on_progress` is called with the fraction done, 0 to 1."""
         ...
 
 
@@ -65,6 +77,7 @@ class Transcriber(Protocol):
         title: str | None = None,
         participants: Sequence[str] = (),
         timeline: Sequence[NamedTurn] = (),
+        language: str | None = None,
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         """As `RecordingTranscriber.transcribe`; `timeline` is who spoke when, as given

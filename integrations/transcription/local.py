@@ -142,6 +142,7 @@ class LocalWhisperTranscriber:
         *,
         title: str | None = None,
         participants: Sequence[str] = (),
+        language: str | None = None,
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         """Transcribe `path` (any format PyAV decodes: wav, flac, mp3, m4a, ogg, webm).
@@ -165,6 +166,7 @@ class LocalWhisperTranscriber:
             audio,
             build_prompt(title, participants),
             self._batch_size,
+            language,
         )
         words = decoder.decode_whole(
             beam_size=BEAM_SIZE,
@@ -257,7 +259,8 @@ def _ignore_progress(fraction: float) -> None:
 
 
 class _Decoder:
-    """Decodes clips of one recording, keeping the language the first batch found."""
+    """Decodes clips of one recording, keeping the language given or the one the first
+    batch found."""
 
     def __init__(
         self,
@@ -265,12 +268,13 @@ class _Decoder:
         audio: _Audio,
         prompt: str | None,
         batch_size: int,
+        language: str | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._audio = audio
         self._prompt = prompt
         self._batch_size = batch_size
-        self.language: str | None = None
+        self.language = language
 
     def decode_whole(self, *, beam_size: int, on_position: Callable[[float], None]) -> list[Word]:
         """Words of the whole recording, cut into faster-whisper's own VAD chunks.

@@ -123,6 +123,7 @@ class PlatformTranscripts:
         title: str | None = None,
         participants: Sequence[str] = (),
         timeline: Sequence[NamedTurn] = (),
+        language: str | None = None,
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         if is_transcript_file(path):
@@ -132,6 +133,7 @@ class PlatformTranscripts:
             title=title,
             participants=participants,
             timeline=timeline,
+            language=language,
             on_progress=on_progress,
         )
 

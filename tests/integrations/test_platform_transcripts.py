@@ -755,6 +755,7 @@ class _TranscriptionService:
         title: str | None = None,
         participants: Sequence[str] = (),
         timeline: Sequence[NamedTurn] = (),
+        language: str | None = None,
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         self.heard.append((path.name, title, tuple(participants)))

@@ -500,6 +500,7 @@ class _ScriptedTranscriber:
         title: str | None = None,
         participants: Sequence[str] = (),
         timeline: Sequence[NamedTurn] = (),
+        language: str | None = None,
         on_progress: Any = None,
     ) -> Transcript:
         self.calls += 1
