@@ -40,7 +40,7 @@ from integrations.graph.queries import (
 )
 from integrations.graph.writer import GraphAddressError, GraphUnavailableError, GraphWriter
 from integrations.synthesis.base import SynthesisConfigurationError
-from pipeline import graph, schema, stages
+from pipeline import delivery, graph, schema, stages
 from pipeline.app import app as celery_app
 from pipeline.config import get_settings
 from pipeline.hooks import UploadEvent, UploadParticipant, enqueue_upload
@@ -49,6 +49,7 @@ from pipeline.intake import InvalidParticipantError, ParticipantInput, create_co
 from pipeline.presenters import (
     conversation_document,
     conversation_summary,
+    email_summary,
     first_line,
     show_markdown,
     subtitles,
@@ -79,7 +80,7 @@ graph_app = typer.Typer(
 app.add_typer(graph_app, name="graph")
 
 # A worker started without -Q serves every queue the pipeline uses.
-ALL_QUEUES = "transcription,synthesis,graph,celery"
+ALL_QUEUES = "transcription,synthesis,graph,email,celery"
 
 # `list` folds titles and errors into lines at least this wide, its columns this far apart.
 FOLDED_MIN_WIDTH = 8
@@ -344,11 +345,19 @@ def status(
     """A conversation's lifecycle state, timings and error, and who wrote its notes."""
     runtime = _runtime()
     conversation = _load(runtime, _conversation_id(runtime, conversation_id), notes=True)
-    summary = conversation_summary(conversation) | synthesis_summary(conversation.synthesis)
+    summary = (
+        conversation_summary(conversation)
+        | synthesis_summary(conversation.synthesis)
+        | email_summary(conversation.synthesis)
+    )
     if as_json:
         _print_json(summary)
         return
-    shown = {key: str(value) for key, value in summary.items() if value is not None}
+    shown = {
+        key: ", ".join(value) if isinstance(value, list) else str(value)
+        for key, value in summary.items()
+        if value is not None
+    }
     table = Table(show_header=False, box=None, padding=(0, COLUMN_GAP, 0, 0))
     table.add_column(no_wrap=True)
     table.add_column(overflow="fold")  # long values wrap, never cut
@@ -582,6 +591,61 @@ def resynthesize(
         raise UsageError(
             f"conversation {parsed} is no longer completed: its notes stay as they were"
         )
+
+
+@app.command()
+def email(
+    conversation_id: Annotated[str, typer.Argument(metavar="ID")],
+    to: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--to",
+            metavar="ADDR",
+            help="Send to this address instead of the participants and EMAIL_TO; repeat for each.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Send (or send again) a completed meeting's notes by email, now, from this process."""
+    runtime = _runtime()
+    parsed = _conversation_id(runtime, conversation_id)
+    recipients = [_email_address(value) for value in to or ()]
+    conversation = _load(runtime, parsed, notes=True)
+    if conversation.status is not ConversationStatus.COMPLETED or conversation.synthesis is None:
+        raise UsageError(
+            f"conversation {parsed} is {conversation.status.value}; "
+            "only completed meetings' notes are sent"
+        )
+    uow = runtime.unit_of_work()
+    if not delivery.request_notes_email(
+        parsed, uow=uow, mailer=runtime.mailer, recipients=recipients
+    ):
+        raise CommandFailedError(f"conversation {parsed}: its notes are being sent right now")
+    try:
+        sent = delivery.send_notes(parsed, uow=uow, mailer=runtime.mailer, leases=runtime.leases)
+    except IntegrationError as error:
+        raise CommandFailedError(f"conversation {parsed}: {first_line(error)}") from None
+    to_whom = ", ".join(sent.recipients)
+    if sent.outcome is delivery.DeliveryOutcome.SENT:
+        refused = f" ({sent.reason})" if sent.reason else ""
+        stdout.print(f"conversation {parsed}: notes sent to {to_whom}{refused}", highlight=False)
+    elif sent.outcome is delivery.DeliveryOutcome.SKIPPED:
+        stdout.print(f"conversation {parsed}: not sent: {sent.reason}", highlight=False)
+    elif sent.outcome is delivery.DeliveryOutcome.FAILED:
+        raise CommandFailedError(f"conversation {parsed}: sending failed: {sent.reason}")
+    else:
+        # Deleted, or taken by a worker, between the request and the send.
+        raise CommandFailedError(f"conversation {parsed}: not sent ({sent.outcome.value})")
+
+
+def _email_address(value: str) -> str:
+    try:
+        address = ParticipantInput.parse(value).email
+    except InvalidParticipantError as error:
+        raise UsageError(f"--to {error}") from None
+    if address is None:
+        raise UsageError(f"--to {value!r} is not an email address")
+    return address
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
