@@ -628,9 +628,15 @@ def email(
     to_whom = ", ".join(sent.recipients)
     if sent.outcome is delivery.DeliveryOutcome.SENT:
         refused = f" ({sent.reason})" if sent.reason else ""
-        stdout.print(f"conversation {parsed}: notes sent to {to_whom}{refused}", highlight=False)
+        stdout.print(
+            f"conversation {parsed}: notes sent to {to_whom}{refused}",
+            highlight=False,
+            soft_wrap=True,
+        )
     elif sent.outcome is delivery.DeliveryOutcome.SKIPPED:
-        stdout.print(f"conversation {parsed}: not sent: {sent.reason}", highlight=False)
+        stdout.print(
+            f"conversation {parsed}: not sent: {sent.reason}", highlight=False, soft_wrap=True
+        )
     elif sent.outcome is delivery.DeliveryOutcome.FAILED:
         raise CommandFailedError(f"conversation {parsed}: sending failed: {sent.reason}")
     else:

@@ -82,7 +82,7 @@ def free_port() -> int:
 
 
 @dataclass
-class SmtpServer:
+class LoopbackServer:
     url: str  # SMTP_URL for it
     recorder: Recorder
 
@@ -112,7 +112,7 @@ def smtp_server(
     password: str | None = None,
     userinfo: str | None = None,
     replies: tuple[str, ...] = (),
-) -> Iterator[SmtpServer]:
+) -> Iterator[LoopbackServer]:
     """An SMTP server on a free loopback port: plain, `smtps` (TLS at once) or
     `smtp+starttls` (given a certificate), asking for AUTH after STARTTLS given a user; its
     SMTP_URL
@@ -134,6 +134,6 @@ def smtp_server(
     controller.start()
     try:
         credentials = f"{userinfo}@" if userinfo else ""
-        yield SmtpServer(f"{scheme}://{credentials}{HOST}:{port}", recorder)
+        yield LoopbackServer(f"{scheme}://{credentials}{HOST}:{port}", recorder)
     finally:
         controller.stop()
