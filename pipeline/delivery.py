@@ -122,7 +122,7 @@ def send_notes(
     except TransientEmailError as error:
         if final_attempt:
             return record(
-                DeliveryOutcome.FAILED, f"{error} (gave up after {claim.attempts} attempts)"
+                DeliveryOutcome.FAILED, f"{error} (given up after attempt {claim.attempts})"
             )
         _release(uow, conversation_id, claim, token, str(error))
         raise

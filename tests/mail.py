@@ -6,9 +6,11 @@ queues the answers to give to DATA before accepting (a 451 twice, a 550 for good
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import subprocess
+import threading
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +39,20 @@ class Recorder:
     replies: deque[str] = field(default_factory=deque)
     received: list[Received] = field(default_factory=list)
     refused: int = 0
+    # Given: the first sender is held at MAIL FROM (`sending` set) until `go` is set.
+    hold: tuple[threading.Event, threading.Event] | None = None
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self.hold is not None:
+            sending, go = self.hold
+            self.hold = None
+            sending.set()
+            await asyncio.to_thread(go.wait)
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.replies:
@@ -112,12 +128,13 @@ def smtp_server(
     password: str | None = None,
     userinfo: str | None = None,
     replies: tuple[str, ...] = (),
+    hold: tuple[threading.Event, threading.Event] | None = None,
 ) -> Iterator[LoopbackServer]:
     """An SMTP server on a free loopback port: plain, `smtps` (TLS at once) or
     `smtp+starttls` (given a certificate), asking for AUTH after STARTTLS given a user; its
     SMTP_URL
     carries `userinfo` (the percent-encoded user:password) as given."""
-    recorder = Recorder(deque(replies))
+    recorder = Recorder(deque(replies), hold=hold)
     port = free_port()
     options: dict[str, Any] = {}
     if scheme == "smtps":

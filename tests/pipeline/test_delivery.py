@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -13,9 +14,11 @@ from typing import Any
 import pytest
 
 from integrations.email.smtp import Mailer, SmtpServer, TransientEmailError
-from pipeline import delivery
+from integrations.synthesis.extractive import ExtractiveSynthesizer
+from pipeline import delivery, stages
 from pipeline.delivery import DeliveryOutcome
 from pipeline.leases import Leases
+from pipeline.providers import synthesis_chain
 from repositories.database import UnitOfWork
 from repositories.models import ConversationStatus, EmailStatus, Synthesis, utc_now
 from repositories.segments import NewSegment
@@ -200,7 +203,7 @@ class TestSendNotes:
         assert sent.outcome is DeliveryOutcome.FAILED
         assert (
             notes_of(uow, conversation_id).email_error
-            == "451 4.3.0 busy (gave up after 1 attempts)"
+            == "451 4.3.0 busy (given up after attempt 1)"
         )
 
     def test_550_is_recorded_failed_with_the_reason(self, uow: UnitOfWork) -> None:
@@ -214,6 +217,19 @@ class TestSendNotes:
         assert notes.email_status is EmailStatus.FAILED
         assert notes.email_error == "550 5.1.1 mailbox unavailable"
         assert server.received == []
+
+    def test_new_notes_of_a_resynthesis_are_not_mailed_by_themselves(self, uow: UnitOfWork) -> None:
+        conversation_id = completed_meeting(uow)
+        with smtp_server() as server:
+            send(uow, conversation_id, mailer(server))
+            outcome = stages.resynthesize(
+                conversation_id, uow=uow, synthesizer=synthesis_chain([ExtractiveSynthesizer()])
+            )
+            again = send(uow, conversation_id, mailer(server))
+        assert outcome is stages.StageOutcome.DONE
+        assert again.outcome is DeliveryOutcome.FINISHED_BEFORE
+        assert len(server.received) == 1
+        assert notes_of(uow, conversation_id).email_status is EmailStatus.SENT
 
 
 class TestClaims:
@@ -374,3 +390,32 @@ class TestThroughWorkers:
         text, html = texts(received)
         assert "Summary" in text
         assert "<h2>Summary</h2>" in html
+
+    def test_a_worker_killed_between_claim_and_send_mails_once_after_recovery(
+        self, cluster: Cluster
+    ) -> None:
+        sending, go = threading.Event(), threading.Event()
+        with smtp_server(hold=(sending, go)) as server:
+            settings = {"SMTP_URL": server.url, "EMAIL_FROM": SENDER}
+            doomed = cluster.worker(queues="transcription,synthesis,graph,email,celery", **settings)
+            conversation_id = pending(cluster)
+            with cluster.uow as uow:
+                uow.participants.create(
+                    conversation_id=conversation_id, name="Ann Lee", email="ann@example.test"
+                )
+            cluster.send("pipeline.transcribe", conversation_id)
+            # Claimed, connected, not sent yet: the server holds it at MAIL FROM.
+            assert sending.wait(60), doomed.output()
+            doomed.kill()
+            go.set()
+            # The sweep finds the claim lapsed and sends the task again; this one sends.
+            cluster.worker(queues="email,celery", beat=True, **settings)
+            cluster.wait_for(
+                conversation_id,
+                ConversationStatus.COMPLETED,
+                until=lambda conversation: (
+                    notes_of(cluster.uow, conversation.id).email_status is EmailStatus.SENT
+                ),
+            )
+        assert len(server.received) == 1
+        assert notes_of(cluster.uow, conversation_id).email_attempts == 2
