@@ -396,8 +396,11 @@ class TestThroughWorkers:
     ) -> None:
         sending, go = threading.Event(), threading.Event()
         with smtp_server(hold=(sending, go)) as server:
-            settings = {"SMTP_URL": server.url, "EMAIL_FROM": SENDER}
-            doomed = cluster.worker(queues="transcription,synthesis,graph,email,celery", **settings)
+            doomed = cluster.worker(
+                queues="transcription,synthesis,graph,email,celery",
+                SMTP_URL=server.url,
+                EMAIL_FROM=SENDER,
+            )
             conversation_id = pending(cluster)
             with cluster.uow as uow:
                 uow.participants.create(
@@ -409,7 +412,7 @@ class TestThroughWorkers:
             doomed.kill()
             go.set()
             # The sweep finds the claim lapsed and sends the task again; this one sends.
-            cluster.worker(queues="email,celery", beat=True, **settings)
+            cluster.worker(queues="email,celery", beat=True, SMTP_URL=server.url, EMAIL_FROM=SENDER)
             cluster.wait_for(
                 conversation_id,
                 ConversationStatus.COMPLETED,
