@@ -106,6 +106,9 @@ def send_notes(
         )
         return Delivery(outcome, tuple(recipients), reason)
 
+    if claim.attempts > leases.max_deliveries:
+        # Taken again and again, never finished: it kills its worker, or a bug stops it.
+        return record(DeliveryOutcome.FAILED, f"given up after {claim.attempts - 1} attempts")
     if mailer is None:
         return record(DeliveryOutcome.SKIPPED, NO_SERVER)
     if not recipients:

@@ -55,7 +55,9 @@ def compose(
     carries the same one, so mail programs show it once."""
     context = {"notes": notes, "date": notes.held_at.strftime("%Y-%m-%d %H:%M %Z").strip()}
     message = EmailMessage()
-    message["Subject"] = f"Notes: {notes.title} ({notes.held_at:%Y-%m-%d})"
+    # One line: a header may hold no line break (a title could).
+    title = " ".join(notes.title.split())
+    message["Subject"] = f"Notes: {title} ({notes.held_at:%Y-%m-%d})"
     message["From"] = sender
     message["To"] = ", ".join(recipients)
     message["Date"] = format_datetime(notes.held_at)

@@ -49,6 +49,17 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
     return self_signed_certificate(tmp_path_factory.mktemp("tls"))
 
 
+def test_a_title_with_line_breaks_makes_a_one_line_subject() -> None:
+    notes = MeetingNotes(
+        title="Weekly\r\nBcc: everyone@example.test", held_at=NOTES.held_at, summary=""
+    )
+    composed = compose(
+        notes, sender="m@example.test", recipients=["a@example.test"], message_id="<x@y>"
+    )
+    assert composed["Subject"] == "Notes: Weekly Bcc: everyone@example.test (2026-11-26)"
+    assert composed["Bcc"] is None
+
+
 class TestSmtpServer:
     def test_user_and_password_are_percent_decoded(self) -> None:
         server = SmtpServer.parse("smtp+starttls://ann%40corp:p%3Ass%2Fw@127.0.0.1:2525")

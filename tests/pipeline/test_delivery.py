@@ -274,6 +274,15 @@ class TestClaims:
         assert received.message["Message-ID"] == first
         assert notes_of(uow, conversation_id).email_attempts == 2
 
+    def test_a_delivery_that_never_finishes_is_given_up(self, uow: UnitOfWork) -> None:
+        conversation_id = completed_meeting(uow)
+        for _ in range(LEASES.max_deliveries):
+            self.claim(uow, conversation_id, lapsed=True)
+        with smtp_server() as server:
+            sent = send(uow, conversation_id, mailer(server))
+        assert (sent.outcome, sent.reason) == (DeliveryOutcome.FAILED, "given up after 5 attempts")
+        assert server.received == []
+
     def test_the_sweep_sends_again_lapsed_and_lost_deliveries_only(self, uow: UnitOfWork) -> None:
         lapsed = completed_meeting(uow)
         self.claim(uow, lapsed, lapsed=True)
