@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
@@ -16,8 +17,15 @@ from integrations.email.smtp import (
     SmtpServer,
     TransientEmailError,
 )
-from tests.mail import Certificate, free_port, self_signed_certificate, smtp_server
+from tests.mail import (
+    Certificate,
+    LoopbackServer,
+    free_port,
+    self_signed_certificate,
+    smtp_server,
+)
 
+ANN = "ann@example.test"
 NOTES = MeetingNotes(
     title="Release <planning>",
     held_at=datetime(2026, 11, 26, 9, 30, tzinfo=UTC),
@@ -42,6 +50,29 @@ def parts(received: EmailMessage) -> tuple[str, str]:
     assert text is not None
     assert html is not None
     return text.get_content(), html.get_content()
+
+
+def mailer_for(server: LoopbackServer, *, trusting: Certificate | None = None) -> Mailer:
+    return Mailer(
+        SmtpServer.parse(server.url),
+        sender="minutes@example.test",
+        ca_file=trusting.cert if trusting else None,
+    )
+
+
+def send_to_ann(mailer: Mailer) -> dict[str, str]:
+    return mailer.send(message([ANN]), [ANN])
+
+
+def auth_server(certificate: Certificate, userinfo: str) -> AbstractContextManager[LoopbackServer]:
+    """A server asking for AUTH after STARTTLS, user "ann@corp" and password "p:ss/w"."""
+    return smtp_server(
+        scheme="smtp+starttls",
+        certificate=certificate,
+        user="ann@corp",
+        password="p:ss/w",
+        userinfo=userinfo,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +110,7 @@ class TestSmtpServer:
 class TestMailer:
     def test_plain_smtp_delivers_both_parts_to_every_recipient(self) -> None:
         with smtp_server() as server:
-            mailer = Mailer(SmtpServer.parse(server.url), sender="minutes@example.test")
+            mailer = mailer_for(server)
             refused = mailer.send(
                 message(["ann@example.test"]), ["ann@example.test", "bo@example.test"]
             )
@@ -99,77 +130,48 @@ class TestMailer:
 
     def test_starttls_with_the_ca_file_trusted(self, certificate: Certificate) -> None:
         with smtp_server(scheme="smtp+starttls", certificate=certificate) as server:
-            mailer = Mailer(
-                SmtpServer.parse(server.url),
-                sender="minutes@example.test",
-                ca_file=certificate.cert,
-            )
-            mailer.send(message(["ann@example.test"]), ["ann@example.test"])
-        assert [r.recipients for r in server.received] == [["ann@example.test"]]
+            send_to_ann(mailer_for(server, trusting=certificate))
+        assert [r.recipients for r in server.received] == [[ANN]]
 
     def test_starttls_refuses_a_certificate_no_ca_vouches_for(
         self, certificate: Certificate
     ) -> None:
-        with smtp_server(scheme="smtp+starttls", certificate=certificate) as server:
-            mailer = Mailer(SmtpServer.parse(server.url), sender="minutes@example.test")
-            with pytest.raises(PermanentEmailError, match="certificate not trusted"):
-                mailer.send(message(["ann@example.test"]), ["ann@example.test"])
+        with (
+            smtp_server(scheme="smtp+starttls", certificate=certificate) as server,
+            pytest.raises(PermanentEmailError, match="certificate not trusted"),
+        ):
+            send_to_ann(mailer_for(server))
         assert server.received == []
 
     def test_smtps_speaks_tls_from_the_first_byte(self, certificate: Certificate) -> None:
         with smtp_server(scheme="smtps", certificate=certificate) as server:
-            mailer = Mailer(
-                SmtpServer.parse(server.url),
-                sender="minutes@example.test",
-                ca_file=certificate.cert,
-            )
-            mailer.send(message(["ann@example.test"]), ["ann@example.test"])
+            send_to_ann(mailer_for(server, trusting=certificate))
         assert len(server.received) == 1
 
     def test_auth_with_the_urls_user_and_password(self, certificate: Certificate) -> None:
-        with smtp_server(
-            scheme="smtp+starttls",
-            certificate=certificate,
-            user="ann@corp",
-            password="p:ss/w",
-            userinfo="ann%40corp:p%3Ass%2Fw",
-        ) as server:
-            mailer = Mailer(
-                SmtpServer.parse(server.url),
-                sender="minutes@example.test",
-                ca_file=certificate.cert,
-            )
-            mailer.send(message(["ann@example.test"]), ["ann@example.test"])
+        with auth_server(certificate, "ann%40corp:p%3Ass%2Fw") as server:
+            send_to_ann(mailer_for(server, trusting=certificate))
         assert len(server.received) == 1
 
     def test_a_wrong_password_is_permanent_and_not_repeated(self, certificate: Certificate) -> None:
-        with smtp_server(
-            scheme="smtp+starttls",
-            certificate=certificate,
-            user="ann",
-            password="right",
-            userinfo="ann:wrong-secret",
-        ) as server:
-            mailer = Mailer(
-                SmtpServer.parse(server.url),
-                sender="minutes@example.test",
-                ca_file=certificate.cert,
-            )
-            with pytest.raises(PermanentEmailError) as raised:
-                mailer.send(message(["ann@example.test"]), ["ann@example.test"])
+        with (
+            auth_server(certificate, "ann%40corp:wrong-secret") as server,
+            pytest.raises(PermanentEmailError) as raised,
+        ):
+            send_to_ann(mailer_for(server, trusting=certificate))
         assert str(raised.value).startswith("535")
         assert "wrong-secret" not in str(raised.value)
 
     def test_a_451_reply_is_transient(self) -> None:
         with smtp_server(replies=("451 4.3.0 try again later",)) as server:
-            mailer = Mailer(SmtpServer.parse(server.url), sender="minutes@example.test")
+            mailer = mailer_for(server)
             with pytest.raises(TransientEmailError, match=r"451 4\.3\.0 try again later"):
                 mailer.send(message(["ann@example.test"]), ["ann@example.test"])
         assert server.received == []
 
     def test_a_550_reply_is_permanent(self) -> None:
         with smtp_server(replies=("550 5.1.1 mailbox unavailable",)) as server:
-            mailer = Mailer(SmtpServer.parse(server.url), sender="minutes@example.test")
+            mailer = mailer_for(server)
             with pytest.raises(PermanentEmailError, match=r"550 5\.1\.1 mailbox unavailable"):
                 mailer.send(message(["ann@example.test"]), ["ann@example.test"])
 
