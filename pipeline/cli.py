@@ -621,22 +621,16 @@ def email(
         parsed, uow=uow, mailer=runtime.mailer, recipients=recipients
     ):
         raise CommandFailedError(f"conversation {parsed}: its notes are being sent right now")
-    try:
-        sent = delivery.send_notes(parsed, uow=uow, mailer=runtime.mailer, leases=runtime.leases)
-    except IntegrationError as error:
-        raise CommandFailedError(f"conversation {parsed}: {first_line(error)}") from None
-    to_whom = ", ".join(sent.recipients)
-    if sent.outcome is delivery.DeliveryOutcome.SENT:
-        refused = f" ({sent.reason})" if sent.reason else ""
-        stdout.print(
-            f"conversation {parsed}: notes sent to {to_whom}{refused}",
-            highlight=False,
-            soft_wrap=True,
+    # The last attempt (no retry comes in-process): every SMTP error is recorded, not raised.
+    sent = delivery.send_notes(parsed, uow=uow, mailer=runtime.mailer, leases=runtime.leases)
+    if sent.outcome in (delivery.DeliveryOutcome.SENT, delivery.DeliveryOutcome.SKIPPED):
+        said = (
+            f"notes sent to {', '.join(sent.recipients)}"
+            if sent.outcome is delivery.DeliveryOutcome.SENT
+            else "not sent"
         )
-    elif sent.outcome is delivery.DeliveryOutcome.SKIPPED:
-        stdout.print(
-            f"conversation {parsed}: not sent: {sent.reason}", highlight=False, soft_wrap=True
-        )
+        because = f" ({sent.reason})" if sent.reason else ""
+        stdout.print(f"conversation {parsed}: {said}{because}", highlight=False, soft_wrap=True)
     elif sent.outcome is delivery.DeliveryOutcome.FAILED:
         raise CommandFailedError(f"conversation {parsed}: sending failed: {sent.reason}")
     else:

@@ -348,7 +348,7 @@ class TestEmailCommand:
         conversation_id = completed_meeting(uow)
         result = run("email", str(conversation_id), database_url=database)
         assert result.returncode == 0, result.stderr
-        assert result.stdout == f"conversation {conversation_id}: not sent: SMTP_URL is not set\n"
+        assert result.stdout == f"conversation {conversation_id}: not sent (SMTP_URL is not set)\n"
 
     @pytest.mark.parametrize(
         ("arguments", "message"),
