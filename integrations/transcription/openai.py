@@ -320,8 +320,16 @@ def _cuts(audio: Samples, max_seconds: int) -> list[tuple[int, int]]:
         window_start = start + longest - search
         window = audio[window_start : start + longest]
         frames = window[: len(window) // frame * frame].reshape(-1, frame)
-        quietest = int(np.argmin(np.sqrt(np.mean(frames**2, axis=1))))
-        cut = window_start + quietest * frame + frame // 2
+        energy = np.sqrt(np.mean(frames**2, axis=1))
+        quietest = int(np.argmin(energy))
+        # The middle of the quiet stretch around it: a pause's edges touch words.
+        quiet = energy <= energy[quietest] * 1.1 + 1e-6
+        first = last = quietest
+        while first > 0 and quiet[first - 1]:
+            first -= 1
+        while last < len(quiet) - 1 and quiet[last + 1]:
+            last += 1
+        cut = window_start + (first + last) // 2 * frame + frame // 2
         ranges.append((start, cut))
         start = cut
     ranges.append((start, len(audio)))
