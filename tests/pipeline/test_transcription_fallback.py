@@ -23,6 +23,7 @@ from integrations.transcription.base import AllProvidersUnavailableError, Unread
 from pipeline import stages
 from pipeline.config import Settings
 from pipeline.intake import create_conversation
+from pipeline.providers import build_transcriber
 from pipeline.runtime import Runtime
 from pipeline.stages import StageOutcome
 from repositories.models import Conversation, ConversationStatus, ProviderCircuit
@@ -286,3 +287,33 @@ class TestFallback:
         with engine.connect() as connection:
             assert connection.scalar(ProviderCircuit.__table__.select()) is None  # closed
         worker.close()
+
+
+class TestSettings:
+    def test_the_openai_provider_defaults_to_the_notes_server_and_whisper_1(
+        self, recording: Path, services: respx.MockRouter
+    ) -> None:
+        settings = Settings(
+            transcription_providers="openai",
+            openai_base_url=OPENAI,
+            openai_api_key="sk-notes-key",
+            diarization="none",
+        )
+        transcriber = build_transcriber(settings)
+
+        transcript = transcriber.transcribe(recording)
+
+        assert transcript.provider == "openai"
+        request = services.routes["openai"].calls.last.request
+        assert request.headers["Authorization"] == "Bearer sk-notes-key"
+        assert 'name="model"\r\n\r\nwhisper-1' in request.content.decode(errors="replace")
+
+    def test_soniox_named_without_its_key_is_one_clear_error(self, tmp_path: Path) -> None:
+        result = run(
+            "list",
+            database_url=f"sqlite:///{tmp_path / 'minutes.db'}",
+            env={"TRANSCRIPTION_PROVIDERS": "soniox,local", "SONIOX_API_KEY": ""},
+        )
+
+        assert (result.returncode, result.stdout) == (2, "")
+        assert result.stderr == "error: SONIOX_API_KEY is not set\n"
