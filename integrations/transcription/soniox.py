@@ -130,7 +130,7 @@ class SonioxTranscriber:
         try:
             job = self._create(file_id, build_prompt(title, participants), language)
             try:
-                finished = self._wait(job, path, on_progress)
+                finished = self._wait(job, path)
                 tokens = self._tokens(job.id)
             finally:
                 self._delete(f"/v1/transcriptions/{job.id}")
@@ -160,7 +160,8 @@ class SonioxTranscriber:
             body["context"] = context
         return self._read(self._service.request("POST", "/v1/transcriptions", json=body), _Job)
 
-    def _wait(self, job: _Job, path: Path, on_progress: Callable[[float], None] | None) -> _Job:
+    def _wait(self, job: _Job, path: Path) -> _Job:
+        # Soniox reports no progress while it works: the stage's progress stays put.
         deadline = time.monotonic() + self._max_wait_seconds
         while job.status != _DONE:
             if job.status in _FAILED:
@@ -170,9 +171,6 @@ class SonioxTranscriber:
                     f"{self._service.shown_url}: transcription still {job.status} after "
                     f"{self._max_wait_seconds:g} s"
                 )
-            if on_progress is not None:
-                # Soniox reports no progress; a heartbeat still shows the stage is alive.
-                on_progress(0.0)
             time.sleep(self._poll_seconds)
             job = self._read(self._service.request("GET", f"/v1/transcriptions/{job.id}"), _Job)
         return job
@@ -204,7 +202,7 @@ class SonioxTranscriber:
         except ValidationError:
             raise TranscriptionUnavailableError(
                 f"{self._service.shown_url}: HTTP {response.status_code} with a reply that "
-                f"is not the {shape.__name__.strip('_').lower()} Soniox documents"
+                f"is not the one Soniox documents for {response.request.url.path}"
             ) from None
 
     def _transcript(
