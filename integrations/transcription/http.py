@@ -3,21 +3,16 @@ exchange becomes one of our errors (away for now, refuses us, or the recording's
 
 from __future__ import annotations
 
-import email.utils
-import json
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
 import httpx
 
+from integrations.http import error_message, retry_after
 from integrations.transcription.base import (
     TranscriptionRefusedError,
     TranscriptionUnavailableError,
 )
-
-_SHOWN_ERROR_CHARS = 300
 
 
 class ServiceClient:
@@ -90,7 +85,7 @@ class ServiceClient:
                 f"{self.shown_url} refused the request (HTTP {status}): "
                 f"check {self.key_setting} and {self.url_setting}"
             )
-        message = self.error_message(response)
+        message = error_message(response, api_key=self._api_key)
         fault = recording_fault(response, message)
         if fault is not None:
             raise fault
@@ -102,40 +97,3 @@ class ServiceClient:
         if status == 408 or status >= 500:
             raise TranscriptionUnavailableError(f"{self.shown_url}: HTTP {status}: {message}")
         raise TranscriptionRefusedError(f"{self.shown_url}: HTTP {status}: {message}")
-
-    def error_message(self, response: httpx.Response) -> str:
-        """The service's own words, short, without the key should it echo it."""
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        error = payload.get("error") if isinstance(payload, dict) else None
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            message: str = error["message"]  # OpenAI's form
-        elif isinstance(payload, dict) and isinstance(payload.get("message"), str):
-            message = payload["message"]  # Soniox's form
-        elif isinstance(payload, dict) and isinstance(payload.get("detail"), str | list | dict):
-            message = json.dumps(payload["detail"])  # FastAPI's form
-        else:
-            message = response.text
-        message = " ".join(message.split())[:_SHOWN_ERROR_CHARS]
-        if self._api_key:
-            message = message.replace(self._api_key, "***")
-        return message
-
-
-def retry_after(value: str | None) -> float | None:
-    """Seconds a Retry-After header asks to wait: a number, or an HTTP date."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            moment = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        seconds = (moment - datetime.now(UTC)).total_seconds()
-    return max(seconds, 0.0) if math.isfinite(seconds) else None
