@@ -75,11 +75,8 @@ def jfk(corpus: Path) -> Path:
 
 class TestAgainstALocalServer:
     def test_transcribes_a_recording(self, whisper_server: str, jfk: Path) -> None:
-        transcriber = OpenAITranscriber(base_url=whisper_server)
-        try:
+        with contextlib.closing(OpenAITranscriber(base_url=whisper_server)) as transcriber:
             transcript = transcriber.transcribe(jfk, title="Inaugural address")
-        finally:
-            transcriber.close()
 
         assert word_error_rate(transcript) <= MAX_WER
         assert (transcript.provider, transcript.model, transcript.language) == (
@@ -96,13 +93,12 @@ class TestAgainstALocalServer:
     ) -> None:
         # 11 s are 352 kB as WAV: two pieces of at most 256 kB (8 s).
         transport = CountingTransport()
-        transcriber = OpenAITranscriber(
-            base_url=whisper_server, max_upload_bytes=MIN_UPLOAD, transport=transport
-        )
-        try:
+        with contextlib.closing(
+            OpenAITranscriber(
+                base_url=whisper_server, max_upload_bytes=MIN_UPLOAD, transport=transport
+            )
+        ) as transcriber:
             transcript = transcriber.transcribe(jfk)
-        finally:
-            transcriber.close()
 
         assert len(transport.requests) == 2
         # The WAV piece within the limit, the form's other fields around it.
@@ -122,12 +118,11 @@ class TestAgainstALocalServer:
         # broken recording never passes for a server that is down.
         broken = tmp_path / "meeting.m4a"
         broken.write_bytes(b"\x00\x01 not a recording")
-        transcriber = OpenAITranscriber(base_url=whisper_server)
-        try:
-            with pytest.raises(UnreadableMediaError):
-                transcriber.transcribe(broken)
-        finally:
-            transcriber.close()
+        with (
+            contextlib.closing(OpenAITranscriber(base_url=whisper_server)) as transcriber,
+            pytest.raises(UnreadableMediaError),
+        ):
+            transcriber.transcribe(broken)
 
 
 def verbose_json(text: str, start: float, end: float, **values: Any) -> dict[str, Any]:
