@@ -27,6 +27,7 @@ from pipeline.providers import build_transcriber
 from pipeline.runtime import Runtime
 from pipeline.stages import StageOutcome
 from repositories.models import Conversation, ConversationStatus, ProviderCircuit
+from tests.llm_server import free_port
 from tests.pipeline.test_cli import run
 
 Status = ConversationStatus
@@ -317,3 +318,29 @@ class TestSettings:
 
         assert (result.returncode, result.stdout) == (2, "")
         assert result.stderr == "error: SONIOX_API_KEY is not set\n"
+
+
+class TestInProcess:
+    def test_an_unreachable_server_hands_over_to_local_whisper(
+        self, recording: Path, tmp_path: Path
+    ) -> None:
+        # Nothing listens on this loopback port: a real refused connection, not a recording.
+        closed = f"http://127.0.0.1:{free_port()}/v1"
+        database_url = f"sqlite:///{tmp_path / 'minutes.db'}"
+        env = {
+            "TRANSCRIPTION_PROVIDERS": "openai,local",
+            "TRANSCRIPTION_BASE_URL": closed,
+            "DIARIZATION": "none",
+        }
+
+        processed = run("process", str(recording), "--json", database_url=database_url, env=env)
+
+        assert processed.returncode == 0, processed.stderr
+        conversation_id = json.loads(processed.stdout)["conversation"]["id"]
+        status = json.loads(
+            run("status", conversation_id, "--json", database_url=database_url, env=env).stdout
+        )
+        assert (status["status"], status["transcription_provider"]) == ("completed", "local")
+        [passed] = status["transcription_passed_over"]
+        assert passed["provider"] == "openai"
+        assert passed["reason"] == f"{closed}: request failed (ConnectError)"
