@@ -325,7 +325,7 @@ class TestEmailCommand:
         assert document["email_sent_at"] is not None
         assert document["email_reason"] is None
         table = run("status", str(conversation_id), database_url=database).stdout
-        assert re.search(r"email_recipients +dee@example\.test, eve@example\.test *\n", table)
+        assert re.search(r"email_recipients +dee@example\.test; eve@example\.test *\n", table)
 
     def test_a_refusal_is_one_line_with_the_reason(self, database: str, uow: UnitOfWork) -> None:
         conversation_id = completed_meeting(uow)

@@ -4,8 +4,8 @@ Notes completed before delivery existed are marked skipped, not mailed all at on
 first worker that looks for deliveries due.
 
 Revision ID: 4f2a9c1e7d35
-Revises: 8b4e1d2c6f90
-Created: 2026-11-26 20:00:00.000000+00:00
+Revises: c7a41f2e9d35
+Created: 2026-11-26 21:00:00.000000+00:00
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "4f2a9c1e7d35"
-down_revision: str | None = "8b4e1d2c6f90"
+down_revision: str | None = "c7a41f2e9d35"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
