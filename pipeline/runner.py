@@ -19,9 +19,11 @@ def run_in_process(
     runtime: Runtime,
     *,
     on_stage: Callable[[str], None] = lambda stage: None,
+    on_progress: Callable[[str, int], None] = lambda stage, percent: None,
 ) -> stages.StageOutcome:
     """Transcribe, synthesize, complete (and, when NEO4J_URI is set, sync the graph); the
-    outcome of the last stage that ran.
+    outcome of the last stage that ran. `on_stage` hears each stage's name as it starts,
+    `on_progress` the name and percent done of one that reports them.
 
     In-process there is no retry to wait for, so every error is final: the stage records
     the conversation as failed (with the error's message) and the error propagates.
@@ -36,12 +38,17 @@ def run_in_process(
                 transcriber=runtime.transcriber,
                 sources=runtime.sources,
                 leases=runtime.leases,
+                on_progress=lambda percent: on_progress("transcribe", percent),
             ),
         ),
         (
             "synthesize",
             lambda: stages.synthesize(
-                conversation_id, uow=uow, synthesizer=runtime.synthesizer, leases=runtime.leases
+                conversation_id,
+                uow=uow,
+                synthesizer=runtime.synthesizer,
+                leases=runtime.leases,
+                on_progress=lambda percent: on_progress("synthesize", percent),
             ),
         ),
         ("complete", lambda: stages.complete(conversation_id, uow=uow)),

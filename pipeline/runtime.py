@@ -17,6 +17,7 @@ from integrations.transcription.base import Transcriber
 from pipeline import providers
 from pipeline.config import Settings
 from pipeline.leases import Leases
+from pipeline.metrics import MeasuredTranscriber
 from repositories.database import UnitOfWork, create_database_engine, create_session_factory
 
 
@@ -36,7 +37,7 @@ class Runtime:
         self.settings = settings
         self.extra_audio_roots = extra_audio_roots
         # Built now, so a provider the settings cannot name fails at start-up.
-        self.transcriber = (
+        self.transcriber: Transcriber = MeasuredTranscriber(
             transcriber if transcriber is not None else providers.build_transcriber(settings)
         )
         self._chains: dict[tuple[str, ...], SynthesisChain] = {}

@@ -88,6 +88,22 @@ class BrokenMediaTranscriber(InstantTranscriber):
         raise UnreadableMediaError(f"{path.name}: not audio")
 
 
+class CheckingTranscriber(InstantTranscriber):
+    """Refuses an empty file, as any provider does: it is not audio."""
+
+    def _behave(self, call: int, path: Path, report: Callable[[float], None]) -> None:
+        if path.stat().st_size == 0:
+            raise UnreadableMediaError(f"{path.name}: not audio")
+
+
+class HalfwayTranscriber(InstantTranscriber):
+    """Says it is half done, then takes a few seconds over the rest."""
+
+    def _behave(self, call: int, path: Path, report: Callable[[float], None]) -> None:
+        report(0.5)
+        time.sleep(4.0)
+
+
 class WorkerKillingTranscriber(InstantTranscriber):
     """Takes its worker process down every time, as a recording that runs it out of memory."""
 
@@ -122,6 +138,8 @@ TRANSCRIBERS = {
     "stuck": StuckTranscriber,
     "flaky": FlakyTranscriber,
     "broken": BrokenMediaTranscriber,
+    "checking": CheckingTranscriber,
+    "halfway": HalfwayTranscriber,
     "killer": WorkerKillingTranscriber,
 }
 SYNTHESIZERS = {"counting": CountingSynthesizer, "stuck": StuckSynthesizer}
