@@ -97,11 +97,18 @@ class CheckingTranscriber(InstantTranscriber):
 
 
 class HalfwayTranscriber(InstantTranscriber):
-    """Says it is half done, then takes a few seconds over the rest."""
+    """Says it is half done, then finishes once the test creates the file `release` in the
+    state folder (or after a minute)."""
+
+    def __init__(self, state: Path) -> None:
+        super().__init__(state)
+        self._release = state / "release"
 
     def _behave(self, call: int, path: Path, report: Callable[[float], None]) -> None:
         report(0.5)
-        time.sleep(4.0)
+        deadline = time.monotonic() + 60.0
+        while not self._release.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
 
 
 class WorkerKillingTranscriber(InstantTranscriber):
