@@ -43,14 +43,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from integrations.synthesis.base import MeetingContext, Notes, Utterance
 from integrations.transcription.base import Transcriber, Transcript
 from pipeline.app import app as celery_app
+from pipeline.config import get_settings
 from pipeline.stages import TRANSIENT_ERRORS, StageOutcome
 from repositories.database import UnitOfWork
 from repositories.models import utc_now
 
 log = logging.getLogger(__name__)
 
-# The variable prometheus-client itself reads, at import, to choose multiprocess mode.
-MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 # A scrape must answer before Prometheus gives up on it (10 s by default), broker down or not.
 _BROKER_TIMEOUT_S = 2.0
 
@@ -91,8 +90,7 @@ _started: dict[str, float] = {}
 
 
 def multiprocess_dir() -> Path | None:
-    value = os.environ.get(MULTIPROCESS_DIR_VARIABLE)
-    return Path(value) if value else None
+    return get_settings().prometheus_multiproc_dir
 
 
 if (_folder := multiprocess_dir()) is not None:
@@ -170,11 +168,16 @@ def _task_retried(sender: Task, reason: Any, **kwargs: Any) -> None:  # type: ig
 
 @worker_init.connect
 def _prepare_multiprocess_dir(**kwargs: Any) -> None:
-    """In the worker's main process, before its pool starts: the files of processes that
-    are gone go, those of live ones (another worker on this machine) stay."""
+    # In the worker's main process, before its pool starts.
     folder = multiprocess_dir()
-    if folder is None:
-        return
+    if folder is not None:
+        remove_samples_of_dead_processes(folder)
+
+
+def remove_samples_of_dead_processes(folder: Path) -> None:
+    """What processes that are gone wrote goes (a worker's previous run: its counters start
+    again from zero, as Prometheus expects of a restart); what live ones write stays
+    (another worker on this machine)."""
     for file in folder.glob("*.db"):
         pid = file.stem.rsplit("_", 1)[-1]
         if pid.isdecimal() and not _alive(int(pid)):
@@ -183,8 +186,10 @@ def _prepare_multiprocess_dir(**kwargs: Any) -> None:
 
 @worker_process_shutdown.connect
 def _mark_process_dead(pid: int, **kwargs: Any) -> None:
-    if multiprocess_dir() is not None:
-        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+    # A pool process leaving: its live gauges go (counters and histograms stay counted).
+    folder = multiprocess_dir()
+    if folder is not None:
+        multiprocess.mark_process_dead(pid, path=str(folder))  # type: ignore[no-untyped-call]
 
 
 def _alive(pid: int) -> bool:

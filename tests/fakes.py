@@ -11,6 +11,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from integrations.diarization.base import NamedTurn
@@ -130,6 +131,16 @@ class CountingSynthesizer:
         return self._notes.synthesize(utterances, meeting)
 
 
+class ChatSynthesizer(CountingSynthesizer):
+    """Notes as a chat model's server answers them: with the model and its token usage."""
+
+    name = "chat"
+
+    def synthesize(self, utterances: Sequence[Utterance], meeting: MeetingContext) -> Notes:
+        notes = super().synthesize(utterances, meeting)
+        return replace(notes, model="chat-model", prompt_tokens=1200, completion_tokens=300)
+
+
 class StuckSynthesizer(CountingSynthesizer):
     """Hangs inside its first synthesis (until the test kills the worker)."""
 
@@ -149,4 +160,8 @@ TRANSCRIBERS = {
     "halfway": HalfwayTranscriber,
     "killer": WorkerKillingTranscriber,
 }
-SYNTHESIZERS = {"counting": CountingSynthesizer, "stuck": StuckSynthesizer}
+SYNTHESIZERS = {
+    "counting": CountingSynthesizer,
+    "chat": ChatSynthesizer,
+    "stuck": StuckSynthesizer,
+}

@@ -4,6 +4,7 @@ server and from `minutes metrics serve`."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from pipeline.metrics import remove_samples_of_dead_processes
 from repositories.models import ConversationStatus, utc_now
 from tests.audio import silence
 from tests.fakes import TRANSCRIPT
@@ -87,7 +89,9 @@ class TestMetricsOfWorkers:
         # Created by whoever starts first: the folder need not exist beforehand.
         folder = str(tmp_path / "prometheus")
         settings = {"PROMETHEUS_MULTIPROC_DIR": folder}
-        worker = cluster.worker(transcriber="checking", PROMETHEUS_MULTIPROC_DIR=folder)
+        worker = cluster.worker(
+            transcriber="checking", synthesizer="chat", PROMETHEUS_MULTIPROC_DIR=folder
+        )
         hook = f"http://127.0.0.1:{free_port()}"
         cluster.service(
             "hook",
@@ -138,6 +142,18 @@ class TestMetricsOfWorkers:
             assert (
                 value(samples, "minutes_transcription_real_time_factor_count", provider="test") == 1
             )
+            # The tokens the notes took, as the chat model's server reported them.
+            for direction, tokens in (("in", 1200), ("out", 300)):
+                assert (
+                    value(
+                        samples,
+                        "minutes_llm_tokens_total",
+                        provider="chat",
+                        model="chat-model",
+                        direction=direction,
+                    )
+                    == tokens
+                )
             # The failed meeting, by its error's class: never the error's text.
             assert failed.error_message == "empty.wav: not audio"
             assert (
@@ -176,6 +192,23 @@ class TestMetricsOfWorkers:
         assert watched.returncode == 1, watched.stderr
         assert "failed" in watched.stdout
         assert "empty.wav: not audio" in watched.stdout
+
+
+class TestMultiprocessFolder:
+    def test_a_starting_worker_removes_what_processes_now_gone_wrote(self, tmp_path: Path) -> None:
+        ended = subprocess.Popen(["true"])
+        ended.wait()
+        left = [
+            tmp_path / f"counter_{ended.pid}.db",
+            tmp_path / f"histogram_{ended.pid}.db",
+        ]
+        kept = [tmp_path / f"counter_{os.getpid()}.db", tmp_path / f"histogram_{os.getpid()}.db"]
+        for file in (*left, *kept):
+            file.write_bytes(b"")
+
+        remove_samples_of_dead_processes(tmp_path)
+
+        assert sorted(tmp_path.iterdir()) == sorted(kept)
 
 
 class TestServeRefusesBadAddresses:
