@@ -359,6 +359,7 @@ def status(
     summary = conversation_summary(conversation) | synthesis_summary(conversation.synthesis)
     if as_json:
         _print_json(summary)
+        _end_watch(watch, conversation)
         return
     shown = {key: str(value) for key, value in summary.items() if value is not None}
     table = Table(show_header=False, box=None, padding=(0, COLUMN_GAP, 0, 0))
@@ -368,6 +369,11 @@ def status(
         table.add_row(key, escape(value))
     # The id whole, on one line, however narrow the terminal.
     _print_at_least(table, max(map(len, shown)) + len(shown["id"]) + 2 * COLUMN_GAP)
+    _end_watch(watch, conversation)
+
+
+def _end_watch(watch: bool, conversation: Conversation) -> None:
+    # A watch ends as the meeting did, so `status --watch && show` reads only notes.
     if watch and conversation.status is ConversationStatus.FAILED:
         raise typer.Exit(1)
 

@@ -4,6 +4,7 @@ server and from `minutes metrics serve`."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -188,10 +189,11 @@ class TestMetricsOfWorkers:
             assert value(samples, "minutes_task_duration_seconds_count", task=STAGES[0]) == 2
 
         # Watching a meeting that failed ends at once, with its error and exit status 1.
-        watched = minutes("status", str(bad), "--watch", cluster=cluster)
+        watched = minutes("status", str(bad), "--watch", "--json", cluster=cluster)
         assert watched.returncode == 1, watched.stderr
-        assert "failed" in watched.stdout
-        assert "empty.wav: not audio" in watched.stdout
+        document = json.loads(watched.stdout)
+        assert document["status"] == "failed"
+        assert document["error_message"] == "empty.wav: not audio"
 
 
 class TestMultiprocessFolder:
