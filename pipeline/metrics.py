@@ -19,7 +19,8 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,20 @@ def count_tokens(notes: Notes, utterances: Sequence[Utterance], meeting: Meeting
     if notes.completion_tokens:
         LLM_TOKENS.labels(notes.provider, model, "out").inc(notes.completion_tokens)
     return notes
+
+
+@contextmanager
+def measured_stage(task: str) -> Iterator[None]:
+    """A stage run in-process, with no broker (`minutes process`, the hook server without
+    CELERY_BROKER_URL): timed, and its error counted, as the task of that name would be."""
+    started = time.monotonic()
+    try:
+        yield
+    except Exception as error:
+        TASK_FAILURES.labels(task, type(error).__name__, failure_kind(error)).inc()
+        raise
+    finally:
+        _duration_of(task).observe(time.monotonic() - started)
 
 
 def failure_kind(error: BaseException) -> str:

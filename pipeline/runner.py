@@ -9,6 +9,7 @@ from collections.abc import Callable
 from integrations.graph.writer import GraphWriter
 from integrations.synthesis.chain import SynthesisChain
 from pipeline import graph, stages
+from pipeline.metrics import measured_stage
 from pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ def run_in_process(
     outcome = stages.StageOutcome.DONE
     for name, step in steps:
         on_stage(name)
-        outcome = step()
+        with measured_stage(f"pipeline.{name}"):  # the name of the stage's task
+            outcome = step()
         if outcome is not stages.StageOutcome.DONE:
             return outcome
     if runtime.graph is not None:

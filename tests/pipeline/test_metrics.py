@@ -16,15 +16,26 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 
+from integrations.errors import IntegrationError
+from pipeline.config import Settings
+from pipeline.intake import create_conversation
 from pipeline.metrics import remove_samples_of_dead_processes
+from pipeline.runner import run_in_process
+from pipeline.runtime import Runtime
+from pipeline.stages import StageOutcome
 from repositories.models import ConversationStatus, utc_now
 from tests.audio import silence
 from tests.fakes import TRANSCRIPT
+from tests.pipeline.test_graph_sync import database
 from tests.workers import MINUTES, Cluster, answers, broker_url, cluster
 
-__all__ = ["broker_url", "cluster"]  # the fixtures this module uses
+__all__ = ["broker_url", "cluster", "database"]  # the fixtures this module uses
+
+DATA = Path(__file__).parent.parent / "integrations" / "data"
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 STAGES = ("pipeline.transcribe", "pipeline.synthesize", "pipeline.complete")
@@ -61,6 +72,12 @@ def scrape_until(url: str, ready: Callable[[Samples], bool], timeout: float = 30
         if ready(samples) or time.monotonic() > deadline:
             return samples
         time.sleep(0.2)
+
+
+def runs(task: str) -> float:
+    """The task's runs this test process timed (it keeps its metrics in memory)."""
+    count = REGISTRY.get_sample_value("minutes_task_duration_seconds_count", {"task": task})
+    return count or 0.0
 
 
 def stored(cluster: Cluster, recording: Path) -> uuid.UUID:
@@ -194,6 +211,43 @@ class TestMetricsOfWorkers:
         document = json.loads(watched.stdout)
         assert document["status"] == "failed"
         assert document["error_message"] == "empty.wav: not audio"
+
+
+class TestMetricsInProcess:
+    """Without a broker the stages run in the process that asked (`minutes process`, the
+    hook server): they are timed and their failures counted all the same."""
+
+    def test_stages_run_without_a_broker_are_timed_and_their_failures_counted(
+        self, database: str, tmp_path: Path
+    ) -> None:
+        runtime = Runtime(Settings(database_url=SecretStr(database), audio_roots=[DATA, tmp_path]))
+        before = {task: runs(task) for task in STAGES}
+        transcript = create_conversation(
+            runtime.unit_of_work(), source_uri=str(DATA / "teams_meeting.vtt"), title="Q3"
+        )
+        malformed = tmp_path / "malformed.vtt"
+        malformed.write_text("WEBVTT\n\nnot a cue at all\n", encoding="utf-8")
+        broken = create_conversation(runtime.unit_of_work(), source_uri=str(malformed), title="Q3")
+        try:
+            assert run_in_process(transcript, runtime) is StageOutcome.DONE
+            with pytest.raises(IntegrationError) as raised:
+                run_in_process(broken, runtime)
+        finally:
+            runtime.close()
+
+        assert {task: runs(task) - before[task] for task in STAGES} == {
+            "pipeline.transcribe": 2,
+            "pipeline.synthesize": 1,
+            "pipeline.complete": 1,
+        }
+        reason = type(raised.value).__name__
+        assert (
+            REGISTRY.get_sample_value(
+                "minutes_task_failures_total",
+                {"task": "pipeline.transcribe", "reason": reason, "kind": "permanent"},
+            )
+            == 1
+        )
 
 
 class TestMultiprocessFolder:
