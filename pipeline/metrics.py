@@ -43,6 +43,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from integrations.synthesis.base import MeetingContext, Notes, Utterance
+from integrations.synthesis.chain import Closeable
 from integrations.transcription.base import Transcriber, Transcript
 from pipeline.app import app as celery_app
 from pipeline.config import get_settings
@@ -115,6 +116,11 @@ class MeasuredTranscriber:
         transcript = self.transcriber.transcribe(path, **options)
         observe_transcript(transcript, seconds=time.monotonic() - started)
         return transcript
+
+    def close(self) -> None:
+        """Releases what the transcriber holds (a cloud provider's HTTP client), if anything."""
+        if isinstance(self.transcriber, Closeable):
+            self.transcriber.close()
 
 
 def observe_transcript(transcript: Transcript, *, seconds: float) -> None:
