@@ -120,6 +120,11 @@ class Settings(BaseSettings):
     # gives up for now (its events stay pending).
     graph_retry_seconds: float = Field(default=15.0, gt=0)
 
+    # prometheus-client's multiprocess mode (pipeline/metrics.py): the folder where every
+    # process of this machine writes its samples, and /metrics reads them. prometheus-client
+    # reads the same variable itself. Unset: each process serves only its own.
+    prometheus_multiproc_dir: Path | None = None
+
     # Notes by email. Unset: each delivery is recorded as skipped. smtp://, smtps:// (TLS
     # from the first byte) or smtp+starttls://, with user and password percent-encoded:
     # smtp+starttls://user:p%40ss@mail.example.org:587.
