@@ -40,6 +40,7 @@ from integrations.graph.queries import (
 )
 from integrations.graph.writer import GraphAddressError, GraphUnavailableError, GraphWriter
 from integrations.synthesis.base import SynthesisConfigurationError
+from integrations.transcription.languages import UnknownLanguageError, checked_language
 from pipeline import graph, schema, stages
 from pipeline.app import app as celery_app
 from pipeline.config import get_settings
@@ -207,6 +208,7 @@ def _process(
     participants: list[ParticipantInput],
     as_json: bool,
     speaker_timeline: Sequence[NamedTurn] = (),
+    language: str | None = None,
 ) -> None:
     runtime = _runtime(extra_audio_roots=(path.parent,))
     conversation_id = create_conversation(
@@ -215,6 +217,7 @@ def _process(
         title=title,
         participants=participants,
         speaker_timeline=speaker_timeline,
+        requested_language=language,
     )
     try:
         with _progress(not as_json) as on_stage:
@@ -261,6 +264,17 @@ ParticipantOption = Annotated[
 ]
 
 
+LanguageOption = Annotated[
+    str | None,
+    typer.Option(
+        "--language",
+        "-l",
+        help="The language spoken, an ISO 639-1 code (de, es, fr); unset: detected.",
+        show_default=False,
+    ),
+]
+
+
 @app.command()
 def process(
     file: Annotated[
@@ -278,6 +292,7 @@ def process(
             show_default=False,
         ),
     ] = None,
+    language: LanguageOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON document, nothing else.")
     ] = False,
@@ -297,7 +312,15 @@ def process(
         participants=people,
         as_json=as_json,
         speaker_timeline=_speaker_timeline(speakers) if speakers else (),
+        language=_language(language) if language is not None else None,
     )
+
+
+def _language(value: str) -> str:
+    try:
+        return checked_language(value)
+    except UnknownLanguageError as error:
+        raise UsageError(f"--language {value}: {error}") from None
 
 
 def _speaker_timeline(path: Path) -> tuple[NamedTurn, ...]:
@@ -487,6 +510,7 @@ def enqueue(
     idempotency_key: Annotated[
         str | None, typer.Option(help="The same key twice gives the same conversation, once.")
     ] = None,
+    language: LanguageOption = None,
 ) -> None:
     """Store a pending conversation, queue it for the workers, print its id."""
     try:
@@ -502,6 +526,7 @@ def enqueue(
             platform=platform,
             platform_meeting_id=meeting_id,
             idempotency_key=idempotency_key,
+            language=_language(language) if language is not None else None,
             participants=[
                 UploadParticipant(name=p.name, email=p.email, organizer=p.organizer) for p in people
             ],

@@ -33,7 +33,8 @@ def build_transcriber(settings: Settings) -> Transcriber:
     # recording goes through diarization (a platform transcript carries its speakers).
     return PlatformTranscripts(
         DiarizingTranscriber(
-            LocalWhisperTranscriber(settings.whisper_model), diarizer=build_diarizer(settings)
+            LocalWhisperTranscriber(settings.whisper_model, cache_dir=settings.models_dir),
+            diarizer=build_diarizer(settings),
         )
     )
 
