@@ -255,6 +255,11 @@ class LocalWhisperTranscriber:
 
         report(1.0)
         segments = _segments(words, duration)
+        if not segments and not model.model.is_multilingual and language != ENGLISH:
+            raise NoSpeechError(
+                f"{path.name}: the speech is in {language!r}, and the Whisper model {name} "
+                "found no English in it; set WHISPER_MODEL=auto or base"
+            )
         if not segments:
             raise NoSpeechError(f"{path.name}: no speech found")
         return Transcript(
