@@ -68,11 +68,11 @@ _SAMPLE_RATE = 16_000
 BEAM_SIZE = 5
 # Whisper sees 30 s windows; the longest clip plus its padding must fit in one.
 _MAX_CLIP_S = 28.0
+_CLIP_PAD_S = 0.2
 _WINDOW_S = 30
 # Windows of speech that vote on the language: enough that a recording's opening (names,
 # greetings, an English-speaking host) does not decide it alone.
 _DETECTION_WINDOWS = 3
-_CLIP_PAD_S = 0.2
 # Pauses shorter than this stay inside a speech span; 160 ms is faster-whisper's own choice.
 _MIN_PAUSE_MS = 160
 # The alignment stretches the word before a skipped phrase over it; real words are shorter.
