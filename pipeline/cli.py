@@ -306,6 +306,10 @@ def process(
         people = [ParticipantInput.parse(value) for value in participant or ()]
     except InvalidParticipantError as error:
         raise UsageError(f"--participant {error}") from None
+    # What the transcriber warns of (speech in a language its model cannot write) decides
+    # whether the notes are of any use: the user sees it, not only an operator.
+    transcription_log = logging.getLogger("integrations.transcription")
+    transcription_log.setLevel(min(logging.WARNING, logging.getLogger().level))
     _process(
         file.resolve(),
         title=title or file.stem,

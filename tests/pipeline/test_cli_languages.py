@@ -52,6 +52,19 @@ class TestProcessLanguages:
         said = " ".join(segment["text"] for segment in document["segments"])
         assert "Zeitplan" in said
 
+    def test_english_only_tiny_en_says_so_and_stores_the_language_heard(
+        self, migrated: tuple[str, Engine], models_dir: Path, spoken: dict[str, Path]
+    ) -> None:
+        url, _ = migrated
+        env = {"MODEL_CACHE_DIR": str(models_dir), "DIARIZATION": "none"}  # tiny.en: the default
+        result = run("process", str(spoken["de"]), "--json", database_url=url, env=env)
+
+        assert result.returncode == 0, result.stderr
+        assert "writes English only" in result.stderr
+        assert "WHISPER_MODEL=auto" in result.stderr
+        document = json.loads(result.stdout)
+        assert document["conversation"]["language"] == "de"  # never passed off as English
+
     def test_language_forces_one(
         self, migrated: tuple[str, Engine], models_dir: Path, spoken: dict[str, Path]
     ) -> None:
