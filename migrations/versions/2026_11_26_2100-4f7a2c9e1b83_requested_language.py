@@ -1,8 +1,8 @@
 """Conversations keep the language their upload said the speech is in.
 
 Revision ID: 4f7a2c9e1b83
-Revises: 8b4e1d2c6f90
-Created: 2026-11-26 20:00:00.000000+00:00
+Revises: c7a41f2e9d35
+Created: 2026-11-26 21:00:00.000000+00:00
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "4f7a2c9e1b83"
-down_revision: str | None = "8b4e1d2c6f90"
+down_revision: str | None = "c7a41f2e9d35"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
