@@ -45,6 +45,7 @@ from integrations.graph.queries import (
 from integrations.graph.writer import GraphAddressError, GraphUnavailableError, GraphWriter
 from integrations.synthesis.base import SynthesisConfigurationError
 from integrations.transcription.base import TranscriptionRefusedError
+from integrations.transcription.languages import UnknownLanguageError, checked_language
 from pipeline import delivery, graph, schema, stages
 from pipeline.app import app as celery_app
 from pipeline.config import get_settings
@@ -207,6 +208,7 @@ def _process(
     participants: list[ParticipantInput],
     as_json: bool,
     speaker_timeline: Sequence[NamedTurn] = (),
+    language: str | None = None,
 ) -> None:
     runtime = _runtime(extra_audio_roots=(path.parent,))
     conversation_id = create_conversation(
@@ -215,6 +217,7 @@ def _process(
         title=title,
         participants=participants,
         speaker_timeline=speaker_timeline,
+        requested_language=language,
     )
     try:
         # A bar per stage, on a terminal only: pipes get nothing extra.
@@ -262,6 +265,17 @@ ParticipantOption = Annotated[
 ]
 
 
+LanguageOption = Annotated[
+    str | None,
+    typer.Option(
+        "--language",
+        "-l",
+        help="The language spoken, an ISO 639-1 code (de, es, fr); unset: detected.",
+        show_default=False,
+    ),
+]
+
+
 @app.command()
 def process(
     file: Annotated[
@@ -279,6 +293,7 @@ def process(
             show_default=False,
         ),
     ] = None,
+    language: LanguageOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON document, nothing else.")
     ] = False,
@@ -292,13 +307,25 @@ def process(
         people = [ParticipantInput.parse(value) for value in participant or ()]
     except InvalidParticipantError as error:
         raise UsageError(f"--participant {error}") from None
+    # What the transcriber warns of (speech in a language its model cannot write) decides
+    # whether the notes are of any use: the user sees it, not only an operator.
+    transcription_log = logging.getLogger("integrations.transcription")
+    transcription_log.setLevel(min(logging.WARNING, logging.getLogger().level))
     _process(
         file.resolve(),
         title=title or file.stem,
         participants=people,
         as_json=as_json,
         speaker_timeline=_speaker_timeline(speakers) if speakers else (),
+        language=_language(language) if language is not None else None,
     )
+
+
+def _language(value: str) -> str:
+    try:
+        return checked_language(value)
+    except UnknownLanguageError as error:
+        raise UsageError(f"--language {value}: {error}") from None
 
 
 def _speaker_timeline(path: Path) -> tuple[NamedTurn, ...]:
@@ -550,6 +577,7 @@ def enqueue(
     idempotency_key: Annotated[
         str | None, typer.Option(help="The same key twice gives the same conversation, once.")
     ] = None,
+    language: LanguageOption = None,
 ) -> None:
     """Store a pending conversation, queue it for the workers, print its id."""
     try:
@@ -565,6 +593,7 @@ def enqueue(
             platform=platform,
             platform_meeting_id=meeting_id,
             idempotency_key=idempotency_key,
+            language=_language(language) if language is not None else None,
             participants=[
                 UploadParticipant(name=p.name, email=p.email, organizer=p.organizer) for p in people
             ],

@@ -34,8 +34,16 @@ class Settings(BaseSettings):
     celery_result_backend: SecretStr | None = None
     whisper_model: str | None = Field(
         default=None,
-        description="A faster-whisper model name or path; unset means the bundled tiny.en.",
+        description=(
+            "tiny.en (unset: the bundled English-only model), base (the packaged multilingual"
+            " one), auto (tiny.en for English speech, base for other languages), or a"
+            " faster-whisper model name or path."
+        ),
     )
+    # Where packaged models that need assembling (the base model's two halves) are joined,
+    # once; unset: $XDG_CACHE_HOME/minutes, else ~/.cache/minutes.
+    model_cache_dir: Path | None = None
+    xdg_cache_home: Path | None = Field(default=None, validation_alias="XDG_CACHE_HOME")
     # Who spoke when in a recording: "voice" clusters the voices on this machine (the
     # Resemblyzer encoder), "none" leaves speakers to the channels and a given timeline.
     diarization: Literal["voice", "none"] = "voice"
@@ -171,6 +179,13 @@ class Settings(BaseSettings):
         if len(set(value)) < len(value):
             raise ValueError("name each provider once")
         return value
+
+    @property
+    def models_dir(self) -> Path:
+        """MODEL_CACHE_DIR, or the user's cache folder for minutes."""
+        if self.model_cache_dir is not None:
+            return self.model_cache_dir
+        return (self.xdg_cache_home or Path.home() / ".cache") / "minutes"
 
 
 @lru_cache(maxsize=1)

@@ -25,6 +25,7 @@ from pydantic import (
 from sqlalchemy.exc import IntegrityError
 
 from integrations.diarization.base import NamedTurn
+from integrations.transcription.languages import checked_language
 from pipeline.intake import InvalidParticipantError, ParticipantInput, create_conversation
 from pipeline.runtime import Runtime
 from pipeline.tasks import current_runtime, start_pipeline
@@ -111,6 +112,10 @@ class UploadEvent(BaseModel):
         max_length=100_000,
         description="Who spoke when, by name: the platform's active-speaker events.",
     )
+    language: Annotated[str, AfterValidator(checked_language)] | None = Field(
+        default=None,
+        description="The language spoken (ISO 639-1, e.g. de); unset: detected.",
+    )
     scheduled_at: AwareDatetime | None = None
     started_at: AwareDatetime | None = None
     ended_at: AwareDatetime | None = None
@@ -164,6 +169,7 @@ def store_upload(event: UploadEvent, *, runtime: Runtime | None = None) -> Store
             speaker_timeline=[turn.as_turn() for turn in event.speaker_timeline],
             platform=event.platform,
             platform_meeting_id=event.platform_meeting_id,
+            requested_language=event.language,
             scheduled_at=event.scheduled_at,
             started_at=event.started_at,
             ended_at=event.ended_at,

@@ -52,7 +52,9 @@ TRANSCRIBERS: Mapping[str, Callable[[Settings], RecordingTranscriber]] = {
         max_upload_bytes=settings.transcription_max_upload_bytes,
         timeout_seconds=settings.transcription_timeout_seconds,
     ),
-    "local": lambda settings: LocalWhisperTranscriber(settings.whisper_model),
+    "local": lambda settings: LocalWhisperTranscriber(
+        settings.whisper_model, cache_dir=settings.models_dir
+    ),
 }
 
 

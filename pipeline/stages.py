@@ -119,6 +119,8 @@ def transcribe(
                     participants=claim.participants,
                     # Checked when the upload was stored.
                     timeline=timeline_from_json(claim.speaker_timeline or []),
+                    # The upload's language, if it named one; None detects it.
+                    language=claim.language,
                     on_progress=heartbeat.report,
                 )
             # Anonymous voices the meeting names ("I'm Maria") get the participant's name.

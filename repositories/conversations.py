@@ -110,6 +110,8 @@ class Claim:
     organizers: frozenset[str] = frozenset()  # their names
     # When the meeting started, else when it was created: what "Friday" is relative to.
     started_at: datetime | None = None
+    # A synthesis reads the language the transcript is in; a transcription, the language
+    # the upload asked for (None: detect it).
     language: str | None = None
     # Who spoke when, as given with the upload (JSON turns); read for a transcription only.
     speaker_timeline: list[Any] | None = None
@@ -361,7 +363,14 @@ class ConversationRepository(Repository[Conversation]):
                 else list(self.session.scalars(_participant_names().where(Conversation.id == id)))
             )
             return Claim(
-                deliveries, attempts, source_uri, title, names, [], speaker_timeline=read[-1]
+                deliveries,
+                attempts,
+                source_uri,
+                title,
+                names,
+                [],
+                language=language,
+                speaker_timeline=read[-1],
             )
         if together:
             people = [tuple(person) for person in read[0] or []]
@@ -849,7 +858,7 @@ def _claim_returning(claim: Update, *, together: bool, transcript: bool) -> Upda
         Conversation.source_uri,
         Conversation.title,
         func.coalesce(Conversation.started_at, Conversation.created_at),
-        Conversation.language,
+        Conversation.language if transcript else Conversation.requested_language,
     ]
     if not transcript:
         if together:

@@ -150,6 +150,9 @@ class Conversation(Model):
     # the speakers of a recording when the transcription stage runs.
     speaker_timeline: Mapped[list[Any] | None]
     language: Mapped[str | None] = mapped_column(String(16))
+    # The language the upload said the speech is in (None: detect it); the transcription
+    # uses it instead of detecting.
+    requested_language: Mapped[str | None] = mapped_column(String(16))
     duration_seconds: Mapped[float | None]
     transcription_provider: Mapped[str | None] = mapped_column(String(64))
     # The provider's model (Whisper's size, a cloud model); none for a platform transcript.

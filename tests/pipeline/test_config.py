@@ -20,6 +20,17 @@ class TestSettings:
         assert settings.audio_roots == [Path.cwd()]
         assert settings.celery_broker_url is None
 
+    def test_the_model_cache_follows_xdg_unless_set(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        monkeypatch.delenv("MODEL_CACHE_DIR", raising=False)
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+        assert Settings().models_dir == Path.home() / ".cache" / "minutes"
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+        assert Settings().models_dir == tmp_path / "xdg" / "minutes"
+        monkeypatch.setenv("MODEL_CACHE_DIR", str(tmp_path / "models"))
+        assert Settings().models_dir == tmp_path / "models"
+
     def test_lists_are_comma_separated(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("AUDIO_ROOTS", "/srv/recordings, /mnt/uploads")
         monkeypatch.setenv("TRANSCRIPTION_PROVIDERS", "local,")

@@ -56,6 +56,8 @@ class TestUploadEvent:
             {"source_uri": "/a.wav", "participants": [{"name": "Bo", "email": "not-an-address"}]},
             {"source_uri": "/a.wav", "started_at": "2026-11-23T09:00:00"},  # no time zone
             {"source_uri": "/a.wav", "recorded_by": "zoom"},  # unknown fields are mistakes
+            {"source_uri": "/a.wav", "language": "german"},  # a code, as Whisper knows them
+            {"source_uri": "/a.wav", "language": "xx"},
         ],
     )
     def test_what_is_refused(self, body: dict[str, Any]) -> None:
@@ -85,6 +87,7 @@ class TestStoreUpload:
                     {"email": "bo.chen@example.com"},
                 ],
                 "started_at": "2026-11-23T09:00:00+01:00",
+                "language": " DE",
             }
         )
 
@@ -98,6 +101,8 @@ class TestStoreUpload:
         assert conversation.lease_expires_at is not None  # due: the sweep resends if lost
         assert conversation.started_at is not None
         assert conversation.started_at.isoformat() == "2026-11-23T08:00:00+00:00"
+        # The transcription is told the language instead of detecting it.
+        assert (conversation.requested_language, conversation.language) == ("de", None)
         assert [(p.name, p.email, p.is_organizer) for p in conversation.participants] == [
             ("Ann Lee", "ann@example.com", True),
             ("bo.chen", "bo.chen@example.com", False),

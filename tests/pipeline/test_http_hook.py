@@ -638,8 +638,9 @@ class TestUploadHookValidation:
             (b'{"title": "No source"}', "body.source_uri"),
             (b'{"source_uri": "/x.wav", "recording_url": "http://x"}', "body.recording_url"),
             (b"[]", "body"),
+            (b'{"source_uri": "/x.wav", "language": "http://x"}', "body.language"),
         ],
-        ids=["bad-json", "missing-source-uri", "unknown-field", "not-an-object"],
+        ids=["bad-json", "missing-source-uri", "unknown-field", "not-an-object", "bad-language"],
     )
     def test_a_signed_body_that_is_not_an_upload_event_is_refused(
         self,
