@@ -14,6 +14,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from repositories.conversations import ConversationRepository
 from repositories.outbox import GraphOutboxRepository
 from repositories.participants import ParticipantRepository
+from repositories.search import SearchRepository
 from repositories.segments import TranscriptSegmentRepository
 from repositories.syntheses import SynthesisRepository
 
@@ -78,6 +79,7 @@ class UnitOfWork:
     segments: TranscriptSegmentRepository
     syntheses: SynthesisRepository
     graph_outbox: GraphOutboxRepository
+    search: SearchRepository
 
     def __init__(self, session_factory: sessionmaker[Session], *, autocommit: bool = False) -> None:
         self._session_factory = session_factory
@@ -117,6 +119,7 @@ class UnitOfWork:
         self.segments = TranscriptSegmentRepository(session)
         self.syntheses = SynthesisRepository(session)
         self.graph_outbox = GraphOutboxRepository(session)
+        self.search = SearchRepository(session)
         return self
 
     def __exit__(
