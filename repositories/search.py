@@ -189,7 +189,7 @@ best AS (
 SELECT best.conversation_id, best.title, best.held_at, best.kind, best.start, best.speaker,
     ts_headline(
         'english'::regconfig, best.text, q.query,
-        'StartSel=**, StopSel=**, MaxWords=35, MinWords=15, ShortWord=0'
+        'StartSel=**, StopSel=**, MaxWords=35, MinWords=30, ShortWord=0'
     ) AS snippet,
     best.rank
 FROM best CROSS JOIN q
