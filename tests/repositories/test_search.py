@@ -292,3 +292,34 @@ def _check_index(searchable: Searchable) -> None:
                 "VALUES ('integrity-check', 1)"
             )
         )
+
+
+GERMAN = """WEBVTT
+
+00:00:00.000 --> 00:00:04.000
+<v Jonas Weber>Wir haben entschieden, die Prüfung auf Montag zu verschieben.
+
+00:00:04.500 --> 00:00:08.000
+<v Lena Vogel>Was machen wir mit dem Budget für die Messe?
+"""
+
+
+class TestMeetingsInOtherLanguages:
+    def test_their_words_are_found_as_said(self, searchable: Searchable, tmp_path: Path) -> None:
+        path = tmp_path / "planung.vtt"
+        path.write_text(GERMAN, encoding="utf-8")
+        runtime = Runtime(searchable.runtime.settings, extra_audio_roots=(tmp_path,))
+        meeting = create_conversation(runtime.unit_of_work(), source_uri=str(path), title="Planung")
+        try:
+            assert run_in_process(meeting, runtime) is StageOutcome.DONE
+
+            # "Was" is an English stop word; in German it is a word to find.
+            for query, speaker in [("Prüfung", "Jonas Weber"), ('"was machen wir"', "Lena Vogel")]:
+                hits = [hit for hit in searchable.search(query) if hit.kind == "transcript"]
+                assert [(hit.conversation_id, hit.speaker) for hit in hits] == [
+                    (meeting, speaker)
+                ], query
+        finally:
+            with runtime.unit_of_work() as uow:
+                uow.conversations.delete(uow.conversations.get(meeting))
+            runtime.close()
