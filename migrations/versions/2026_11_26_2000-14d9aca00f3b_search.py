@@ -15,7 +15,7 @@ Adding a stored generated column rewrites the table once under an exclusive lock
 in a quiet window on a large database (the migration's statement timeout still applies).
 
 Revision ID: 14d9aca00f3b
-Revises: 8b4e1d2c6f90
+Revises: c7a41f2e9d35
 Created: 2026-11-26 20:00:00.000000+00:00
 """
 
@@ -26,7 +26,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "14d9aca00f3b"
-down_revision: str | None = "8b4e1d2c6f90"
+down_revision: str | None = "c7a41f2e9d35"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

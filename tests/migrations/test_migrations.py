@@ -18,7 +18,14 @@ from repositories.models import Base, Conversation, ConversationStatus, EmailSta
 from repositories.search import SQLITE_SEARCH_TABLES
 from tests.pipeline.test_cli import environment, run
 
-TABLES = {"conversations", "participants", "transcript_segments", "syntheses", "graph_outbox"}
+TABLES = {
+    "conversations",
+    "participants",
+    "transcript_segments",
+    "syntheses",
+    "graph_outbox",
+    "provider_circuits",
+}
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
