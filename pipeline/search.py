@@ -24,9 +24,18 @@ class SearchInputError(ValueError):
     """A query or a filter that cannot be searched with; its message names the input."""
 
 
+# Dates in words are read in English only: with every language dateparser knows, a string
+# that is no date costs seconds of CPU (each language's data loaded and tried), which an
+# HTTP client could ask for again and again. Numeric dates read the same in any language.
+_DATE_LANGUAGES = ["en"]
+_DATE_MAX_CHARS = 64
+
+
 def parse_since(value: str) -> datetime:
     """A date as people write it: "2026-11-01", "last week", "3 days ago"."""
-    parsed = dateparser.parse(value, settings=_DATEPARSER_SETTINGS)
+    parsed = None
+    if len(value) <= _DATE_MAX_CHARS:
+        parsed = dateparser.parse(value, languages=_DATE_LANGUAGES, settings=_DATEPARSER_SETTINGS)
     if parsed is None:
         raise SearchInputError(
             f"since {value!r} is not a date (try 2026-11-01, yesterday or 'last week')"
