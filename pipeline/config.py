@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     # gives up for now (its events stay pending).
     graph_retry_seconds: float = Field(default=15.0, gt=0)
 
+    # prometheus-client's multiprocess mode (pipeline/metrics.py): the folder where every
+    # process of this machine writes its samples, and /metrics reads them. prometheus-client
+    # reads the same variable itself. Unset: each process serves only its own.
+    prometheus_multiproc_dir: Path | None = None
+
     @field_validator("transcription_providers", "synthesis_provider", "audio_roots", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:

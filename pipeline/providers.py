@@ -26,6 +26,7 @@ from integrations.transcription.openai import OpenAITranscriber
 from integrations.transcription.platform import PlatformTranscripts
 from integrations.transcription.soniox import SonioxTranscriber
 from pipeline.config import Settings
+from pipeline.metrics import count_tokens
 
 
 class UnknownProviderError(ValueError):
@@ -92,10 +93,12 @@ SYNTHESIZERS: Mapping[str, Callable[[Settings], Synthesizer]] = {
 }
 
 # What the notes go through after a provider wrote them, whichever it was, in this order.
-# Grounding first: an owner or a date is resolved only for an item that was said.
+# Grounding first: an owner or a date is resolved only for an item that was said. The
+# tokens are counted last, whatever the steps did, once per synthesis.
 NOTES_STEPS: Sequence[NotesStep] = (
     lambda notes, utterances, meeting: ground(notes, utterances),
     resolve_owners_and_dates,
+    count_tokens,
 )
 
 

@@ -18,6 +18,7 @@ from pipeline import providers
 from pipeline.circuits import DatabaseCircuits
 from pipeline.config import Settings
 from pipeline.leases import Leases
+from pipeline.metrics import MeasuredTranscriber
 from repositories.database import UnitOfWork, create_database_engine, create_session_factory
 
 
@@ -37,7 +38,7 @@ class Runtime:
         self.settings = settings
         self.extra_audio_roots = extra_audio_roots
         # Built now, so a provider the settings cannot name fails at start-up.
-        self.transcriber = (
+        self.transcriber: Transcriber = MeasuredTranscriber(
             transcriber
             if transcriber is not None
             else providers.build_transcriber(settings, circuits=DatabaseCircuits(self.unit_of_work))
