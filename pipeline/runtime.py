@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.audio_sources import AudioSources
+from integrations.email.smtp import Mailer
 from integrations.graph.writer import GraphWriter
 from integrations.synthesis.base import Synthesizer
 from integrations.synthesis.chain import Closeable, SynthesisChain
@@ -119,6 +120,11 @@ class Runtime:
             database=settings.neo4j_database,
             retry_seconds=settings.graph_retry_seconds,
         )
+
+    @cached_property
+    def mailer(self) -> Mailer | None:
+        """The notes' mailer; None when SMTP_URL is unset."""
+        return providers.build_mailer(self.settings)
 
     @cached_property
     def leases(self) -> Leases:

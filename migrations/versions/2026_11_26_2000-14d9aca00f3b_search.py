@@ -15,7 +15,7 @@ Adding a stored generated column rewrites the table once under an exclusive lock
 in a quiet window on a large database (the migration's statement timeout still applies).
 
 Revision ID: 14d9aca00f3b
-Revises: c7a41f2e9d35
+Revises: 4f2a9c1e7d35
 Created: 2026-11-26 20:00:00.000000+00:00
 """
 
@@ -26,7 +26,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "14d9aca00f3b"
-down_revision: str | None = "c7a41f2e9d35"
+down_revision: str | None = "4f2a9c1e7d35"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
