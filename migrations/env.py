@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from logging.config import fileConfig
+from typing import Any
 
 from alembic import context
 from filelock import FileLock
@@ -13,6 +14,7 @@ from sqlalchemy import Connection, text
 from pipeline.config import get_settings
 from repositories.database import create_database_engine
 from repositories.models import Base
+from repositories.search import SQLITE_SEARCH_TABLES
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -28,14 +30,37 @@ STATEMENT_TIMEOUT_S = 60
 MIGRATION_LOCK_KEY = 0x6D696E75746573
 
 
+# Search is built per dialect (the search migration): PostgreSQL's generated vectors and
+# GIN indexes are in the models; SQLite's FTS5 tables (and their shadow tables) are not,
+# and it has no vectors.
+POSTGRESQL_SEARCH_OBJECTS = {
+    "search_vector",
+    "ix_transcript_segments_search_vector",
+    "ix_syntheses_search_vector",
+}
+
+
+def _in_sqlite_schema(name: str | None, type_: str, parent_names: Any) -> bool:
+    return not (type_ == "table" and name is not None and name.startswith(SQLITE_SEARCH_TABLES))
+
+
+def _in_sqlite_models(
+    object_: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    return name not in POSTGRESQL_SEARCH_OBJECTS
+
+
 def _configure(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
         compare_type=True,
         compare_server_default=True,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         transaction_per_migration=True,
+        include_name=_in_sqlite_schema if sqlite else None,
+        include_object=_in_sqlite_models if sqlite else None,
     )
 
 

@@ -46,7 +46,7 @@ from integrations.graph.writer import GraphAddressError, GraphUnavailableError, 
 from integrations.synthesis.base import SynthesisConfigurationError
 from integrations.transcription.base import TranscriptionRefusedError
 from integrations.transcription.languages import UnknownLanguageError, checked_language
-from pipeline import delivery, graph, schema, stages
+from pipeline import delivery, graph, schema, search, stages
 from pipeline.app import app as celery_app
 from pipeline.config import get_settings
 from pipeline.hooks import UploadEvent, UploadParticipant, enqueue_upload
@@ -55,12 +55,13 @@ from pipeline.intake import InvalidParticipantError, ParticipantInput, create_co
 from pipeline.presenters import (
     conversation_document,
     conversation_summary,
-    email_summary,
     first_line,
+    search_hit_document,
+    search_results_text,
     show_markdown,
     shown_value,
+    status_document,
     subtitles,
-    synthesis_summary,
 )
 from pipeline.progress import StageBars, progress_line
 from pipeline.providers import UnknownProviderError, check_synthesis_order, synthesis_order
@@ -386,11 +387,7 @@ def status(
     if watch:
         _watch(runtime, parsed, interval)
     conversation = _load(runtime, parsed, notes=True)
-    summary = (
-        conversation_summary(conversation)
-        | synthesis_summary(conversation.synthesis)
-        | email_summary(conversation.synthesis)
-    )
+    summary = status_document(conversation)
     if as_json:
         _print_json(summary)
         _end_watch(watch, conversation)
@@ -520,6 +517,38 @@ def show(
         print(show_markdown(conversation), end="")
     else:
         print(subtitles(conversation.segments, format=format.value), end="")
+
+
+@app.command(name="search")
+def search_command(
+    query: Annotated[
+        str, typer.Argument(help='Words to find; "a phrase", `or` between words, -excluded.')
+    ],
+    speaker: Annotated[
+        str | None,
+        typer.Option("--speaker", "-s", help="Only what this speaker said (any part of the name)."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help='Only meetings held since then: "2026-11-01", "last week".'),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option(min=1, max=search.MAX_RESULTS, help="At most this many results.")
+    ] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Full-text search over transcripts and notes, best matches first."""
+    runtime = _runtime()
+    try:
+        hits = search.search(
+            runtime.unit_of_work(), query, speaker=speaker, since=since, limit=limit
+        )
+    except search.SearchInputError as error:
+        raise UsageError(str(error)) from None
+    if as_json:
+        _print_json([search_hit_document(hit) for hit in hits])
+        return
+    print(search_results_text(hits) if hits else "No matches.", end="" if hits else "\n")
 
 
 @app.command()

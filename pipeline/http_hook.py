@@ -8,9 +8,10 @@ The body is read raw, under a size limit and a deadline, and its signature check
 any of it is parsed. It answers 202 with the conversation id: the same upload twice
 (idempotency key, or platform and meeting id) gives the same conversation, queued once.
 
-`GET /conversations/{id}` takes `Authorization: Bearer <API_TOKEN>`: conversation ids are
-seen by more than the uploader (Flower's task list, logs), so an id is not a capability.
-It returns the same document as `minutes status --json` (no transcript or notes).
+`GET /conversations/{id}` and `GET /search?q=&speaker=&since=&limit=` take
+`Authorization: Bearer <API_TOKEN>` (see `bearer_token_required`). The first returns
+`minutes status --json`'s document with the participants, transcript (`segments`) and
+notes of `minutes show --format json`; the second `minutes search --json`'s list.
 
 `GET /healthz` checks the database and the broker. `GET /metrics` is Prometheus's text
 format (pipeline/metrics.py), open like /healthz: it names tasks, providers and queues,
@@ -29,16 +30,17 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from importlib.metadata import version
 from typing import Annotated, Any
 
-from fastapi import BackgroundTasks, Depends, FastAPI, Request
+from fastapi import BackgroundTasks, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from kombu.exceptions import OperationalError as BrokerError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic.json_schema import models_json_schema
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -49,10 +51,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from integrations.errors import IntegrationError, TransientIntegrationError
+from pipeline import search
 from pipeline.app import app as celery_app
 from pipeline.hooks import StoredUpload, UploadEvent, store_upload
 from pipeline.metrics import BacklogCollector, pipeline_queues, scrape_registry
-from pipeline.presenters import conversation_summary, first_line
+from pipeline.presenters import first_line, read_document, search_hit_document
 from pipeline.runner import run_in_process
 from pipeline.runtime import Runtime
 from pipeline.tasks import start_pipeline
@@ -126,30 +129,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     limit = runtime.settings.hook_max_body_bytes
     read_timeout = runtime.settings.hook_read_timeout_seconds
 
-    def require_token(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
-    ) -> None:
-        token = runtime.settings.api_token
-        # Like HOOK_SECRET: without a token nobody can be authenticated, so nothing is read.
-        if token is None or not token.get_secret_value():
-            raise _refused(
-                request, 503, "API_TOKEN is not set: the read API is disabled", "no-api-token"
-            )
-        if credentials is None:
-            raise _refused(
-                request,
-                401,
-                "Authorization: Bearer <API_TOKEN> is missing",
-                "token-missing",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        if not hmac.compare_digest(
-            credentials.credentials.encode(), token.get_secret_value().encode()
-        ):
-            raise _refused(
-                request, 401, "wrong API token", "token-mismatch", {"WWW-Authenticate": "Bearer"}
-            )
+    api_token = Depends(bearer_token_required(runtime.settings.api_token))
 
     @app.post(
         "/hooks/upload",
@@ -260,7 +240,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             422: {"model": ErrorBody},
             503: {"model": ErrorBody, "description": "API_TOKEN is not set, or no database"},
         },
-        dependencies=[Depends(require_token)],
+        dependencies=[api_token],
     )
     async def conversation(request: Request, conversation_id: uuid.UUID) -> dict[str, Any]:
         try:
@@ -269,7 +249,41 @@ def create_app(runtime: Runtime) -> FastAPI:
             raise _database_unavailable(request) from None
         if found is None:
             raise HTTPException(404, f"no conversation has id {conversation_id}")
-        return conversation_summary(found)
+        return read_document(found)
+
+    @app.get(
+        "/search",
+        summary="Full-text search over transcripts and notes, best matches first",
+        responses={
+            401: {"model": ErrorBody, "description": "Missing or wrong bearer token"},
+            422: {"model": ErrorBody, "description": "An empty query, or `since` not a date"},
+            503: {"model": ErrorBody, "description": "API_TOKEN is not set, or no database"},
+        },
+        dependencies=[api_token],
+    )
+    async def search_endpoint(
+        request: Request,
+        q: Annotated[str, Query(description='Words, "a phrase", `or`, -excluded')],
+        speaker: Annotated[str | None, Query(description="Any part of the name")] = None,
+        since: Annotated[
+            str | None, Query(description='Meetings held since: "2026-11-01", "last week"')
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=search.MAX_RESULTS)] = 20,
+    ) -> list[dict[str, Any]]:
+        try:
+            hits = await run_in_threadpool(
+                search.search,
+                runtime.unit_of_work(),
+                q,
+                speaker=speaker,
+                since=since,
+                limit=limit,
+            )
+        except search.SearchInputError as error:
+            raise _refused(request, 422, str(error), "search-input") from None
+        except _DATABASE_UNAVAILABLE:
+            raise _database_unavailable(request) from None
+        return [search_hit_document(hit) for hit in hits]
 
     @app.get(
         "/healthz",
@@ -291,6 +305,40 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     _serve_metrics(app, runtime)
     return app
+
+
+def bearer_token_required(token: SecretStr | None) -> Callable[..., None]:
+    """The dependency of every endpoint that reads or removes meetings: it lets a request
+    through only with `Authorization: Bearer <token>`, compared in constant time.
+
+    Conversation ids are seen by more than the uploader (Flower's task list, logs), so an id
+    is not a capability. Without a token nobody can be authenticated, so everything is
+    refused (503: the server's configuration is at fault, not the caller).
+    """
+
+    def require_token(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    ) -> None:
+        if token is None or not token.get_secret_value():
+            raise _refused(
+                request, 503, "API_TOKEN is not set: the read API is disabled", "no-api-token"
+            )
+        challenge = {"WWW-Authenticate": "Bearer"}
+        if credentials is None:
+            raise _refused(
+                request,
+                401,
+                "Authorization: Bearer <API_TOKEN> is missing",
+                "token-missing",
+                challenge,
+            )
+        if not hmac.compare_digest(
+            credentials.credentials.encode(), token.get_secret_value().encode()
+        ):
+            raise _refused(request, 401, "wrong API token", "token-mismatch", challenge)
+
+    return require_token
 
 
 def create_metrics_app(runtime: Runtime) -> FastAPI:
@@ -438,7 +486,7 @@ def _run_in_process(runtime: Runtime, conversation_id: uuid.UUID) -> None:
 
 def _load(runtime: Runtime, conversation_id: uuid.UUID) -> Conversation | None:
     with runtime.unit_of_work() as uow:
-        return uow.conversations.get_by_id(conversation_id)
+        return uow.conversations.get_with_transcript(conversation_id)
 
 
 def _database_health(runtime: Runtime) -> str:

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 from integrations.transcription.base import TranscribedSegment
 from integrations.transcription.platform import write_srt, write_vtt
 from repositories.models import Conversation, Synthesis, TranscriptSegment
+from repositories.search import SearchHit
 
 
 def conversation_summary(conversation: Conversation) -> dict[str, Any]:
@@ -133,6 +134,65 @@ def conversation_document(conversation: Conversation) -> dict[str, Any]:
             for segment in conversation.segments
         ],
         "notes": notes_document(conversation.synthesis, conversation.segments),
+    }
+
+
+def search_hit_document(hit: SearchHit) -> dict[str, Any]:
+    """One search result: the meeting, where in it, who, and the text with the match marked."""
+    return {
+        "conversation_id": str(hit.conversation_id),
+        "title": hit.title,
+        "date": hit.held_at.isoformat(),
+        "kind": hit.kind,
+        "start": hit.start,
+        "time": _timestamp(hit.start) if hit.start is not None else None,
+        "speaker": hit.speaker,
+        "snippet": hit.snippet,
+        "rank": round(hit.rank, 6),
+    }
+
+
+def search_results_text(hits: Sequence[SearchHit]) -> str:
+    """The results best first, each under its meeting (named again when the meeting changes)."""
+    lines: list[str] = []
+    meeting = None
+    for hit in hits:
+        if hit.conversation_id != meeting:
+            meeting = hit.conversation_id
+            title = hit.title or "Untitled meeting"
+            if lines:
+                lines.append("")
+            lines.append(f"{title}  {hit.held_at:%Y-%m-%d}  {meeting}")
+        when = f"[{_timestamp(hit.start)}] " if hit.start is not None else ""
+        who = ", ".join(part for part in (hit.speaker, _KIND_LABELS.get(hit.kind)) if part)
+        lines.append(f"  {when}{who}: {' '.join(hit.snippet.split())}")
+    return "".join(f"{line}\n" for line in lines)
+
+
+_KIND_LABELS = {
+    "summary": "summary",
+    "decision": "decision",
+    "action_item": "action item",
+    "question": "open question",
+}
+
+
+def status_document(conversation: Conversation) -> dict[str, Any]:
+    """`minutes status --json`: the lifecycle view, who wrote the notes and their delivery
+    (the notes loaded)."""
+    return (
+        conversation_summary(conversation)
+        | synthesis_summary(conversation.synthesis)
+        | email_summary(conversation.synthesis)
+    )
+
+
+def read_document(conversation: Conversation) -> dict[str, Any]:
+    """`GET /conversations/{id}`: the status document with the participants, transcript and
+    notes of `minutes show --format json`; its participants, segments, notes must be loaded."""
+    shown = conversation_document(conversation)
+    return status_document(conversation) | {
+        part: shown[part] for part in ("participants", "segments", "notes")
     }
 
 

@@ -15,6 +15,7 @@ from repositories.circuits import ProviderCircuitRepository
 from repositories.conversations import ConversationRepository
 from repositories.outbox import GraphOutboxRepository
 from repositories.participants import ParticipantRepository
+from repositories.search import SearchRepository
 from repositories.segments import TranscriptSegmentRepository
 from repositories.syntheses import SynthesisRepository
 
@@ -79,6 +80,7 @@ class UnitOfWork:
     segments: TranscriptSegmentRepository
     syntheses: SynthesisRepository
     graph_outbox: GraphOutboxRepository
+    search: SearchRepository
     circuits: ProviderCircuitRepository
 
     def __init__(self, session_factory: sessionmaker[Session], *, autocommit: bool = False) -> None:
@@ -119,6 +121,7 @@ class UnitOfWork:
         self.segments = TranscriptSegmentRepository(session)
         self.syntheses = SynthesisRepository(session)
         self.graph_outbox = GraphOutboxRepository(session)
+        self.search = SearchRepository(session)
         self.circuits = ProviderCircuitRepository(session)
         return self
 

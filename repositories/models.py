@@ -10,6 +10,7 @@ from typing import Annotated, Any, ClassVar
 from sqlalchemy import (
     JSON,
     CheckConstraint,
+    Computed,
     DateTime,
     Enum,
     ForeignKey,
@@ -26,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy import (
     text as sql_text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -233,13 +234,46 @@ class Participant(Model):
     conversation: Mapped[Conversation] = relationship(back_populates="participants", lazy="raise")
 
 
+# Full-text search (PostgreSQL; the embedded SQLite has FTS5 tables instead, see the
+# search migration): each text parsed with 'simple' (every word as said, any language) and
+# 'english' (stems). Written as PostgreSQL renders them back, so `alembic check` sees no
+# drift; deferred, so loading a row never fetches its vector.
+SEGMENT_SEARCH_VECTOR = (
+    "to_tsvector('simple'::regconfig, text) || to_tsvector('english'::regconfig, text)"
+)
+_NOTES_ITEMS = (
+    "jsonb_path_query_array(((key_decisions || action_items) || open_questions), "
+    "'$[*].\"text\"'::jsonpath)"
+)
+NOTES_SEARCH_VECTOR = (
+    "((to_tsvector('simple'::regconfig, summary) || to_tsvector('english'::regconfig, summary))"
+    f" || jsonb_to_tsvector('simple'::regconfig, {_NOTES_ITEMS}, '[\"string\"]'::jsonb))"
+    f" || jsonb_to_tsvector('english'::regconfig, {_NOTES_ITEMS}, '[\"string\"]'::jsonb)"
+)
+
+
+def _search_vector(expression: str) -> Any:
+    return mapped_column(TSVECTOR, Computed(expression, persisted=True), deferred=True)
+
+
+def _search_index(table: str) -> Index:
+    return Index(f"ix_{table}_search_vector", "search_vector", postgresql_using="gin")
+
+
+# The ORM would fetch the generated vector back after every INSERT (RETURNING), which
+# SQLite, having no such column, refuses; nothing reads it from a row anyway.
+_NO_GENERATED_VALUES_BACK: dict[str, Any] = {"eager_defaults": False}
+
+
 class TranscriptSegment(Model):
     __tablename__ = "transcript_segments"
     __table_args__ = (
         # The unique key doubles as the index that reads a transcript in order.
         UniqueConstraint("conversation_id", "position"),
         CheckConstraint('"end" >= start', name="end_after_start"),
+        _search_index("transcript_segments"),
     )
+    __mapper_args__ = _NO_GENERATED_VALUES_BACK
 
     conversation_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE")
@@ -250,6 +284,7 @@ class TranscriptSegment(Model):
     speaker: Mapped[str | None] = mapped_column(String(255))
     text: Mapped[str] = mapped_column(Text)
     words: Mapped[list[Any]] = mapped_column(default=list)
+    search_vector: Mapped[str | None] = _search_vector(SEGMENT_SEARCH_VECTOR)
 
     conversation: Mapped[Conversation] = relationship(back_populates="segments", lazy="raise")
 
@@ -264,7 +299,9 @@ class Synthesis(Model):
             postgresql_where=sql_text("email_status = 'pending'"),
             sqlite_where=sql_text("email_status = 'pending'"),
         ),
+        _search_index("syntheses"),
     )
+    __mapper_args__ = _NO_GENERATED_VALUES_BACK
 
     conversation_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE"), unique=True
@@ -297,6 +334,7 @@ class Synthesis(Model):
     email_claim_token: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     email_claim_expires_at: Mapped[timestamp | None]
     email_attempts: Mapped[int] = mapped_column(default=0, server_default=sql_text("0"))
+    search_vector: Mapped[str | None] = _search_vector(NOTES_SEARCH_VECTOR)
 
     conversation: Mapped[Conversation] = relationship(back_populates="synthesis", lazy="raise")
 
