@@ -35,6 +35,7 @@ from integrations.synthesis.base import (
 )
 from integrations.synthesis.chain import SynthesisChain
 from integrations.transcription.base import TranscribedSegment, Transcriber, Transcript
+from pipeline.follow_up import follow_up_action_items
 from pipeline.leases import DEFAULT_LEASES, Heartbeat, Leases
 from repositories.conversations import StuckConversation
 from repositories.database import UnitOfWork
@@ -226,8 +227,8 @@ def complete(
         _failures_recorded(
             conversation_id, uow, Status.SYNTHESIZING, None, DEFAULT_LEASES, final_attempt
         ),
-        # One statement on PostgreSQL, atomic by itself: no transaction around it.
-        uow.autocommit() as completing,
+        # One transaction: the follow-up of the action items changes with the completion.
+        uow as completing,
     ):
         # The compare-and-set writes the event only when it moves the row: a stale
         # message (from before a retry, when no notes are stored yet) writes neither.
@@ -242,6 +243,7 @@ def complete(
             },
         ):
             return _not_claimed(completing, conversation_id)
+        follow_up_action_items(conversation_id, uow=completing, now=completed_at)
     log.info("completed conversation_id=%s", conversation_id)
     return StageOutcome.DONE
 
@@ -302,6 +304,7 @@ def resynthesize(
             GRAPH_EVENT_RESYNTHESIZED,
             {"conversation_id": str(conversation_id), "provider": notes.provider},
         )
+        follow_up_action_items(conversation_id, uow=uow)
     log.info("resynthesized conversation_id=%s provider=%s", conversation_id, notes.provider)
     return StageOutcome.DONE
 

@@ -10,8 +10,8 @@ from typing import Annotated, Any, ClassVar
 from sqlalchemy import (
     JSON,
     CheckConstraint,
-    DateTime,
     Date,
+    DateTime,
     Enum,
     ForeignKey,
     Index,
