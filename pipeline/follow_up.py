@@ -19,7 +19,7 @@ from integrations.action_items import Said, repeats, reports_done
 from pipeline.graph import meeting_graph
 from repositories.action_items import FollowedItem, NewActionItem
 from repositories.database import UnitOfWork
-from repositories.models import utc_now
+from repositories.models import ActionItemState, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -109,3 +109,39 @@ def _carry_over(
             report.carried_over.append((best.id, item.id))
             unmatched.remove(best)
     return unmatched
+
+
+@dataclass(frozen=True, slots=True)
+class FollowedAction:
+    """One item as `minutes actions` shows it: the item, and the earlier items it carries
+    over, oldest first."""
+
+    item: FollowedItem
+    earlier: tuple[FollowedItem, ...]
+    age_days: int  # since the task was first raised; until it was done, for a done one
+
+
+def list_action_items(
+    *, uow: UnitOfWork, owner: str | None = None, open_only: bool = False, now: datetime
+) -> list[FollowedAction]:
+    """Action items across meetings, oldest meeting first: `owner` a person key (a
+    lower-cased email) or a normalized name (a first name finds the full one); `open_only`
+    keeps the open ones no later item carries over."""
+    with uow:
+        items = uow.action_items.list_followed(owner=owner)
+    by_id = {item.id: item for item in items}
+    found = []
+    for item in items:
+        if open_only and (item.state is not ActionItemState.OPEN or item.carried_over_to_id):
+            continue
+        earlier: list[FollowedItem] = []
+        cursor = item
+        while cursor.carried_over_from_id in by_id and len(earlier) < len(by_id):
+            cursor = by_id[cursor.carried_over_from_id]
+            earlier.insert(0, cursor)
+        first = earlier[0] if earlier else item
+        until = item.closed_at if item.state is ActionItemState.DONE and item.closed_at else now
+        found.append(
+            FollowedAction(item, tuple(earlier), max(0, (until - first.meeting_date).days))
+        )
+    return found

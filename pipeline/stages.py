@@ -112,7 +112,7 @@ def transcribe(
                 Heartbeat(
                     conversation_id, token=token, uow=uow, leases=leases, on_progress=on_progress
                 ) as heartbeat,
-                sources.fetch(claim.source_uri) as path,
+                sources.fetch(claim.source_uri, owner=str(conversation_id)) as path,
             ):
                 transcript = transcriber.transcribe(
                     path,

@@ -136,6 +136,23 @@ class ActionItemRepository(Repository[ActionItem]):
             ~later_repeat,
         )
 
+    def linked_conversations(self, conversation_id: uuid.UUID) -> set[uuid.UUID]:
+        """The other meetings whose items this meeting's items repeat, are repeated by, or
+        that it reported done."""
+        mine = select(ActionItem.id).where(ActionItem.conversation_id == conversation_id)
+        repeated = select(ActionItem.carried_over_from_id).where(
+            ActionItem.conversation_id == conversation_id
+        )
+        statement = select(ActionItem.conversation_id.distinct()).where(
+            ActionItem.conversation_id != conversation_id,
+            or_(
+                ActionItem.closed_in_id == conversation_id,
+                ActionItem.carried_over_from_id.in_(mine),
+                ActionItem.id.in_(repeated),
+            ),
+        )
+        return set(self.session.scalars(statement))
+
     def carry_over(self, earlier: uuid.UUID, later: uuid.UUID) -> None:
         self.update_where(ActionItem.id == later, carried_over_from_id=earlier)
 
@@ -178,7 +195,13 @@ class ActionItemRepository(Repository[ActionItem]):
         if conversation_ids is not None:
             criteria.append(ActionItem.conversation_id.in_(conversation_ids))
         if owner is not None:
-            criteria.append(or_(ActionItem.owner_key == owner, ActionItem.owner_name_key == owner))
+            criteria.append(
+                or_(
+                    ActionItem.owner_key == owner,
+                    ActionItem.owner_name_key == owner,
+                    ActionItem.owner_name_key.startswith(f"{owner} ", autoescape=True),
+                )
+            )
         if open_only:
             successor = aliased(ActionItem)
             criteria.append(ActionItem.state == ActionItemState.OPEN)
