@@ -32,7 +32,7 @@ from typing import Annotated, Any
 
 from fastapi import BackgroundTasks, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from kombu.exceptions import OperationalError as BrokerError
 from pydantic import BaseModel, ValidationError
@@ -47,11 +47,12 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from integrations.errors import IntegrationError, TransientIntegrationError
 from pipeline.app import app as celery_app
+from pipeline.deletion import Deleted, delete_conversation
 from pipeline.hooks import StoredUpload, UploadEvent, store_upload
 from pipeline.presenters import conversation_summary, first_line
 from pipeline.runner import run_in_process
 from pipeline.runtime import Runtime
-from pipeline.tasks import start_pipeline
+from pipeline.tasks import start_graph_sync, start_pipeline
 from repositories.models import Conversation
 
 log = logging.getLogger(__name__)
@@ -267,6 +268,27 @@ def create_app(runtime: Runtime) -> FastAPI:
             raise HTTPException(404, f"no conversation has id {conversation_id}")
         return conversation_summary(found)
 
+    @app.delete(
+        "/conversations/{conversation_id}",
+        status_code=204,
+        summary="Delete a conversation everywhere: rows, search, downloaded copy, graph",
+        responses={
+            401: {"model": ErrorBody, "description": "Missing or wrong bearer token"},
+            404: {"model": ErrorBody},
+            422: {"model": ErrorBody},
+            503: {"model": ErrorBody, "description": "API_TOKEN is not set, or no database"},
+        },
+        dependencies=[Depends(require_token)],
+    )
+    async def delete(request: Request, conversation_id: uuid.UUID) -> Response:
+        try:
+            deleted = await run_in_threadpool(_delete, runtime, conversation_id)
+        except _DATABASE_UNAVAILABLE:
+            raise _database_unavailable(request) from None
+        if deleted is None:
+            raise HTTPException(404, f"no conversation has id {conversation_id}")
+        return Response(status_code=204)
+
     @app.get(
         "/healthz",
         response_model=Health,
@@ -411,6 +433,15 @@ def _run_in_process(runtime: Runtime, conversation_id: uuid.UUID) -> None:
 def _load(runtime: Runtime, conversation_id: uuid.UUID) -> Conversation | None:
     with runtime.unit_of_work() as uow:
         return uow.conversations.get_by_id(conversation_id)
+
+
+def _delete(runtime: Runtime, conversation_id: uuid.UUID) -> Deleted | None:
+    deleted = delete_conversation(
+        conversation_id, uow=runtime.unit_of_work(), sources=runtime.sources
+    )
+    if deleted is not None:
+        start_graph_sync(runtime)
+    return deleted
 
 
 def _database_health(runtime: Runtime) -> str:
