@@ -32,14 +32,14 @@ class FollowUp:
     closed: list[uuid.UUID] = field(default_factory=list)
 
 
-def follow_up_action_items(
-    conversation_id: uuid.UUID, *, uow: UnitOfWork, now: datetime | None = None
-) -> FollowUp:
+def follow_up_action_items(conversation_id: uuid.UUID, *, uow: UnitOfWork) -> FollowUp:
     """Derive a completed meeting's items and follow up the earlier ones, in `uow`'s open
     transaction. Running it again for the same notes gives the same rows."""
     found = uow.conversations.list_completed_with_notes([conversation_id], limit=1)
     if not found:
         return FollowUp()
+    # Done as of the meeting that said so, however often its notes are written.
+    said_at = found[0].started_at or found[0].completed_at or utc_now()
     meeting = meeting_graph(found[0])
     items = [
         NewActionItem(
@@ -69,7 +69,7 @@ def follow_up_action_items(
     for item in unmatched:
         if (done := reports_done(item.text, item.owner_name, said)) is not None:
             changed |= uow.action_items.close(
-                item.id, closed_in=conversation_id, at=now or utc_now(), quote=done.text
+                item.id, closed_in=conversation_id, at=said_at, quote=done.text
             )
             report.closed.append(item.id)
     changed |= {item.conversation_id for item in earlier if item not in unmatched}

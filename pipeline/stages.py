@@ -243,7 +243,7 @@ def complete(
             },
         ):
             return _not_claimed(completing, conversation_id)
-        follow_up_action_items(conversation_id, uow=completing, now=completed_at)
+        follow_up_action_items(conversation_id, uow=completing)
     log.info("completed conversation_id=%s", conversation_id)
     return StageOutcome.DONE
 
