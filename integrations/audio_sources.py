@@ -83,9 +83,7 @@ class AudioSources:
         downloads: Path | None = None,
     ) -> None:
         self.roots = tuple(root.resolve() for root in roots)
-        # One folder for every download, named by what it is for, so deleting a meeting
-        # finds its copy (`remove_downloads`) even while a worker still reads it.
-        self.downloads = downloads or Path(tempfile.gettempdir()) / "minutes-downloads"
+        self._downloads = downloads
         self.allow_private_addresses = allow_private_addresses
         self.max_download_bytes = max_download_bytes
         self._timeout = timeout
@@ -119,13 +117,19 @@ class AudioSources:
         finally:
             path.unlink(missing_ok=True)
 
+    @property
+    def downloads(self) -> Path:
+        """Where downloads go (the temporary directory unless given), each named by what
+        it is for, so deleting a meeting finds its copy even while a worker reads it."""
+        return self._downloads or Path(tempfile.gettempdir())
+
     def remove_downloads(self, owner: str) -> int:
         """Deletes the downloaded copies `owner` has on this machine (a worker reading one
         keeps its open file until it ends); how many there were."""
         if not owner:
             return 0
         removed = 0
-        for path in self.downloads.glob(f"{glob.escape(owner)}-*"):
+        for path in self.downloads.glob(f"minutes-{glob.escape(owner)}-*"):
             path.unlink(missing_ok=True)
             removed += 1
         return removed
@@ -232,10 +236,8 @@ class AudioSources:
         declared: str = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
             raise SourceTooLargeError(f"{shown}: {declared} bytes, over the {limit}-byte limit")
-        self.downloads.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(
-            prefix=f"{owner or 'minutes'}-", suffix=suffix, dir=self.downloads
-        )
+        prefix = f"minutes-{owner}-" if owner else "minutes-"
+        handle, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=self.downloads)
         path = Path(name)
         try:
             with open(handle, "wb") as file:

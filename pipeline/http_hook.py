@@ -109,6 +109,15 @@ class _HookApp(FastAPI):
         return document
 
 
+# What a request for one conversation, behind the API token, may answer instead.
+_CONVERSATION_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing or wrong bearer token"},
+    404: {"model": ErrorBody},
+    422: {"model": ErrorBody},
+    503: {"model": ErrorBody, "description": "API_TOKEN is not set, or no database"},
+}
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     app = _HookApp(
         title="minutes upload hook",
@@ -251,12 +260,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.get(
         "/conversations/{conversation_id}",
         summary="The status of a conversation",
-        responses={
-            401: {"model": ErrorBody, "description": "Missing or wrong bearer token"},
-            404: {"model": ErrorBody},
-            422: {"model": ErrorBody},
-            503: {"model": ErrorBody, "description": "API_TOKEN is not set, or no database"},
-        },
+        responses=_CONVERSATION_ERRORS,
         dependencies=[Depends(require_token)],
     )
     async def conversation(request: Request, conversation_id: uuid.UUID) -> dict[str, Any]:
@@ -272,12 +276,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         "/conversations/{conversation_id}",
         status_code=204,
         summary="Delete a conversation everywhere: rows, search, downloaded copy, graph",
-        responses={
-            401: {"model": ErrorBody, "description": "Missing or wrong bearer token"},
-            404: {"model": ErrorBody},
-            422: {"model": ErrorBody},
-            503: {"model": ErrorBody, "description": "API_TOKEN is not set, or no database"},
-        },
+        responses=_CONVERSATION_ERRORS,
         dependencies=[Depends(require_token)],
     )
     async def delete(request: Request, conversation_id: uuid.UUID) -> Response:

@@ -135,7 +135,7 @@ CALL (meeting, row) {
   UNWIND row.action_items AS task
   MERGE (item:ActionItem {id: task.id})
   SET item.text = task.text, item.due = task.due, item.quote = task.quote,
-      item.start = task.start, item.position = task.position, item.key = task.key,
+      item.start = task.start, item.position = task.position,
       item.due_date = task.due_date, item.state = task.state, item.closed_in = task.closed_in,
       item.closed_at = task.closed_at
   MERGE (meeting)-[:HAS_ACTION_ITEM]->(item)

@@ -198,7 +198,6 @@ def _rows(meetings: Sequence[Meeting], graph_keys: Mapping[str, Sequence[str]]) 
                         "start": item.start,
                         "position": position,
                         "owner": person_key(item.owner) if item.owner is not None else None,
-                        "key": item.key,
                         "due_date": item.due_date,
                         "state": item.state,
                         "closed_in": item.closed_in,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import json
 import secrets
 import subprocess
 import threading
@@ -31,7 +30,10 @@ from pipeline.runtime import Runtime
 from tests.graph import rows
 from tests.pipeline import test_http_hook as http_hook_tests
 from tests.pipeline.test_cli import MINUTES, environment, one_line_error, run
+from tests.pipeline.test_follow_up import database, process, transcript
 from tests.pipeline.test_http_hook import _running_server
+
+__all__ = ["database"]  # the fixture this module uses
 
 # The tables that hold a conversation's rows, and the column naming it.
 OWNED = {
@@ -42,24 +44,6 @@ OWNED = {
     "action_items": "conversation_id",
     "graph_outbox": "conversation_id",
 }
-
-
-def meeting(path: Path, turns: list[tuple[str, str]]) -> Path:
-    segments = [
-        {"speaker": speaker, "start": 5.0 * n, "end": 5.0 * n + 4.5, "text": said}
-        for n, (speaker, said) in enumerate(turns)
-    ]
-    path.write_text(json.dumps({"segments": segments}))
-    return path
-
-
-def process(database: str, path: Path, title: str, *people: str) -> str:
-    arguments = [argument for person in people for argument in ("--participant", person)]
-    result = run(
-        "process", str(path), "--title", title, *arguments, "--json", database_url=database
-    )
-    assert result.returncode == 0, result.stderr
-    return str(json.loads(result.stdout)["conversation"]["id"])
 
 
 def owned_rows(engine: Engine, conversation_id: str) -> dict[str, int]:
@@ -84,14 +68,6 @@ def neighbours(driver: Driver, conversation_id: str) -> list[dict[str, Any]]:
     )
 
 
-@pytest.fixture(scope="module")
-def database(committed_database: tuple[str, Engine]) -> str:
-    url, engine = committed_database
-    with engine.begin() as connection:
-        connection.execute(text("DELETE FROM conversations"))
-    return url
-
-
 class TestDeleteCommand:
     def test_the_meeting_goes_everywhere_and_what_another_uses_stays(
         self,
@@ -106,7 +82,7 @@ class TestDeleteCommand:
         graph = {"NEO4J_URI": neo4j_uri}
         first = process(
             database,
-            meeting(
+            transcript(
                 tmp_path / "a.json",
                 [
                     ("Emma Brown", "We decided to move the launch to May."),
@@ -115,12 +91,11 @@ class TestDeleteCommand:
                 ],
             ),
             "Launch",
-            "Emma Brown <emma@example.com>",
-            "James Miller <james@example.com>",
+            ["Emma Brown <emma@example.com>", "James Miller <james@example.com>"],
         )
         second = process(
             database,
-            meeting(
+            transcript(
                 tmp_path / "b.json",
                 [
                     ("Emma Brown", "We decided to hire a second designer."),
@@ -129,8 +104,7 @@ class TestDeleteCommand:
                 ],
             ),
             "Hiring",
-            "Emma Brown <emma@example.com>",
-            "Maria Lopez <maria@example.com>",
+            ["Emma Brown <emma@example.com>", "Maria Lopez <maria@example.com>"],
         )
         assert run("graph", "sync", database_url=database, env=graph).returncode == 0
         first_nodes = neighbours(neo4j_driver, first)
@@ -198,7 +172,7 @@ class TestDeleteEndpoint:
         monkeypatch.setattr(http_hook_tests, "READY_TIMEOUT_S", 120.0)
         engine = committed_database[1]
         runtime = Runtime(Settings(database_url=SecretStr(database), audio_roots=[tmp_path]))
-        recording = meeting(tmp_path / "pending.json", [("Ann Lee", "Hello.")])
+        recording = transcript(tmp_path / "pending.json", [("Ann Lee", "Hello.")])
         conversation_id = create_conversation(
             runtime.unit_of_work(), source_uri=str(recording), title="Pending"
         )
@@ -260,7 +234,7 @@ class _DeletedWhileTranscribing:
     def transcribe(self, path: Path, **options: Any) -> Transcript:
         transcript = self.inner.transcribe(path, **options)
         self.copy = path
-        conversation_id = uuid.UUID(path.name[:36])
+        conversation_id = uuid.UUID(path.name.removeprefix("minutes-")[:36])
         deleted = delete_conversation(
             conversation_id, uow=self.runtime.unit_of_work(), sources=self.runtime.sources
         )
@@ -278,7 +252,7 @@ class TestDeleteMidPipeline:
         tmp_path: Path,
     ) -> None:
         base, folder = served
-        meeting(folder / "call.json", [("Ann Lee", "We decided to ship on Monday.")])
+        transcript(folder / "call.json", [("Ann Lee", "We decided to ship on Monday.")])
         settings = Settings(
             database_url=SecretStr(database), audio_roots=[tmp_path], allow_private_sources=True
         )
@@ -298,5 +272,5 @@ class TestDeleteMidPipeline:
         assert transcriber.copy.parent == runtime.sources.downloads
         assert transcriber.copies_removed == 1
         assert not transcriber.copy.exists()
-        assert list(runtime.sources.downloads.glob(f"{conversation_id}-*")) == []
+        assert list(runtime.sources.downloads.glob(f"minutes-{conversation_id}-*")) == []
         assert owned_rows(committed_database[1], str(conversation_id)) == dict.fromkeys(OWNED, 0)

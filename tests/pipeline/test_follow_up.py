@@ -52,10 +52,11 @@ def minutes(*args: str, database: str, neo4j: str | None = None) -> str:
     return result.stdout
 
 
-def process(database: str, path: Path, title: str) -> str:
-    people = [argument for person in PEOPLE for argument in ("--participant", person)]
+def process(database: str, path: Path, title: str, people: list[str] = PEOPLE) -> str:
+    """`minutes process` on a transcript file: the new conversation's id."""
+    given = [argument for person in people for argument in ("--participant", person)]
     document = json.loads(
-        minutes("process", str(path), "--title", title, *people, "--json", database=database)
+        minutes("process", str(path), "--title", title, *given, "--json", database=database)
     )
     return str(document["conversation"]["id"])
 
