@@ -143,13 +143,17 @@ class ActionItemRepository(Repository[ActionItem]):
         repeated = select(ActionItem.carried_over_from_id).where(
             ActionItem.conversation_id == conversation_id
         )
-        statement = select(ActionItem.conversation_id.distinct()).where(
-            ActionItem.conversation_id != conversation_id,
-            or_(
-                ActionItem.closed_in_id == conversation_id,
-                ActionItem.carried_over_from_id.in_(mine),
-                ActionItem.id.in_(repeated),
-            ),
+        statement = (
+            select(ActionItem.conversation_id)
+            .distinct()
+            .where(
+                ActionItem.conversation_id != conversation_id,
+                or_(
+                    ActionItem.closed_in_id == conversation_id,
+                    ActionItem.carried_over_from_id.in_(mine),
+                    ActionItem.id.in_(repeated),
+                ),
+            )
         )
         return set(self.session.scalars(statement))
 

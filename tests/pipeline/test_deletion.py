@@ -219,6 +219,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     yield f"http://127.0.0.1:{server.server_address[1]}", folder
     server.shutdown()
     thread.join()
+    server.server_close()
 
 
 class _DeletedWhileTranscribing:
