@@ -9,6 +9,7 @@ from collections.abc import Callable
 from integrations.graph.writer import GraphWriter
 from integrations.synthesis.chain import SynthesisChain
 from pipeline import graph, stages
+from pipeline.metrics import measured_stage
 from pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -19,9 +20,11 @@ def run_in_process(
     runtime: Runtime,
     *,
     on_stage: Callable[[str], None] = lambda stage: None,
+    on_progress: Callable[[str, int], None] = lambda stage, percent: None,
 ) -> stages.StageOutcome:
     """Transcribe, synthesize, complete (and, when NEO4J_URI is set, sync the graph); the
-    outcome of the last stage that ran.
+    outcome of the last stage that ran. `on_stage` hears each stage's name as it starts,
+    `on_progress` the name and percent done of one that reports them.
 
     In-process there is no retry to wait for, so every error is final: the stage records
     the conversation as failed (with the error's message) and the error propagates.
@@ -36,12 +39,17 @@ def run_in_process(
                 transcriber=runtime.transcriber,
                 sources=runtime.sources,
                 leases=runtime.leases,
+                on_progress=lambda percent: on_progress("transcribe", percent),
             ),
         ),
         (
             "synthesize",
             lambda: stages.synthesize(
-                conversation_id, uow=uow, synthesizer=runtime.synthesizer, leases=runtime.leases
+                conversation_id,
+                uow=uow,
+                synthesizer=runtime.synthesizer,
+                leases=runtime.leases,
+                on_progress=lambda percent: on_progress("synthesize", percent),
             ),
         ),
         ("complete", lambda: stages.complete(conversation_id, uow=uow)),
@@ -49,7 +57,8 @@ def run_in_process(
     outcome = stages.StageOutcome.DONE
     for name, step in steps:
         on_stage(name)
-        outcome = step()
+        with measured_stage(f"pipeline.{name}"):  # the name of the stage's task
+            outcome = step()
         if outcome is not stages.StageOutcome.DONE:
             return outcome
     if runtime.graph is not None:

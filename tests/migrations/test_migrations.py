@@ -24,6 +24,7 @@ TABLES = {
     "syntheses",
     "graph_outbox",
     "action_items",
+    "provider_circuits",
 }
 
 

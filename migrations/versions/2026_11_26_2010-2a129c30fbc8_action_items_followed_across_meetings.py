@@ -1,7 +1,7 @@
 """Action items followed across meetings; a deleted conversation's outbox event.
 
 Revision ID: 2a129c30fbc8
-Revises: 8b4e1d2c6f90
+Revises: c7a41f2e9d35
 Created: 2026-11-26 20:00:00.000000+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "2a129c30fbc8"
-down_revision: str | None = "8b4e1d2c6f90"
+down_revision: str | None = "c7a41f2e9d35"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
