@@ -11,6 +11,7 @@ the second time (rebinding): no byte is sent to an address that was not checked.
 from __future__ import annotations
 
 import contextlib
+import glob
 import ipaddress
 import re
 import socket
@@ -79,8 +80,10 @@ class AudioSources:
         max_download_bytes: int = 4 * 1024**3,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        downloads: Path | None = None,
     ) -> None:
         self.roots = tuple(root.resolve() for root in roots)
+        self._downloads = downloads
         self.allow_private_addresses = allow_private_addresses
         self.max_download_bytes = max_download_bytes
         self._timeout = timeout
@@ -100,18 +103,36 @@ class AudioSources:
             self._local_path(source_uri)
 
     @contextlib.contextmanager
-    def fetch(self, source_uri: str) -> Iterator[Path]:
+    def fetch(self, source_uri: str, *, owner: str = "") -> Iterator[Path]:
         """Yields a local file to read: the resolved local path itself, or for http(s) a
         temporary file (suffix taken from the URL path, e.g. .wav/.vtt, because readers sniff
-        by suffix) that is deleted when the block exits, whatever happens."""
+        by suffix) that is deleted when the block exits, whatever happens. `owner` (a
+        conversation id) names the download, for `remove_downloads`."""
         if _scheme(source_uri) not in _HTTP_SCHEMES:
             yield self._local_path(source_uri)
             return
-        path = self._download(_parse_url(source_uri))
+        path = self._download(_parse_url(source_uri), owner)
         try:
             yield path
         finally:
             path.unlink(missing_ok=True)
+
+    @property
+    def downloads(self) -> Path:
+        """Where downloads go (the temporary directory unless given), each named by what
+        it is for, so deleting a meeting finds its copy even while a worker reads it."""
+        return self._downloads or Path(tempfile.gettempdir())
+
+    def remove_downloads(self, owner: str) -> int:
+        """Deletes the downloaded copies `owner` has on this machine (a worker reading one
+        keeps its open file until it ends); how many there were."""
+        if not owner:
+            return 0
+        removed = 0
+        for path in self.downloads.glob(f"minutes-{glob.escape(owner)}-*"):
+            path.unlink(missing_ok=True)
+            removed += 1
+        return removed
 
     def close(self) -> None:
         """Close the HTTP connections, if any download opened them."""
@@ -183,7 +204,7 @@ class AudioSources:
                 )
             return self._client
 
-    def _download(self, first_url: httpx.URL) -> Path:
+    def _download(self, first_url: httpx.URL, owner: str) -> Path:
         client = self._http_client()
         url = first_url
         for _ in range(_MAX_REDIRECTS + 1):
@@ -193,7 +214,7 @@ class AudioSources:
                 with client.stream("GET", url) as response:
                     location = _redirect_location(response, shown)
                     if location is None:
-                        return self._save(response, shown, _suffix(url, first_url))
+                        return self._save(response, shown, _suffix(url, first_url), owner)
             except AddressNotAllowedError as exc:
                 # Refused at connect time: the name answered differently than to the check.
                 raise AddressNotAllowedError(f"{shown}: {exc}") from None
@@ -210,12 +231,13 @@ class AudioSources:
                 raise AudioSourceError(f"{shown}: redirects to a malformed URL") from None
         raise AudioSourceError(f"{_redacted(str(first_url))}: more than {_MAX_REDIRECTS} redirects")
 
-    def _save(self, response: httpx.Response, shown: str, suffix: str) -> Path:
+    def _save(self, response: httpx.Response, shown: str, suffix: str, owner: str) -> Path:
         limit = self.max_download_bytes
         declared: str = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
             raise SourceTooLargeError(f"{shown}: {declared} bytes, over the {limit}-byte limit")
-        handle, name = tempfile.mkstemp(prefix="minutes-", suffix=suffix)
+        prefix = f"minutes-{owner}-" if owner else "minutes-"
+        handle, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=self.downloads)
         path = Path(name)
         try:
             with open(handle, "wb") as file:

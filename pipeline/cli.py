@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import UTC
+from datetime import UTC, datetime
 from enum import StrEnum
 from importlib.resources import as_file, files
 from pathlib import Path
@@ -43,16 +43,20 @@ from integrations.graph.queries import (
     plain,
 )
 from integrations.graph.writer import GraphAddressError, GraphUnavailableError, GraphWriter
+from integrations.people import normalize_email, normalize_name
 from integrations.synthesis.base import SynthesisConfigurationError
 from integrations.transcription.base import TranscriptionRefusedError
 from integrations.transcription.languages import UnknownLanguageError, checked_language
 from pipeline import delivery, graph, schema, search, stages
 from pipeline.app import app as celery_app
 from pipeline.config import get_settings
+from pipeline.deletion import delete_conversation
+from pipeline.follow_up import list_action_items
 from pipeline.hooks import UploadEvent, UploadParticipant, enqueue_upload
 from pipeline.http_hook import create_app, create_metrics_app, protocol_with_head_deadline
 from pipeline.intake import InvalidParticipantError, ParticipantInput, create_conversation
 from pipeline.presenters import (
+    action_item_document,
     conversation_document,
     conversation_summary,
     first_line,
@@ -68,7 +72,7 @@ from pipeline.providers import UnknownProviderError, check_synthesis_order, synt
 from pipeline.runner import run_in_process
 from pipeline.runtime import Runtime
 from pipeline.speakers import Rename, SpeakerError, list_speakers, rename_speakers
-from pipeline.tasks import start_pipeline, start_resynthesis
+from pipeline.tasks import start_graph_sync, start_pipeline, start_resynthesis
 from repositories.models import Conversation, ConversationStatus, utc_now
 
 app = typer.Typer(
@@ -802,6 +806,80 @@ def serve(
         listener,
         http=protocol_with_head_deadline(runtime.settings.hook_read_timeout_seconds),
     )
+
+
+@app.command()
+def actions(
+    owner: Annotated[
+        str | None,
+        typer.Option(help="Only this person's: an email, a name, or a first name."),
+    ] = None,
+    open_only: Annotated[
+        bool, typer.Option("--open", help="Only open items (a repeated one once, its latest).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the items as JSON.")] = False,
+) -> None:
+    """Action items across meetings: owner, due date, state, age, what carries them over."""
+    if owner is not None and not owner.strip():
+        raise UsageError("--owner must not be empty")
+    who = None if owner is None else (normalize_email(owner) or normalize_name(owner))
+    found = list_action_items(
+        uow=_runtime().unit_of_work(), owner=who, open_only=open_only, now=datetime.now(UTC)
+    )
+    documents = [action_item_document(action) for action in found]
+    if as_json:
+        _print_json(documents)
+        return
+    headers = ("meeting", "owner", "action item", "due", "state", "age", "carried over")
+    lines = []
+    for document in documents:
+        meeting = document["meeting"]
+        earlier = [
+            f"from {e['meeting']['title'] or e['meeting']['id']} ({e['meeting']['date']})"
+            for e in document["carried_over_from"]
+        ]
+        if document["carried_over_to"]:
+            earlier.append("repeated later")
+        lines.append(
+            (
+                f"{meeting['title'] or meeting['id']} ({meeting['date']})",
+                document["owner"] or "",
+                document["text"],
+                document["due_date"] or document["due"] or "",
+                document["state"],
+                f"{document['age_days']} d",
+                "; ".join(earlier),
+            )
+        )
+    table = Table(*headers)
+    for line in lines:
+        table.add_row(*(escape(cell) for cell in line))
+    widths = [
+        max([len(header), *(len(line[i]) for line in lines)]) for i, header in enumerate(headers)
+    ]
+    _print_at_least(table, sum(widths) + 3 * len(headers) + 1)
+
+
+@app.command()
+def delete(
+    conversation_id: Annotated[str, typer.Argument(metavar="ID")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")] = False,
+) -> None:
+    """Remove a meeting everywhere: its rows, search entries, downloaded copy, graph nodes."""
+    runtime = _runtime()
+    parsed = _conversation_id(runtime, conversation_id)
+    conversation = _load(runtime, parsed)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"deleting conversation {parsed} needs --yes (no terminal to ask)")
+        title = f" ({conversation.title})" if conversation.title else ""
+        if not typer.confirm(f"Delete conversation {parsed}{title} everywhere?"):
+            raise UsageError("not deleted")
+    deleted = delete_conversation(parsed, uow=runtime.unit_of_work(), sources=runtime.sources)
+    if deleted is None:  # deleted by someone else since it was looked up
+        raise UsageError(f"no conversation has id {parsed}")
+    start_graph_sync(runtime)
+    stdout.print(f"deleted conversation {parsed}", highlight=False)
 
 
 @metrics_app.command("serve")

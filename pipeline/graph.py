@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
+from itertools import count
 from typing import Any, TypedDict
 
+from integrations.action_items import item_id, item_key
 from integrations.graph.model import Attendance, Meeting, Person, Statement, Task
 from integrations.graph.writer import GraphUnavailableError, GraphWriteError, GraphWriter
 from integrations.people import Roster, clean_name, is_anonymous, normalize_email
+from repositories.action_items import FollowedItem
 from repositories.conversations import CompletedConversation
 from repositories.database import UnitOfWork
 from repositories.models import Conversation, ConversationStatus, GraphOutboxEvent, utc_now
@@ -56,14 +59,19 @@ def meeting_graph(conversation: CompletedConversation) -> Meeting:
         people.setdefault(clean_name(attendance.person.name), attendance.person)
     roster = Roster(people)
     action_items = []
-    for position, item in enumerate(conversation.action_items):
+    keys: set[str] = set()
+    for item in conversation.action_items:
         if text := _text(item):
+            owner = _owner(item, roster, people)
+            key = _unique(item_key(owner.key if owner else None, text), keys)
             action_items.append(
                 Task(
-                    id=_item_id(conversation.id, "action_item", position),
+                    id=str(item_id(conversation.id, key)),
+                    key=key,
                     text=text,
-                    owner=_owner(item, roster, people),
+                    owner=owner,
                     due=item.get("due") if isinstance(item, dict) else None,
+                    due_date=item.get("due_date") if isinstance(item, dict) else None,
                     **_said(item, conversation.cited_starts),
                 )
             )
@@ -81,6 +89,44 @@ def meeting_graph(conversation: CompletedConversation) -> Meeting:
         decisions=_statements(conversation, "decision", conversation.key_decisions),
         questions=_statements(conversation, "question", conversation.open_questions),
         action_items=action_items,
+    )
+
+
+def _unique(key: str, taken: set[str]) -> str:
+    """`key`, or when the meeting has the same task twice, `key#1`, `key#2`..."""
+    unique = next(c for n in count() if (c := f"{key}#{n}" if n else key) not in taken)
+    taken.add(unique)
+    return unique
+
+
+def with_follow_up(meetings: Sequence[Meeting], uow: UnitOfWork) -> list[Meeting]:
+    """`meetings` with their action items' states and carried-over links, in `uow`'s open
+    transaction. Items no follow-up has seen yet (notes from before it) stay open."""
+    followed = {
+        str(item.id): item
+        for item in uow.action_items.list_followed(
+            conversation_ids=[uuid.UUID(meeting.id) for meeting in meetings]
+        )
+    }
+    return [
+        replace(
+            meeting,
+            action_items=[_followed(task, followed.get(task.id)) for task in meeting.action_items],
+        )
+        for meeting in meetings
+    ]
+
+
+def _followed(task: Task, item: FollowedItem | None) -> Task:
+    if item is None:
+        return task
+    return replace(
+        task,
+        state=item.state.value,
+        closed_in=str(item.closed_in_id) if item.closed_in_id else None,
+        closed_at=item.closed_at,
+        carried_over_from=str(item.carried_over_from_id) if item.carried_over_from_id else None,
+        carried_over_to=str(item.carried_over_to_id) if item.carried_over_to_id else None,
     )
 
 
@@ -174,9 +220,9 @@ def sync_graph(
 def _push(
     uow: UnitOfWork, writer: GraphWriter, events: Sequence[GraphOutboxEvent], report: SyncReport
 ) -> None:
-    ids = list(dict.fromkeys(event.conversation_id for event in events))
+    ids = list(dict.fromkeys(map(_meeting_of, events)))
     conversations = uow.conversations.list_completed_with_notes(ids, limit=len(ids))
-    meetings = [meeting_graph(conversation) for conversation in conversations]
+    meetings = with_follow_up([meeting_graph(conversation) for conversation in conversations], uow)
     # No longer completed (sent through the pipeline again): out of the graph until it is.
     gone = sorted(set(map(str, ids)) - {meeting.id for meeting in meetings})
     failures: dict[str, str] = {}
@@ -195,16 +241,23 @@ def _push(
             [(meeting_id, partial(writer.delete, [meeting_id])) for meeting_id in gone]
             + [(meeting.id, partial(writer.write, [meeting])) for meeting in meetings]
         )
-    done = [event.id for event in events if str(event.conversation_id) not in failures]
+    done = [event.id for event in events if str(_meeting_of(event)) not in failures]
     uow.graph_outbox.mark_processed(done, at=utc_now())
     report.events += len(done)
     report.meetings += len(ids) - len(failures)
     for conversation_id, message in failures.items():
-        failed = [event.id for event in events if str(event.conversation_id) == conversation_id]
+        failed = [event.id for event in events if str(_meeting_of(event)) == conversation_id]
         uow.graph_outbox.record_failure(failed, error=message)
         report.failed += len(failed)
         report.error = message
         log.warning("graph sync failed conversation_id=%s error=%s", conversation_id, message)
+
+
+def _meeting_of(event: GraphOutboxEvent) -> uuid.UUID:
+    # A deleted conversation's event has no conversation left to point at: it names it.
+    if event.conversation_id is not None:
+        return event.conversation_id
+    return uuid.UUID(event.payload["conversation_id"])
 
 
 def _one_by_one(changes: Sequence[tuple[str, Callable[[], None]]]) -> dict[str, str]:
@@ -245,10 +298,11 @@ def rebuild_graph(
     while True:
         with uow:
             page = uow.conversations.list_completed_with_notes(after=after, limit=batch_size)
+            meetings = with_follow_up([meeting_graph(conversation) for conversation in page], uow)
         if not page:
             break
         # Into an empty graph: nothing of these meetings to replace.
-        writer.write([meeting_graph(conversation) for conversation in page], replace=False)
+        writer.write(meetings, replace=False)
         after = page[-1].id
         done += len(page)
         on_progress(done, max(total, done))

@@ -53,12 +53,13 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from integrations.errors import IntegrationError, TransientIntegrationError
 from pipeline import search
 from pipeline.app import app as celery_app
+from pipeline.deletion import Deleted, delete_conversation
 from pipeline.hooks import StoredUpload, UploadEvent, store_upload
 from pipeline.metrics import BacklogCollector, pipeline_queues, scrape_registry
 from pipeline.presenters import first_line, read_document, search_hit_document
 from pipeline.runner import run_in_process
 from pipeline.runtime import Runtime
-from pipeline.tasks import start_pipeline
+from pipeline.tasks import start_graph_sync, start_pipeline
 from repositories.models import Conversation
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,15 @@ class _HookApp(FastAPI):
         document = super().openapi()  # built on the first call, then the cached one
         document.setdefault("components", {}).setdefault("schemas", {}).update(_SCHEMAS["$defs"])
         return document
+
+
+# What a request for one conversation, behind the API token, may answer instead.
+_CONVERSATION_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing or wrong bearer token"},
+    404: {"model": ErrorBody},
+    422: {"model": ErrorBody},
+    503: {"model": ErrorBody, "description": "API_TOKEN is not set, or no database"},
+}
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -234,12 +244,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.get(
         "/conversations/{conversation_id}",
         summary="The status of a conversation",
-        responses={
-            401: {"model": ErrorBody, "description": "Missing or wrong bearer token"},
-            404: {"model": ErrorBody},
-            422: {"model": ErrorBody},
-            503: {"model": ErrorBody, "description": "API_TOKEN is not set, or no database"},
-        },
+        responses=_CONVERSATION_ERRORS,
         dependencies=[api_token],
     )
     async def conversation(request: Request, conversation_id: uuid.UUID) -> dict[str, Any]:
@@ -284,6 +289,22 @@ def create_app(runtime: Runtime) -> FastAPI:
         except _DATABASE_UNAVAILABLE:
             raise _database_unavailable(request) from None
         return [search_hit_document(hit) for hit in hits]
+
+    @app.delete(
+        "/conversations/{conversation_id}",
+        status_code=204,
+        summary="Delete a conversation everywhere: rows, search, downloaded copy, graph",
+        responses=_CONVERSATION_ERRORS,
+        dependencies=[api_token],
+    )
+    async def delete(request: Request, conversation_id: uuid.UUID) -> Response:
+        try:
+            deleted = await run_in_threadpool(_delete, runtime, conversation_id)
+        except _DATABASE_UNAVAILABLE:
+            raise _database_unavailable(request) from None
+        if deleted is None:
+            raise HTTPException(404, f"no conversation has id {conversation_id}")
+        return Response(status_code=204)
 
     @app.get(
         "/healthz",
@@ -487,6 +508,15 @@ def _run_in_process(runtime: Runtime, conversation_id: uuid.UUID) -> None:
 def _load(runtime: Runtime, conversation_id: uuid.UUID) -> Conversation | None:
     with runtime.unit_of_work() as uow:
         return uow.conversations.get_with_transcript(conversation_id)
+
+
+def _delete(runtime: Runtime, conversation_id: uuid.UUID) -> Deleted | None:
+    deleted = delete_conversation(
+        conversation_id, uow=runtime.unit_of_work(), sources=runtime.sources
+    )
+    if deleted is not None:
+        start_graph_sync(runtime)
+    return deleted
 
 
 def _database_health(runtime: Runtime) -> str:

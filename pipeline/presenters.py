@@ -9,6 +9,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from integrations.transcription.base import TranscribedSegment
 from integrations.transcription.platform import write_srt, write_vtt
+from pipeline.follow_up import FollowedAction
+from repositories.action_items import FollowedItem
 from repositories.models import Conversation, Synthesis, TranscriptSegment
 from repositories.search import SearchHit
 
@@ -313,3 +315,35 @@ def first_line(error: BaseException | None) -> str:
     """An error as one line for a person: its message's first line, or its class's name."""
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
+
+
+def action_item_document(action: FollowedAction) -> dict[str, Any]:
+    """An action item followed across meetings, as `minutes actions --json` prints it."""
+    item = action.item
+    return {
+        "id": str(item.id),
+        "text": item.text,
+        "owner": item.owner_name,
+        "owner_key": item.owner_key,
+        "due": item.due,
+        "due_date": item.due_date.isoformat() if item.due_date else None,
+        "state": item.state.value,
+        "age_days": action.age_days,
+        "meeting": _meeting_of(item),
+        "closed_in": str(item.closed_in_id) if item.closed_in_id else None,
+        "closed_at": _iso(item.closed_at),
+        "closing_quote": item.closing_quote,
+        # Oldest first: the meetings that raised the task before this one repeated it.
+        "carried_over_from": [
+            {"id": str(earlier.id), "meeting": _meeting_of(earlier)} for earlier in action.earlier
+        ],
+        "carried_over_to": str(item.carried_over_to_id) if item.carried_over_to_id else None,
+    }
+
+
+def _meeting_of(item: FollowedItem) -> dict[str, Any]:
+    return {
+        "id": str(item.conversation_id),
+        "title": item.meeting_title,
+        "date": item.meeting_date.date().isoformat(),
+    }

@@ -99,3 +99,9 @@ def _sync_graph(runtime: Runtime, writer: GraphWriter) -> None:
     )
     if report.error is not None:
         log.warning("the graph sync left events pending error=%s", report.error)
+
+
+def sync_graph_in_process(runtime: Runtime) -> None:
+    """Push the outbox to Neo4j now, when NEO4J_URI is set (after a deletion)."""
+    if runtime.graph is not None:
+        _sync_graph(runtime, runtime.graph)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from integrations.people import Roster, normalize_email, normalize_name
+from pipeline.follow_up import follow_up_action_items
 from pipeline.intake import InvalidParticipantError, ParticipantInput
 from repositories.database import UnitOfWork
 from repositories.models import Conversation, ConversationStatus, Participant, TranscriptSegment
@@ -117,6 +118,8 @@ def rename_speakers(
                     "renamed": {r.label: r.name for r in renames},
                 },
             )
+            # An owner renamed is someone else's item now: follow it up again.
+            follow_up_action_items(conversation_id, uow=uow)
     with uow:
         return _speakers(_conversation(uow, conversation_id))
 

@@ -35,6 +35,7 @@ from integrations.synthesis.base import (
 )
 from integrations.synthesis.chain import SynthesisChain
 from integrations.transcription.base import TranscribedSegment, Transcriber, Transcript
+from pipeline.follow_up import follow_up_action_items
 from pipeline.leases import DEFAULT_LEASES, Heartbeat, Leases
 from repositories.conversations import StuckConversation
 from repositories.database import UnitOfWork
@@ -111,7 +112,7 @@ def transcribe(
                 Heartbeat(
                     conversation_id, token=token, uow=uow, leases=leases, on_progress=on_progress
                 ) as heartbeat,
-                sources.fetch(claim.source_uri) as path,
+                sources.fetch(claim.source_uri, owner=str(conversation_id)) as path,
             ):
                 transcript = transcriber.transcribe(
                     path,
@@ -229,8 +230,8 @@ def complete(
         _failures_recorded(
             conversation_id, uow, Status.SYNTHESIZING, None, DEFAULT_LEASES, final_attempt
         ),
-        # One statement on PostgreSQL, atomic by itself: no transaction around it.
-        uow.autocommit() as completing,
+        # One transaction: the follow-up of the action items changes with the completion.
+        uow as completing,
     ):
         # The compare-and-set writes the event only when it moves the row: a stale
         # message (from before a retry, when no notes are stored yet) writes neither.
@@ -245,6 +246,7 @@ def complete(
             },
         ):
             return _not_claimed(completing, conversation_id)
+        follow_up_action_items(conversation_id, uow=completing)
     log.info("completed conversation_id=%s", conversation_id)
     return StageOutcome.DONE
 
@@ -305,6 +307,7 @@ def resynthesize(
             GRAPH_EVENT_RESYNTHESIZED,
             {"conversation_id": str(conversation_id), "provider": notes.provider},
         )
+        follow_up_action_items(conversation_id, uow=uow)
     log.info("resynthesized conversation_id=%s provider=%s", conversation_id, notes.provider)
     return StageOutcome.DONE
 

@@ -22,7 +22,7 @@ from pipeline.app import app
 from pipeline.config import get_settings
 from pipeline.queued import QueueRecords
 from pipeline.retries import Backoff
-from pipeline.runner import resynthesize_in_process, run_in_process
+from pipeline.runner import resynthesize_in_process, run_in_process, sync_graph_in_process
 from pipeline.runtime import Runtime
 from repositories.conversations import StuckConversation
 from repositories.models import ConversationStatus
@@ -291,6 +291,17 @@ def start_resynthesis(
     order = None if providers is None else list(providers)
     resynthesize.delay(str(conversation_id), providers=order)
     return None
+
+
+def start_graph_sync(runtime: Runtime) -> None:
+    """Have the graph hear of what the outbox holds (a deletion): queued for the workers,
+    or with no broker configured, pushed right here. Nothing without NEO4J_URI."""
+    if not runtime.settings.neo4j_uri:
+        return
+    if app.conf.task_always_eager:
+        sync_graph_in_process(runtime)
+        return
+    _queue(sync_graph)
 
 
 def _queue(task: Task, conversation_id: str | None = None) -> None:  # type: ignore[type-arg]

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from repositories.action_items import ActionItemRepository
 from repositories.circuits import ProviderCircuitRepository
 from repositories.conversations import ConversationRepository
 from repositories.outbox import GraphOutboxRepository
@@ -81,6 +82,7 @@ class UnitOfWork:
     syntheses: SynthesisRepository
     graph_outbox: GraphOutboxRepository
     search: SearchRepository
+    action_items: ActionItemRepository
     circuits: ProviderCircuitRepository
 
     def __init__(self, session_factory: sessionmaker[Session], *, autocommit: bool = False) -> None:
@@ -122,6 +124,7 @@ class UnitOfWork:
         self.syntheses = SynthesisRepository(session)
         self.graph_outbox = GraphOutboxRepository(session)
         self.search = SearchRepository(session)
+        self.action_items = ActionItemRepository(session)
         self.circuits = ProviderCircuitRepository(session)
         return self
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     CheckConstraint,
     Computed,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -96,6 +97,11 @@ class ConversationStatus(enum.StrEnum):
     SYNTHESIZING = "synthesizing"
     COMPLETED = "completed"
     FAILED = "failed"
+
+
+class ActionItemState(enum.StrEnum):
+    OPEN = "open"
+    DONE = "done"
 
 
 class EmailStatus(enum.StrEnum):
@@ -209,6 +215,13 @@ class Conversation(Model):
     )
     outbox_events: Mapped[list[GraphOutboxEvent]] = relationship(
         back_populates="conversation",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="raise",
+    )
+    action_items: Mapped[list[ActionItem]] = relationship(
+        back_populates="conversation",
+        foreign_keys="ActionItem.conversation_id",
         cascade="all, delete-orphan",
         passive_deletes=True,
         lazy="raise",
@@ -352,7 +365,9 @@ class GraphOutboxEvent(Model):
         Index("ix_graph_outbox_conversation_id", "conversation_id"),
     )
 
-    conversation_id: Mapped[uuid.UUID] = mapped_column(
+    # None for a `conversation.deleted` event: the conversation is gone (and its other
+    # events with it); the payload names it.
+    conversation_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE")
     )
     event_type: Mapped[str] = mapped_column(String(64))
@@ -361,7 +376,54 @@ class GraphOutboxEvent(Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[timestamp | None]
 
-    conversation: Mapped[Conversation] = relationship(back_populates="outbox_events", lazy="raise")
+    conversation: Mapped[Conversation | None] = relationship(
+        back_populates="outbox_events", lazy="raise"
+    )
+
+
+class ActionItem(Model):
+    """An action item followed across meetings: the notes' item, with the state later
+    meetings gave it.
+
+    Its id is derived from the meeting and the item's key (owner and task), so new notes for
+    the same meeting (re-synthesis) keep the ids, states and links of the items they repeat.
+    """
+
+    __tablename__ = "action_items"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "key"),
+        Index("ix_action_items_owner_key_state", "owner_key", "state"),
+        Index("ix_action_items_owner_name_key_state", "owner_name_key", "state"),
+    )
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    position: Mapped[int]
+    key: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    owner_name: Mapped[str | None] = mapped_column(String(255))
+    owner_key: Mapped[str | None] = mapped_column(String(320))  # the graph's Person.key
+    owner_name_key: Mapped[str | None] = mapped_column(String(255))
+    due: Mapped[str | None] = mapped_column(String(255))
+    due_date: Mapped[date | None] = mapped_column(Date)
+    state: Mapped[ActionItemState] = mapped_column(
+        _enum_column(ActionItemState, "action_item_state"), default=ActionItemState.OPEN
+    )
+    # The meeting that reported it done, and what was said there.
+    closed_in_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), index=True
+    )
+    closed_at: Mapped[timestamp | None]
+    closing_quote: Mapped[str | None] = mapped_column(Text)
+    # The earlier meeting's item this one repeats.
+    carried_over_from_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("action_items.id", ondelete="SET NULL"), unique=True
+    )
+
+    conversation: Mapped[Conversation] = relationship(
+        back_populates="action_items", foreign_keys=[conversation_id], lazy="raise"
+    )
 
 
 class ProviderCircuit(Base):

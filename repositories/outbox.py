@@ -24,7 +24,7 @@ class GraphOutboxRepository(Repository[GraphOutboxEvent]):
     model = GraphOutboxEvent
 
     def add_event(
-        self, conversation_id: uuid.UUID, event_type: str, payload: dict[str, Any]
+        self, conversation_id: uuid.UUID | None, event_type: str, payload: dict[str, Any]
     ) -> uuid.UUID:
         """The new event's id. One INSERT, without the ORM's flush (a completion on SQLite
         writes one; PostgreSQL's completion selects `EVENT_INSERT` in its own statement)."""

@@ -135,12 +135,20 @@ CALL (meeting, row) {
   UNWIND row.action_items AS task
   MERGE (item:ActionItem {id: task.id})
   SET item.text = task.text, item.due = task.due, item.quote = task.quote,
-      item.start = task.start, item.position = task.position
+      item.start = task.start, item.position = task.position,
+      item.due_date = task.due_date, item.state = task.state, item.closed_in = task.closed_in,
+      item.closed_at = task.closed_at
   MERGE (meeting)-[:HAS_ACTION_ITEM]->(item)
   WITH item, task
   WHERE task.owner IS NOT NULL
   MATCH (owner:Person {key: task.owner})
   MERGE (item)-[:ASSIGNED_TO]->(owner)
+}
+CALL (row) {
+  UNWIND row.carried_over AS link
+  MATCH (earlier:ActionItem {id: link.from})
+  MATCH (later:ActionItem {id: link.to})
+  MERGE (earlier)-[:CARRIED_OVER_TO]->(later)
 }
 """
 

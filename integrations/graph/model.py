@@ -57,6 +57,15 @@ class Task:
     due: str | None = None
     quote: str | None = None
     start: float | None = None
+    key: str = ""  # the owner and the task, unique within the meeting
+    due_date: str | None = None  # ISO date
+    # As followed across meetings: done once a later meeting reports it so.
+    state: str = "open"
+    closed_in: str | None = None  # the meeting that reported it done
+    closed_at: datetime | None = None
+    # The ids of the items it repeats, of an earlier meeting, and that repeat it, later.
+    carried_over_from: str | None = None
+    carried_over_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

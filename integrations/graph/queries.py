@@ -105,6 +105,30 @@ ORDER BY person, completed_at DESC, item.position
         ),
     ),
     SavedQuery(
+        name="open-items-by-age",
+        description="Each person's open action items (a repeated one once), oldest first: "
+        "days since first raised, and how often carried over.",
+        cypher="""
+MATCH (meeting:Meeting)-[:HAS_ACTION_ITEM]->(item:ActionItem)-[:ASSIGNED_TO]->(person:Person)
+WHERE coalesce(item.state, 'open') = 'open' AND NOT (item)-[:CARRIED_OVER_TO]->(:ActionItem)
+  AND ($person IS NULL OR person.key = $person OR person.name_key = $person)
+OPTIONAL MATCH chain = (first:ActionItem)-[:CARRIED_OVER_TO*1..]->(item)
+WHERE NOT (:ActionItem)-[:CARRIED_OVER_TO]->(first)
+WITH person, item, meeting, coalesce(first, item) AS origin, coalesce(length(chain), 0) AS carried
+MATCH (raised:Meeting)-[:HAS_ACTION_ITEM]->(origin)
+WITH person, item, meeting, carried, coalesce(raised.started_at, raised.completed_at) AS since
+RETURN person.name AS person, item.text AS action_item, coalesce(item.due_date, item.due) AS due,
+       meeting.title AS meeting, date(since) AS first_raised,
+       duration.inDays(since, datetime()).days AS age_days, carried AS times_carried_over
+ORDER BY person, age_days DESC, action_item
+""",
+        parameters=(
+            QueryParameter(
+                "person", ParameterKind.PERSON, "only this person's (an email or a name)"
+            ),
+        ),
+    ),
+    SavedQuery(
         name="meetings-attended",
         description="The meetings a person attended, newest first, with how long they spoke.",
         cypher="""

@@ -198,8 +198,22 @@ def _rows(meetings: Sequence[Meeting], graph_keys: Mapping[str, Sequence[str]]) 
                         "start": item.start,
                         "position": position,
                         "owner": person_key(item.owner) if item.owner is not None else None,
+                        "due_date": item.due_date,
+                        "state": item.state,
+                        "closed_in": item.closed_in,
+                        "closed_at": item.closed_at,
                     }
                     for position, item in enumerate(meeting.action_items)
+                ],
+                # Both ways: whichever of the two meetings is written last links them.
+                "carried_over": [
+                    {"from": earlier, "to": later}
+                    for item in meeting.action_items
+                    for earlier, later in (
+                        (item.carried_over_from, item.id),
+                        (item.id, item.carried_over_to),
+                    )
+                    if earlier is not None and later is not None
                 ],
             }
         )

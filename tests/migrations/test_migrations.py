@@ -24,6 +24,7 @@ TABLES = {
     "transcript_segments",
     "syntheses",
     "graph_outbox",
+    "action_items",
     "provider_circuits",
 }
 

@@ -1,0 +1,245 @@
+"""Action items followed across meetings."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy.orm import aliased
+
+from repositories.base import Repository
+from repositories.models import ActionItem, ActionItemState, Conversation
+
+
+@dataclass(frozen=True, slots=True)
+class NewActionItem:
+    """One item of a meeting's notes, as the follow-up step derives it."""
+
+    id: uuid.UUID
+    position: int
+    key: str
+    text: str
+    owner_name: str | None
+    owner_key: str | None
+    owner_name_key: str | None
+    due: str | None
+    due_date: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class FollowedItem:
+    """An item with its meeting: what `minutes actions` lists and the graph mirrors."""
+
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    meeting_title: str | None
+    meeting_date: datetime
+    text: str
+    owner_name: str | None
+    owner_key: str | None
+    owner_name_key: str | None
+    due: str | None
+    due_date: date | None
+    state: ActionItemState
+    closed_in_id: uuid.UUID | None
+    closed_at: datetime | None
+    closing_quote: str | None
+    carried_over_from_id: uuid.UUID | None
+    carried_over_to_id: uuid.UUID | None
+
+
+def meeting_date() -> ColumnElement[datetime]:
+    """When a meeting took place: its start, else when it was handed in."""
+    return func.coalesce(Conversation.started_at, Conversation.created_at)
+
+
+class ActionItemRepository(Repository[ActionItem]):
+    model = ActionItem
+
+    def replace_for_conversation(
+        self, conversation_id: uuid.UUID, items: Sequence[NewActionItem]
+    ) -> None:
+        """The meeting's items become `items`: those kept (same id) keep their state, and
+        which earlier item each carries over is left for the caller to set again."""
+        ids = [item.id for item in items]
+        self.session.execute(
+            delete(ActionItem).where(
+                ActionItem.conversation_id == conversation_id, ActionItem.id.not_in(ids)
+            )
+        )
+        kept = set(
+            self.session.scalars(
+                select(ActionItem.id).where(ActionItem.conversation_id == conversation_id)
+            )
+        )
+        self.update_where(ActionItem.conversation_id == conversation_id, carried_over_from_id=None)
+        for item in items:
+            values: dict[str, Any] = {
+                "position": item.position,
+                "key": item.key,
+                "text": item.text,
+                "owner_name": item.owner_name,
+                "owner_key": item.owner_key,
+                "owner_name_key": item.owner_name_key,
+                "due": item.due,
+                "due_date": item.due_date,
+            }
+            if item.id in kept:
+                self.update_where(ActionItem.id == item.id, **values)
+            else:
+                self.create(id=item.id, conversation_id=conversation_id, **values)
+        # The inserts before the reads and updates that follow in this transaction.
+        self.session.flush()
+
+    def reopen_closed_in(self, conversation_id: uuid.UUID) -> set[uuid.UUID]:
+        """Items this meeting had reported done open again (its notes are being followed up
+        anew); the meetings they belong to."""
+        statement = (
+            update(ActionItem)
+            .where(ActionItem.closed_in_id == conversation_id)
+            .values(
+                state=ActionItemState.OPEN, closed_in_id=None, closed_at=None, closing_quote=None
+            )
+            .returning(ActionItem.conversation_id)
+        )
+        return set(self.session.scalars(statement))
+
+    def open_before(
+        self, conversation_id: uuid.UUID, *, owner_keys: Collection[str], name_keys: Collection[str]
+    ) -> list[FollowedItem]:
+        """Open items of meetings held before this one, owed by these people, that no other
+        meeting's item carries over yet: what this meeting may close or carry over."""
+        this = aliased(Conversation)
+        successor = aliased(ActionItem)
+        later_repeat = (
+            select(successor.id)
+            .where(
+                successor.carried_over_from_id == ActionItem.id,
+                successor.conversation_id != conversation_id,
+            )
+            .exists()
+        )
+        this_date = (
+            select(func.coalesce(this.started_at, this.created_at))
+            .where(this.id == conversation_id)
+            .scalar_subquery()
+        )
+        return self._followed(
+            ActionItem.state == ActionItemState.OPEN,
+            ActionItem.conversation_id != conversation_id,
+            meeting_date() < this_date,
+            or_(ActionItem.owner_key.in_(owner_keys), ActionItem.owner_name_key.in_(name_keys)),
+            ~later_repeat,
+        )
+
+    def linked_conversations(self, conversation_id: uuid.UUID) -> set[uuid.UUID]:
+        """The other meetings whose items this meeting's items repeat, are repeated by, or
+        that it reported done."""
+        mine = select(ActionItem.id).where(ActionItem.conversation_id == conversation_id)
+        repeated = select(ActionItem.carried_over_from_id).where(
+            ActionItem.conversation_id == conversation_id
+        )
+        statement = (
+            select(ActionItem.conversation_id)
+            .distinct()
+            .where(
+                ActionItem.conversation_id != conversation_id,
+                or_(
+                    ActionItem.closed_in_id == conversation_id,
+                    ActionItem.carried_over_from_id.in_(mine),
+                    ActionItem.id.in_(repeated),
+                ),
+            )
+        )
+        return set(self.session.scalars(statement))
+
+    def carry_over(self, earlier: uuid.UUID, later: uuid.UUID) -> None:
+        self.update_where(ActionItem.id == later, carried_over_from_id=earlier)
+
+    def close(
+        self, id: uuid.UUID, *, closed_in: uuid.UUID, at: datetime, quote: str
+    ) -> set[uuid.UUID]:
+        """Marks an item done, and the items it carries over (the same task): the meetings
+        they belong to."""
+        chain = [id]
+        while (
+            earlier := self.session.scalar(
+                select(ActionItem.carried_over_from_id).where(ActionItem.id == chain[-1])
+            )
+        ) is not None and earlier not in chain:
+            chain.append(earlier)
+        statement = (
+            update(ActionItem)
+            .where(ActionItem.id.in_(chain), ActionItem.state == ActionItemState.OPEN)
+            .values(
+                state=ActionItemState.DONE,
+                closed_in_id=closed_in,
+                closed_at=at,
+                closing_quote=quote,
+            )
+            .returning(ActionItem.conversation_id)
+        )
+        return set(self.session.scalars(statement))
+
+    def list_followed(
+        self,
+        *,
+        conversation_ids: Collection[uuid.UUID] | None = None,
+        owner: str | None = None,
+        open_only: bool = False,
+    ) -> list[FollowedItem]:
+        """Items across meetings, oldest meeting first; `owner` a person key or a
+        normalized name; `open_only` leaves out what is done and what a later item carries
+        over (that one is listed)."""
+        criteria: list[ColumnElement[bool]] = []
+        if conversation_ids is not None:
+            criteria.append(ActionItem.conversation_id.in_(conversation_ids))
+        if owner is not None:
+            criteria.append(
+                or_(
+                    ActionItem.owner_key == owner,
+                    ActionItem.owner_name_key == owner,
+                    ActionItem.owner_name_key.startswith(f"{owner} ", autoescape=True),
+                )
+            )
+        if open_only:
+            successor = aliased(ActionItem)
+            criteria.append(ActionItem.state == ActionItemState.OPEN)
+            criteria.append(
+                ~select(successor.id)
+                .where(successor.carried_over_from_id == ActionItem.id)
+                .exists()
+            )
+        return self._followed(*criteria)
+
+    def _followed(self, *criteria: ColumnElement[bool]) -> list[FollowedItem]:
+        successor = aliased(ActionItem)
+        statement = (
+            select(
+                ActionItem.id,
+                ActionItem.conversation_id,
+                Conversation.title.label("meeting_title"),
+                meeting_date().label("meeting_date"),
+                ActionItem.text,
+                ActionItem.owner_name,
+                ActionItem.owner_key,
+                ActionItem.owner_name_key,
+                ActionItem.due,
+                ActionItem.due_date,
+                ActionItem.state,
+                ActionItem.closed_in_id,
+                ActionItem.closed_at,
+                ActionItem.closing_quote,
+                ActionItem.carried_over_from_id,
+                successor.id.label("carried_over_to_id"),
+            )
+            .join(Conversation, Conversation.id == ActionItem.conversation_id)
+            .outerjoin(successor, successor.carried_over_from_id == ActionItem.id)
+            .where(*criteria)
+            .order_by(meeting_date(), ActionItem.conversation_id, ActionItem.position)
+        )
+        return [FollowedItem(**row._mapping) for row in self.session.execute(statement)]
