@@ -40,6 +40,7 @@ from integrations.graph.queries import (
 )
 from integrations.graph.writer import GraphAddressError, GraphUnavailableError, GraphWriter
 from integrations.synthesis.base import SynthesisConfigurationError
+from integrations.transcription.base import TranscriptionRefusedError
 from pipeline import graph, schema, stages
 from pipeline.app import app as celery_app
 from pipeline.config import get_settings
@@ -51,6 +52,7 @@ from pipeline.presenters import (
     conversation_summary,
     first_line,
     show_markdown,
+    shown_value,
     subtitles,
     synthesis_summary,
 )
@@ -131,7 +133,7 @@ def configure(
 def _runtime(*, extra_audio_roots: tuple[Path, ...] = ()) -> Runtime:
     try:
         runtime = Runtime(get_settings(), extra_audio_roots=extra_audio_roots)
-    except (UnknownProviderError, SynthesisConfigurationError) as error:
+    except (UnknownProviderError, SynthesisConfigurationError, TranscriptionRefusedError) as error:
         raise UsageError(str(error)) from None
     if schema.is_current(runtime.engine):
         return runtime
@@ -348,7 +350,7 @@ def status(
     if as_json:
         _print_json(summary)
         return
-    shown = {key: str(value) for key, value in summary.items() if value is not None}
+    shown = {key: shown_value(value) for key, value in summary.items() if value not in (None, [])}
     table = Table(show_header=False, box=None, padding=(0, COLUMN_GAP, 0, 0))
     table.add_column(no_wrap=True)
     table.add_column(overflow="fold")  # long values wrap, never cut

@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from integrations.audio_sources import AudioSources
 from integrations.graph.writer import GraphWriter
 from integrations.synthesis.base import Synthesizer
-from integrations.synthesis.chain import SynthesisChain
+from integrations.synthesis.chain import Closeable, SynthesisChain
 from integrations.transcription.base import Transcriber
 from pipeline import providers
+from pipeline.circuits import DatabaseCircuits
 from pipeline.config import Settings
 from pipeline.leases import Leases
 from repositories.database import UnitOfWork, create_database_engine, create_session_factory
@@ -37,7 +38,9 @@ class Runtime:
         self.extra_audio_roots = extra_audio_roots
         # Built now, so a provider the settings cannot name fails at start-up.
         self.transcriber = (
-            transcriber if transcriber is not None else providers.build_transcriber(settings)
+            transcriber
+            if transcriber is not None
+            else providers.build_transcriber(settings, circuits=DatabaseCircuits(self.unit_of_work))
         )
         self._chains: dict[tuple[str, ...], SynthesisChain] = {}
         if synthesizer is None:
@@ -80,6 +83,8 @@ class Runtime:
         providers' clients."""
         for chain in (self.synthesizer, *self._chains.values()):
             chain.close()
+        if isinstance(self.transcriber, Closeable):
+            self.transcriber.close()
         if "engine" in vars(self):
             self.engine.dispose()
         if "sources" in vars(self):

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from repositories.base import Scope
+from repositories.circuits import ProviderCircuitRepository
 from repositories.conversations import ConversationRepository
 from repositories.outbox import GraphOutboxRepository
 from repositories.participants import ParticipantRepository
@@ -81,6 +82,7 @@ class UnitOfWork:
     segments: TranscriptSegmentRepository
     syntheses: SynthesisRepository
     graph_outbox: GraphOutboxRepository
+    circuits: ProviderCircuitRepository
 
     def __init__(self, session_factory: sessionmaker[Session], *, autocommit: bool = False) -> None:
         self._session_factory = session_factory
@@ -128,6 +130,7 @@ class UnitOfWork:
         self.segments = TranscriptSegmentRepository(scope)
         self.syntheses = SynthesisRepository(scope)
         self.graph_outbox = GraphOutboxRepository(scope)
+        self.circuits = ProviderCircuitRepository(scope)
         return self
 
     def _session_on(self, connection: Connection) -> Session:
