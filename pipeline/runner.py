@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 from integrations.graph.writer import GraphWriter
 from integrations.synthesis.chain import SynthesisChain
-from pipeline import graph, stages
+from pipeline import delivery, graph, stages
+from pipeline.metrics import measured_stage
 from pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -19,9 +20,11 @@ def run_in_process(
     runtime: Runtime,
     *,
     on_stage: Callable[[str], None] = lambda stage: None,
+    on_progress: Callable[[str, int], None] = lambda stage, percent: None,
 ) -> stages.StageOutcome:
     """Transcribe, synthesize, complete (and, when NEO4J_URI is set, sync the graph); the
-    outcome of the last stage that ran.
+    outcome of the last stage that ran. `on_stage` hears each stage's name as it starts,
+    `on_progress` the name and percent done of one that reports them.
 
     In-process there is no retry to wait for, so every error is final: the stage records
     the conversation as failed (with the error's message) and the error propagates.
@@ -36,12 +39,17 @@ def run_in_process(
                 transcriber=runtime.transcriber,
                 sources=runtime.sources,
                 leases=runtime.leases,
+                on_progress=lambda percent: on_progress("transcribe", percent),
             ),
         ),
         (
             "synthesize",
             lambda: stages.synthesize(
-                conversation_id, uow=uow, synthesizer=runtime.synthesizer, leases=runtime.leases
+                conversation_id,
+                uow=uow,
+                synthesizer=runtime.synthesizer,
+                leases=runtime.leases,
+                on_progress=lambda percent: on_progress("synthesize", percent),
             ),
         ),
         ("complete", lambda: stages.complete(conversation_id, uow=uow)),
@@ -49,12 +57,15 @@ def run_in_process(
     outcome = stages.StageOutcome.DONE
     for name, step in steps:
         on_stage(name)
-        outcome = step()
+        with measured_stage(f"pipeline.{name}"):  # the name of the stage's task
+            outcome = step()
         if outcome is not stages.StageOutcome.DONE:
             return outcome
     if runtime.graph is not None:
         on_stage("graph")
         _sync_graph(runtime, runtime.graph)
+    on_stage("email")
+    _send_notes(conversation_id, runtime)
     return outcome
 
 
@@ -69,6 +80,14 @@ def resynthesize_in_process(
     if outcome is stages.StageOutcome.DONE and runtime.graph is not None:
         _sync_graph(runtime, runtime.graph)
     return outcome
+
+
+def _send_notes(conversation_id: uuid.UUID, runtime: Runtime) -> None:
+    # Recorded whatever happens (skipped with no SMTP_URL; a failure with its reason, for
+    # `minutes email` to send again): the meeting itself is complete.
+    delivery.send_notes(
+        conversation_id, uow=runtime.unit_of_work(), mailer=runtime.mailer, leases=runtime.leases
+    )
 
 
 def _sync_graph(runtime: Runtime, writer: GraphWriter) -> None:

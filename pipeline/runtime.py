@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.audio_sources import AudioSources
+from integrations.email.smtp import Mailer
 from integrations.graph.writer import GraphWriter
 from integrations.synthesis.base import Synthesizer
 from integrations.synthesis.chain import Closeable, SynthesisChain
@@ -18,6 +19,7 @@ from pipeline import providers
 from pipeline.circuits import DatabaseCircuits
 from pipeline.config import Settings
 from pipeline.leases import Leases
+from pipeline.metrics import MeasuredTranscriber
 from repositories.database import UnitOfWork, create_database_engine, create_session_factory
 
 
@@ -37,7 +39,7 @@ class Runtime:
         self.settings = settings
         self.extra_audio_roots = extra_audio_roots
         # Built now, so a provider the settings cannot name fails at start-up.
-        self.transcriber = (
+        self.transcriber: Transcriber = MeasuredTranscriber(
             transcriber
             if transcriber is not None
             else providers.build_transcriber(settings, circuits=DatabaseCircuits(self.unit_of_work))
@@ -118,6 +120,11 @@ class Runtime:
             database=settings.neo4j_database,
             retry_seconds=settings.graph_retry_seconds,
         )
+
+    @cached_property
+    def mailer(self) -> Mailer | None:
+        """The notes' mailer; None when SMTP_URL is unset."""
+        return providers.build_mailer(self.settings)
 
     @cached_property
     def leases(self) -> Leases:
