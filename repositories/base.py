@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     CursorResult,
     Executable,
     Select,
@@ -29,11 +30,50 @@ class NotFoundError(LookupError):
     """No row has the id asked for."""
 
 
+class Scope:
+    """A unit of work's open transaction as its repositories reach it: a Core connection
+    for statements, and an ORM session on that connection for model objects.
+
+    The session is made on first use: most blocks on the pipeline's hot path run one Core
+    statement, and building a session (and committing through it) costs more CPU than the
+    statement does on a warm connection.
+    """
+
+    def __init__(
+        self, connection: Connection, session: Session | Callable[[Connection], Session]
+    ) -> None:
+        """`session`: the session to use, or what makes one on `connection` when first used."""
+        self.connection = connection
+        self.dialect = connection.dialect.name
+        self._session: Session | None = None
+        self._make_session: Callable[[Connection], Session] | None = None
+        if isinstance(session, Session):
+            self._session = session
+        else:
+            self._make_session = session
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            assert self._make_session is not None
+            self._session = self._make_session(self.connection)
+        return self._session
+
+    @property
+    def opened_session(self) -> Session | None:
+        """The session, if a repository has used one."""
+        return self._session
+
+
 class Repository(Generic[ModelT]):
     model: type[ModelT]
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+    @property
+    def session(self) -> Session:
+        return self.scope.session
 
     @property
     def table(self) -> Table:
@@ -86,19 +126,20 @@ class Repository(Generic[ModelT]):
         return self.session.scalar(statement) or 0
 
     def exists(self, id: uuid.UUID) -> bool:
-        return bool(self.session.scalar(select(exists().where(self.model.id == id))))
+        # A Core statement: a stage asks it when its claim found nothing, with no session.
+        return bool(self.execute(select(exists().where(self.model.id == id))).scalar())
 
     def execute(
         self,
         statement: Executable,
         parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]] = (),
     ) -> CursorResult[Any]:
-        """A Core statement on the session's connection, in its transaction.
+        """A Core statement on the unit of work's connection, in its transaction.
 
         Not through Session.execute: its ORM execution path (plugins, events, bind lookup)
         costs more CPU than a hot-path statement does on a warm connection.
         """
-        return self.session.connection().execute(statement, parameters or None)
+        return self.scope.connection.execute(statement, parameters or None)
 
     def update_where(self, *criteria: ColumnElement[bool], **values: Any) -> int:
         """One UPDATE of every row matching `criteria`; returns how many rows it changed.

@@ -8,12 +8,17 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from repositories.base import Scope
 from repositories.models import ProviderCircuit, utc_now
 
 
 class ProviderCircuitRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+    @property
+    def session(self) -> Session:
+        return self.scope.session
 
     def get(self, provider: str) -> ProviderCircuit | None:
         return self.session.scalars(
@@ -23,8 +28,7 @@ class ProviderCircuitRepository:
     def open(self, provider: str, *, until: datetime, reason: str) -> None:
         """Skip `provider` until `until`: one upsert, so two workers failing on it at once
         both succeed, the later one's cool-down kept."""
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = postgresql.insert if self.scope.dialect == "postgresql" else sqlite.insert
         statement = insert(ProviderCircuit).values(
             provider=provider, open_until=until, reason=reason, updated_at=utc_now()
         )

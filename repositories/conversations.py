@@ -198,7 +198,7 @@ class ConversationRepository(Repository[Conversation]):
         On PostgreSQL one statement: the compare-and-set in a data-modifying CTE whose
         returned row the event's INSERT selects, a round trip fewer on the hot path.
         """
-        if self.session.get_bind().dialect.name != "postgresql":
+        if self.scope.dialect != "postgresql":
             if not self.transition(
                 id,
                 expected=Status.SYNTHESIZING,
@@ -207,7 +207,7 @@ class ConversationRepository(Repository[Conversation]):
                 completed_at=completed_at,
             ):
                 return False
-            GraphOutboxRepository(self.session).add_event(id, event_type, payload)
+            GraphOutboxRepository(self.scope).add_event(id, event_type, payload)
             return True
         statement, parameters = _transition(
             id,
@@ -246,7 +246,7 @@ class ConversationRepository(Repository[Conversation]):
         cost a round trip each on every meeting. Elsewhere one statement after the other,
         in the caller's transaction.
         """
-        if self.session.get_bind().dialect.name != "postgresql":
+        if self.scope.dialect != "postgresql":
             if not self.transition(
                 id,
                 expected=Status.TRANSCRIBING,
@@ -255,12 +255,12 @@ class ConversationRepository(Repository[Conversation]):
                 **values,
             ):
                 return False
-            TranscriptSegmentRepository(self.session).replace_for_conversation(
+            TranscriptSegmentRepository(self.scope).replace_for_conversation(
                 id, transcript, earlier=earlier
             )
-            ParticipantRepository(self.session).add_names(id, speakers)
+            ParticipantRepository(self.scope).add_names(id, speakers)
             if earlier:
-                SynthesisRepository(self.session).delete_for_conversation(id)
+                SynthesisRepository(self.scope).delete_for_conversation(id)
             return True
         statement, parameters = _transition(
             id, Status.TRANSCRIBING, Status.SYNTHESIZING, holder, False, values
@@ -286,11 +286,11 @@ class ConversationRepository(Repository[Conversation]):
         stage over, and nothing is written. On PostgreSQL one statement, as
         `store_transcript`; elsewhere in the caller's transaction.
         """
-        if self.session.get_bind().dialect.name != "postgresql":
+        if self.scope.dialect != "postgresql":
             if not self.release_lease(id, token=token, requeue_at=requeue_at):
                 return False
-            SynthesisRepository(self.session).add_for_conversation(id, **notes)
-            ParticipantRepository(self.session).record_speaking(id, spoken)
+            SynthesisRepository(self.scope).add_for_conversation(id, **notes)
+            ParticipantRepository(self.scope).record_speaking(id, spoken)
             return True
         parameters = notes_parameters(notes)
         names = tuple(sorted(name.removeprefix("notes_") for name in parameters))
@@ -349,7 +349,7 @@ class ConversationRepository(Repository[Conversation]):
         # reads it). SQLite names RETURNING's columns without their table, so a correlated
         # subquery there would compare the participants' own ids; in-process, more
         # statements cost no round trips anyway.
-        together = self.session.get_bind().dialect.name == "postgresql"
+        together = self.scope.dialect == "postgresql"
         parameters = {"claim_id": id, "token": token, "lease_until": lease_until, "now": now}
         returning = _claim_returning(statement, together=together, transcript=with_transcript)
         row = self.execute(returning, parameters).one_or_none()

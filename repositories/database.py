@@ -6,12 +6,13 @@ import time
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from repositories.action_items import ActionItemRepository
+from repositories.base import Scope
 from repositories.circuits import ProviderCircuitRepository
 from repositories.conversations import ConversationRepository
 from repositories.outbox import GraphOutboxRepository
@@ -72,8 +73,10 @@ def create_session_factory(engine: Engine) -> sessionmaker[Session]:
 class UnitOfWork:
     """One transaction: commits when the block ends cleanly, rolls back when it raises.
 
-    Reusable: every `with uow:` opens a new session, so a stage can keep a slow step (a
-    transcription) outside any transaction and hold no connection while it runs.
+    Reusable: every `with uow:` checks out a new connection, so a stage can keep a slow step
+    (a transcription) outside any transaction and hold no connection while it runs. Its
+    repositories run their statements on that connection, and make an ORM session on it
+    only when they load or add model objects (`Scope`).
     """
 
     conversations: ConversationRepository
@@ -88,7 +91,11 @@ class UnitOfWork:
     def __init__(self, session_factory: sessionmaker[Session], *, autocommit: bool = False) -> None:
         self._session_factory = session_factory
         self._autocommit = autocommit
-        self._session: Session | None = None
+        # A factory bound to a connection rather than an engine is inside its owner's
+        # transaction (the tests' rolled-back one): its sessions are used as it makes them.
+        bind = session_factory.kw.get("bind")
+        self._engine = bind if isinstance(bind, Engine) else None
+        self._scope: Scope | None = None
 
     def fork(self) -> UnitOfWork:
         """Another unit of work on the same database, for another thread to use."""
@@ -108,25 +115,33 @@ class UnitOfWork:
         return UnitOfWork(self._session_factory, autocommit=True)
 
     def __enter__(self) -> Self:
-        if self._session is not None:
+        if self._scope is not None:
             raise RuntimeError("this unit of work is already open")
-        session = self._session = self._session_factory()
-        # A session bound to a connection rather than the engine is inside its owner's
-        # transaction (the tests' rolled-back one): its statements run in that instead.
-        bind = session.get_bind()
-        if self._autocommit and isinstance(bind, Engine) and bind.dialect.name == "postgresql":
-            # Checks the connection out now, in autocommit mode; the pool resets the mode
-            # when it is returned.
-            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        self.conversations = ConversationRepository(session)
-        self.participants = ParticipantRepository(session)
-        self.segments = TranscriptSegmentRepository(session)
-        self.syntheses = SynthesisRepository(session)
-        self.graph_outbox = GraphOutboxRepository(session)
-        self.search = SearchRepository(session)
-        self.action_items = ActionItemRepository(session)
-        self.circuits = ProviderCircuitRepository(session)
+        if self._engine is None:
+            session = self._session_factory()
+            scope = Scope(session.connection(), session)
+        else:
+            connection = self._engine.connect()
+            if self._autocommit and connection.dialect.name == "postgresql":
+                # The pool resets the mode when the connection is returned.
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                connection.begin()
+            scope = Scope(connection, self._session_on)
+        self._scope = scope
+        self.conversations = ConversationRepository(scope)
+        self.participants = ParticipantRepository(scope)
+        self.segments = TranscriptSegmentRepository(scope)
+        self.syntheses = SynthesisRepository(scope)
+        self.graph_outbox = GraphOutboxRepository(scope)
+        self.search = SearchRepository(scope)
+        self.action_items = ActionItemRepository(scope)
+        self.circuits = ProviderCircuitRepository(scope)
         return self
+
+    def _session_on(self, connection: Connection) -> Session:
+        # The session takes over the block's transaction: its commit flushes and commits.
+        return self._session_factory(bind=connection, join_transaction_mode="control_fully")
 
     def __exit__(
         self,
@@ -134,19 +149,31 @@ class UnitOfWork:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        session, self._session = self._session, None
-        assert session is not None
+        scope, self._scope = self._scope, None
+        assert scope is not None
+        session = scope.opened_session
+        # The connection is this block's own unless the session came from the factory.
+        owned = self._engine is not None
         try:
             if exc_type is None:
-                session.commit()
+                if session is not None:
+                    session.commit()
+                if owned:
+                    scope.connection.commit()
             else:
-                session.rollback()
+                if session is not None:
+                    session.rollback()
+                if owned:
+                    scope.connection.rollback()
         finally:
-            session.close()
+            if session is not None:
+                session.close()
+            if owned:
+                scope.connection.close()
 
     def ping(self) -> None:
         """One round trip to the database (`SELECT 1`) in the open unit of work; raises the
         driver's error, wrapped by SQLAlchemy, when the database cannot be reached."""
-        if self._session is None:
+        if self._scope is None:
             raise RuntimeError("this unit of work is not open")
-        self._session.execute(text("SELECT 1"))
+        self._scope.connection.execute(text("SELECT 1"))

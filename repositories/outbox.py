@@ -48,7 +48,7 @@ class GraphOutboxRepository(Repository[GraphOutboxEvent]):
         completions does not turn into a crowd of syncs each holding a worker. SQLite has no
         advisory locks and runs one writer at a time anyway: there it is always True.
         """
-        if self.session.get_bind().dialect.name != "postgresql":
+        if self.scope.dialect != "postgresql":
             return True
         if wait:
             self.session.execute(select(func.pg_advisory_xact_lock(GRAPH_SYNC_LOCK_KEY)))

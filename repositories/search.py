@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Float, Integer, String, Text, TextualSelect, Uuid, bindparam, text
-from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
+from repositories.base import Scope
 from repositories.models import UTCDateTime
 
 # SQLite's index: FTS5 tables, each with shadow tables named after it (`..._data`, ...).
@@ -50,8 +50,8 @@ class SearchHit:
 
 
 class SearchRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
 
     def search(
         self,
@@ -72,11 +72,14 @@ class SearchRepository:
             "limit": limit,
         }
         statement = _POSTGRESQL
-        if self.session.get_bind().dialect.name == "sqlite":
+        if self.scope.dialect == "sqlite":
             statement, parameters["query"] = _SQLITE, fts5_query(query)
             if parameters["query"] is None:
                 return []
-        return [SearchHit(**row._mapping) for row in self.session.execute(statement, parameters)]
+        return [
+            SearchHit(**row._mapping)
+            for row in self.scope.connection.execute(statement, parameters)
+        ]
 
 
 def fts5_query(query: str) -> str | None:
