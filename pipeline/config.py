@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # Who spoke when in a recording: "voice" clusters the voices on this machine (the
     # Resemblyzer encoder), "none" leaves speakers to the channels and a given timeline.
     diarization: Literal["voice", "none"] = "voice"
+    # A recording longer than this (seconds) is cut at pauses into chunks about this long,
+    # each transcribed by whichever worker takes it.
+    chunk_seconds: float = Field(default=600.0, gt=0)
     transcription_providers: Annotated[list[TranscriptionProvider], NoDecode] = ["local"]
     # The order providers are tried in: when one fails for good, the next writes the notes.
     synthesis_provider: Annotated[list[str], NoDecode] = ["extractive"]

@@ -17,7 +17,8 @@ from integrations.synthesis.extractive import ExtractiveSynthesizer
 from integrations.synthesis.grounding import ground
 from integrations.synthesis.openai import OpenAISynthesizer
 from integrations.synthesis.resolution import resolve_owners_and_dates
-from integrations.transcription.base import Transcriber
+from integrations.transcription.base import RecordingTranscriber, Transcriber
+from integrations.transcription.chunks import LongRecordings
 from integrations.transcription.local import LocalWhisperTranscriber
 from integrations.transcription.platform import PlatformTranscripts
 from pipeline.config import Settings
@@ -28,13 +29,30 @@ class UnknownProviderError(ValueError):
 
 
 def build_transcriber(settings: Settings) -> Transcriber:
-    # TRANSCRIPTION_PROVIDERS holds only "local" until cloud providers exist. A transcript
-    # the platform made is read, whatever provider would transcribe a recording; only a
-    # recording goes through diarization (a platform transcript carries its speakers).
-    return PlatformTranscripts(
-        DiarizingTranscriber(
-            LocalWhisperTranscriber(settings.whisper_model), diarizer=build_diarizer(settings)
-        )
+    # A transcript the platform made is read, whatever provider would transcribe a
+    # recording; only a recording goes through diarization (a platform transcript carries
+    # its speakers).
+    return PlatformTranscripts(_speaker_transcriber(settings))
+
+
+def build_recording_transcriber(settings: Settings) -> RecordingTranscriber:
+    # TRANSCRIPTION_PROVIDERS holds only "local" until cloud providers exist.
+    return LocalWhisperTranscriber(settings.whisper_model)
+
+
+def build_long_recordings(settings: Settings) -> LongRecordings:
+    """Recordings past CHUNK_SECONDS: chunks by the recording transcriber alone, speakers
+    labelled on the stitched whole as on any recording."""
+    return LongRecordings(
+        chunk_seconds=settings.chunk_seconds,
+        transcriber=build_recording_transcriber(settings),
+        speakers=_speaker_transcriber(settings),
+    )
+
+
+def _speaker_transcriber(settings: Settings) -> DiarizingTranscriber:
+    return DiarizingTranscriber(
+        build_recording_transcriber(settings), diarizer=build_diarizer(settings)
     )
 
 

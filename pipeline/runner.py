@@ -30,13 +30,7 @@ def run_in_process(
     steps: list[tuple[str, Callable[[], stages.StageOutcome]]] = [
         (
             "transcribe",
-            lambda: stages.transcribe(
-                conversation_id,
-                uow=uow,
-                transcriber=runtime.transcriber,
-                sources=runtime.sources,
-                leases=runtime.leases,
-            ),
+            lambda: _transcribe_in_process(conversation_id, runtime),
         ),
         (
             "synthesize",
@@ -55,6 +49,40 @@ def run_in_process(
     if runtime.graph is not None:
         on_stage("graph")
         _sync_graph(runtime, runtime.graph)
+    return outcome
+
+
+def _transcribe_in_process(conversation_id: uuid.UUID, runtime: Runtime) -> stages.StageOutcome:
+    """The transcription stage; a long recording's chunks one after another, through the
+    same stages the workers run, then stitched."""
+    uow = runtime.unit_of_work()
+
+    def transcribe() -> stages.StageOutcome:
+        return stages.transcribe(
+            conversation_id,
+            uow=uow,
+            transcriber=runtime.transcriber,
+            sources=runtime.sources,
+            leases=runtime.leases,
+            long_recordings=runtime.long_recordings,
+        )
+
+    outcome = transcribe()
+    if outcome is not stages.StageOutcome.CHUNKED:
+        return outcome
+    for chunk_id in stages.chunks_to_send(conversation_id, uow=uow):
+        outcome = stages.transcribe_chunk(
+            conversation_id,
+            chunk_id,
+            uow=uow,
+            long_recordings=runtime.long_recordings,
+            sources=runtime.sources,
+            leases=runtime.leases,
+        )
+        if outcome is stages.StageOutcome.LAST_CHUNK:
+            return transcribe()
+        if outcome is not stages.StageOutcome.DONE:
+            return outcome
     return outcome
 
 

@@ -14,6 +14,7 @@ from integrations.graph.writer import GraphWriter
 from integrations.synthesis.base import Synthesizer
 from integrations.synthesis.chain import SynthesisChain
 from integrations.transcription.base import Transcriber
+from integrations.transcription.chunks import LongRecordings
 from pipeline import providers
 from pipeline.config import Settings
 from pipeline.leases import Leases
@@ -113,6 +114,11 @@ class Runtime:
             database=settings.neo4j_database,
             retry_seconds=settings.graph_retry_seconds,
         )
+
+    @cached_property
+    def long_recordings(self) -> LongRecordings:
+        """How recordings past CHUNK_SECONDS are transcribed: in chunks, by any worker."""
+        return providers.build_long_recordings(self.settings)
 
     @cached_property
     def leases(self) -> Leases:

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from repositories.chunks import TranscriptChunkRepository
 from repositories.conversations import ConversationRepository
 from repositories.outbox import GraphOutboxRepository
 from repositories.participants import ParticipantRepository
@@ -78,6 +79,7 @@ class UnitOfWork:
     segments: TranscriptSegmentRepository
     syntheses: SynthesisRepository
     graph_outbox: GraphOutboxRepository
+    chunks: TranscriptChunkRepository
 
     def __init__(self, session_factory: sessionmaker[Session], *, autocommit: bool = False) -> None:
         self._session_factory = session_factory
@@ -117,6 +119,7 @@ class UnitOfWork:
         self.segments = TranscriptSegmentRepository(session)
         self.syntheses = SynthesisRepository(session)
         self.graph_outbox = GraphOutboxRepository(session)
+        self.chunks = TranscriptChunkRepository(session)
         return self
 
     def __exit__(

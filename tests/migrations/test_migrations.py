@@ -17,7 +17,14 @@ from repositories.database import create_database_engine
 from repositories.models import Base, Conversation, ConversationStatus, EmailStatus, Synthesis
 from tests.pipeline.test_cli import environment, run
 
-TABLES = {"conversations", "participants", "transcript_segments", "syntheses", "graph_outbox"}
+TABLES = {
+    "conversations",
+    "participants",
+    "transcript_segments",
+    "syntheses",
+    "graph_outbox",
+    "transcript_chunks",
+}
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
