@@ -252,10 +252,20 @@ def transcribe_chunk(
                     now=now,
                     requeue_at=leases.requeue_at(now),
                 )
-    except TRANSIENT_ERRORS:
-        if not final_attempt:
+    except Exception as error:
+        # The chunk comes back undone either way: for its retry, due by the lease's
+        # deadline; or, the conversation failed, for a `minutes retry` to send it again.
+        retried = isinstance(error, TRANSIENT_ERRORS) and not final_attempt
+        try:
             with uow:
-                uow.chunks.hand_back(chunk_id, token=token, requeue_at=leases.requeue_at(utc_now()))
+                uow.chunks.hand_back(
+                    chunk_id,
+                    token=token,
+                    requeue_at=leases.requeue_at(utc_now()) if retried else None,
+                )
+        except SQLAlchemyError:
+            # The database is away: the chunk's lease lapses and the sweep sends it again.
+            log.warning("could not hand back chunk_id=%s", chunk_id, exc_info=True)
         raise
     if stored is None:
         return StageOutcome.SKIPPED  # the lease lapsed and another worker took the chunk

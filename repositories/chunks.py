@@ -189,9 +189,10 @@ class TranscriptChunkRepository(Repository[TranscriptChunk]):
         )
         return changed == 1
 
-    def hand_back(self, id: uuid.UUID, *, token: uuid.UUID, requeue_at: datetime) -> bool:
-        """Give a held chunk back undone for its retry (a transient error): not counted as
-        a delivery, as `ConversationRepository.hand_back`."""
+    def hand_back(self, id: uuid.UUID, *, token: uuid.UUID, requeue_at: datetime | None) -> bool:
+        """Give a held chunk back undone: for its retry (a transient error), due by
+        `requeue_at`, or with no deadline (its conversation failed). Not counted as a
+        delivery, as `ConversationRepository.hand_back`."""
         changed = self.update_where(
             TranscriptChunk.id == id,
             TranscriptChunk.lease_token == token,
