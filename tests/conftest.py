@@ -21,6 +21,7 @@ from sqlalchemy.orm import sessionmaker
 from integrations.graph.writer import GraphWriter
 from pipeline import schema
 from repositories.database import UnitOfWork, create_database_engine
+from tests.audio import meeting_series
 from tests.corpus import CORPUS
 from tests.llm_server import LlmServer, LlmServerError, running_llm_server
 
@@ -38,6 +39,23 @@ def corpus() -> Path:
     if not (CORPUS / "scripted").is_dir():
         pytest.fail(f"the shared test corpus is missing: expected it at {CORPUS}")
     return CORPUS
+
+
+# Long enough to be cut into chunks: the corpus's meetings, one after another, over again.
+LONG_MEETING_SECONDS = 25 * 60
+
+
+@pytest.fixture(scope="session")
+def long_meeting(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 25-minute recording (WAV), made once per run, in a folder of its own."""
+    meetings = [
+        corpus / "scripted" / "launch-planning.wav",
+        corpus / "voices" / "incident-review.flac",
+        corpus / "voices" / "launch-planning.flac",
+        corpus / "scripted" / "incident-review.wav",
+    ]
+    folder = tmp_path_factory.mktemp("long-meeting")
+    return meeting_series(folder / "long-meeting.wav", LONG_MEETING_SECONDS, meetings)
 
 
 def _create_database(admin_url: str, name: str) -> str:

@@ -1,0 +1,88 @@
+"""`minutes process` on a long recording with no broker: the chunks run one after another
+in the process, and the meeting comes out as it does transcribed whole, speakers too."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import jiwer
+import pytest
+from whisper_normalizer.english import EnglishTextNormalizer
+
+from tests.audio import meeting_series
+from tests.pipeline.test_cli import run
+
+MAX_WER = 0.02
+# Speakers are told apart by voice on the whole recording, once: a chunk's "Speaker 1" is
+# the whole meeting's, so nearly every word keeps the speaker it has transcribed whole.
+MIN_SAME_SPEAKER = 0.9
+
+
+@pytest.fixture(scope="module")
+def recording(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four minutes: one meeting, then most of another with other voices."""
+    folder = tmp_path_factory.mktemp("in-process")
+    meetings = [
+        corpus / "scripted" / "launch-planning.wav",
+        corpus / "voices" / "incident-review.flac",
+    ]
+    return meeting_series(folder / "two-meetings.wav", 240, meetings)
+
+
+def processed(recording: Path, **env: str) -> dict[str, Any]:
+    result = run(
+        "process",
+        recording.name,
+        "--title",
+        "Release planning",
+        "--json",
+        database_url=None,
+        cwd=recording.parent,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+def spoken_words(document: dict[str, Any]) -> list[tuple[str, str]]:
+    """(word, speaker) through the meeting, words as the WER compares them."""
+    normalize = EnglishTextNormalizer()
+    return [
+        (word, segment["speaker"])
+        for segment in document["segments"]
+        for word in normalize(segment["text"]).split()
+    ]
+
+
+class TestChunksInProcess:
+    def test_a_long_recording_in_chunks_matches_it_transcribed_whole(self, recording: Path) -> None:
+        chunked = processed(recording, CHUNK_SECONDS="100")
+        with sqlite3.connect(recording.parent / "minutes.db") as database:
+            chunks = database.execute(
+                'SELECT state, start, "end" FROM transcript_chunks ORDER BY position'
+            ).fetchall()
+        whole = processed(recording)
+
+        assert chunked["conversation"]["status"] == "completed"
+        assert [state for state, _, _ in chunks] == ["done"] * 3
+        assert chunked["conversation"]["duration_seconds"] == pytest.approx(240.0)
+        ours, theirs = spoken_words(chunked), spoken_words(whole)
+        wer = jiwer.wer(" ".join(w for w, _ in theirs), " ".join(w for w, _ in ours))
+        assert wer <= MAX_WER
+        # Speakers by voice, told on the whole recording: the same across the chunks.
+        matcher = difflib.SequenceMatcher(
+            a=[w for w, _ in ours], b=[w for w, _ in theirs], autojunk=False
+        )
+        pairs = [
+            (ours[block.a + k][1], theirs[block.b + k][1])
+            for block in matcher.get_matching_blocks()
+            for k in range(block.size)
+        ]
+        same = sum(a == b for a, b in pairs) / len(pairs)
+        assert same >= MIN_SAME_SPEAKER
+        assert len({speaker for _, speaker in ours}) == len({speaker for _, speaker in theirs})
