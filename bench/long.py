@@ -16,6 +16,7 @@ batched pipeline on the same samples, same model, batch, beam and prompt: their 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import signal
 import subprocess
@@ -34,7 +35,6 @@ from sqlalchemy import select
 
 # Run as a plain script the repository's own packages are not on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.scratch_database import scratch_database
 from integrations.audio import decode_range, duration_of
 from integrations.transcription.chunks import LongRecordings, plan_chunks
 from integrations.transcription.local import BEAM_SIZE, LocalWhisperTranscriber, build_prompt
@@ -42,6 +42,7 @@ from pipeline.config import Settings
 from pipeline.providers import build_long_recordings
 from repositories.database import UnitOfWork, create_database_engine, create_session_factory
 from repositories.models import ConversationStatus, TranscriptChunk
+from scratch_database import scratch_database
 from tests.audio import meeting_series
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
@@ -233,6 +234,16 @@ def compare_one_chunk(recording: Path, chunk_seconds: float, repeats: int) -> No
     )
 
 
+def _meetings_for(seconds: float) -> int:
+    """How many of MEETINGS, in turn, last at least `seconds`."""
+    lasted = 0.0
+    for count, meeting in enumerate(itertools.cycle(MEETINGS)):
+        if lasted >= seconds:
+            return count
+        lasted += duration_of(meeting) + 2.0
+    raise AssertionError("a cycle never ends")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=60.0)
@@ -241,7 +252,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="minutes-long-") as folder:
-        recording = meeting_series(Path(folder) / "long.wav", options.minutes * 60, MEETINGS)
+        meetings = list(
+            itertools.islice(itertools.cycle(MEETINGS), _meetings_for(options.minutes * 60))
+        )
+        recording = meeting_series(Path(folder) / "long.wav", meetings)
         print(
             f"recording: {duration_of(recording) / 60:.0f} min; CHUNK_SECONDS "
             f"{options.chunk_seconds:.0f}; cpu cores {os.cpu_count()} (a shared machine: "

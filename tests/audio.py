@@ -27,21 +27,10 @@ def silence(path: Path, seconds: float) -> Path:
     return write_wav(path, np.zeros(round(SAMPLE_RATE * seconds)))
 
 
-def meeting_series(
-    path: Path, seconds: float, meetings: Sequence[Path], pause: float = 2.0
-) -> Path:
-    """One long recording of `meetings` played one after another (over again until it lasts
-    `seconds`, the last one cut there), `pause` seconds of silence between them."""
+def meeting_series(path: Path, meetings: Sequence[Path], pause: float = 2.0) -> Path:
+    """One long recording of `meetings` played one after another, `pause` seconds of
+    silence between them."""
     gap = np.zeros(round(SAMPLE_RATE * pause), dtype=np.float32)
-    pieces: list[npt.NDArray[np.float32]] = []
-    length = 0
-    target = round(SAMPLE_RATE * seconds)
-    while length < target:
-        for meeting in meetings:
-            audio = decode_file(meeting)
-            pieces += [audio, gap]
-            length += audio.size + gap.size
-            if length >= target:
-                break
-    samples = np.concatenate(pieces)[:target]
+    pieces = [piece for meeting in meetings for piece in (decode_file(meeting), gap)]
+    samples = np.concatenate(pieces[:-1])
     return write_wav(path, np.round(np.clip(samples, -1.0, 1.0) * 32767))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +25,14 @@ class TestPlanChunks:
     def test_chunks_cover_the_recording_end_to_end(
         self, long_meeting: Path, spans: list[tuple[float, float]]
     ) -> None:
-        assert len(spans) == 5
+        assert len(spans) == math.ceil(duration_of(long_meeting) / CHUNK_SECONDS)
         assert spans[0][0] == 0.0
         assert spans[-1][1] == pytest.approx(duration_of(long_meeting))
         assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
         # About equal, none much past CHUNK_SECONDS: each cut near its target.
-        assert all(
-            CHUNK_SECONDS * 0.9 <= end - start <= CHUNK_SECONDS * 1.1 for start, end in spans
-        )
+        lengths = [end - start for start, end in spans]
+        assert max(lengths) <= CHUNK_SECONDS * 1.1
+        assert max(lengths) - min(lengths) <= CHUNK_SECONDS * 0.2
 
     def test_every_cut_falls_in_a_pause(
         self, long_meeting: Path, spans: list[tuple[float, float]]

@@ -1,8 +1,9 @@
-"""A 25-minute recording across two real worker processes, one killed mid-chunk: the
-meeting completes, each chunk done once, and its transcript is the unchunked one's."""
+"""A 27-minute recording across two real worker processes, one killed mid-chunk: the
+meeting completes, each chunk done once, its transcript as good as the unchunked one's."""
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from pathlib import Path
@@ -21,7 +22,11 @@ __all__ = ["broker_url", "cluster"]  # the fixtures this module uses
 
 Status = ConversationStatus
 TITLE = "Release planning"  # what Cluster.enqueue gives, so whisper hears the same prompt
-MAX_WER = 0.02
+# The chunks see other windows of the recording than one pass over the whole does, and
+# tiny.en's errors move with its windows (3-4% of the words differ either way on these
+# meetings): the chunked transcript is held to the unchunked one's accuracy against what
+# was said, within this.
+MAX_WER_GAIN = 0.02
 # Speakers are labelled on the whole recording (tested in process, test_chunks_in_process);
 # here the words are what is compared.
 CHUNK_SECONDS = "300"
@@ -73,7 +78,11 @@ def wait_until_both_hold_a_chunk(cluster: Cluster, conversation_id: uuid.UUID) -
 
 class TestChunksAcrossWorkers:
     def test_a_killed_worker_costs_only_its_chunk(
-        self, cluster: Cluster, long_meeting: Path, unchunked: Transcript
+        self,
+        cluster: Cluster,
+        long_meeting: Path,
+        long_meeting_script: str,
+        unchunked: Transcript,
     ) -> None:
         roots = str(long_meeting.parent)
         doomed = worker(cluster, roots)
@@ -89,24 +98,34 @@ class TestChunksAcrossWorkers:
         cluster.wait_for(conversation_id, Status.COMPLETED, timeout=900)
 
         chunks = chunks_of(cluster, conversation_id)
-        assert len(chunks) == 5
-        assert all(c.state is ChunkState.DONE and c.result is not None for c in chunks)
+        assert len(chunks) == 6
+        assert all(c.state is ChunkState.DONE for c in chunks)
         # Done once each: only the killed worker's chunk was taken twice.
-        assert sorted(c.deliveries for c in chunks) == [1, 1, 1, 1, 2]
+        assert sorted(c.deliveries for c in chunks) == [1, 1, 1, 1, 1, 2]
         assert len({c.worker for c in chunks}) >= 2  # spread over the workers
         with cluster.uow as uow:
             conversation = uow.conversations.get_with_transcript(conversation_id)
         assert conversation is not None
         stitched = [(s.start, s.end, s.text) for s in conversation.segments]
         whole = [(s.start, s.end, s.text) for s in unchunked.segments]
-        wer = jiwer.wer(words(whole, 0, 1e9), words(stitched, 0, 1e9))
-        print(f"WER chunked against unchunked: {wer:.4f}")
-        assert wer <= MAX_WER
-        # At each cut, the words either side are the unchunked ones: none twice, none lost.
-        for chunk in chunks[1:]:
-            around = (chunk.start - 20, chunk.start + 20)
-            reference, heard = words(whole, *around), words(stitched, *around)
-            assert jiwer.wer(reference, heard) <= 0.1, (chunk.start, reference, heard)
-        assert conversation.word_count == sum(
-            len(segment["text"].split()) for c in chunks for segment in (c.result or {})["segments"]
-        )
+        truth = str(normalize(long_meeting_script))
+        chunked_wer = jiwer.wer(truth, words(stitched, 0, 1e9))
+        whole_wer = jiwer.wer(truth, words(whole, 0, 1e9))
+        between = jiwer.wer(words(whole, 0, 1e9), words(stitched, 0, 1e9))
+        print(f"WER chunked {chunked_wer:.4f}, whole {whole_wer:.4f}, between {between:.4f}")
+        assert chunked_wer <= whole_wer + MAX_WER_GAIN
+
+        # Stitched: every chunk's words, in order, each inside its own chunk, none twice.
+        said = [
+            word
+            for c in chunks
+            for segment in (c.result or {})["segments"]
+            for word in segment["words"]
+        ]
+        assert [w["text"] for s in conversation.segments for w in s.words] == [
+            w["text"] for w in said
+        ]
+        for c in chunks:
+            for segment in (c.result or {})["segments"]:
+                assert all(c.start <= w["start"] <= w["end"] <= c.end for w in segment["words"])
+        assert all(a["end"] <= b["start"] + 0.05 for a, b in itertools.pairwise(said))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -13,24 +14,29 @@ import jiwer
 import pytest
 from whisper_normalizer.english import EnglishTextNormalizer
 
+from integrations.audio import duration_of
 from tests.audio import meeting_series
+from tests.corpus import script
 from tests.pipeline.test_cli import run
 
-MAX_WER = 0.02
+# As in test_chunk_workers: held to the unchunked transcript's accuracy against what was
+# said, within this (festival's voices are harder for tiny.en, and its errors move more).
+MAX_WER_GAIN = 0.03
+CHUNK_SECONDS = 100
 # Speakers are told apart by voice on the whole recording, once: a chunk's "Speaker 1" is
 # the whole meeting's, so nearly every word keeps the speaker it has transcribed whole.
 MIN_SAME_SPEAKER = 0.9
 
 
+MEETINGS = ("scripted/launch-planning.wav", "voices/incident-review.flac")
+
+
 @pytest.fixture(scope="module")
 def recording(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Four minutes: one meeting, then most of another with other voices."""
+    """Five minutes: one meeting, then another with other voices."""
     folder = tmp_path_factory.mktemp("in-process")
-    meetings = [
-        corpus / "scripted" / "launch-planning.wav",
-        corpus / "voices" / "incident-review.flac",
-    ]
-    return meeting_series(folder / "two-meetings.wav", 240, meetings)
+    meetings = [corpus / name for name in MEETINGS]
+    return meeting_series(folder / "two-meetings.wav", meetings)
 
 
 def processed(recording: Path, **env: str) -> dict[str, Any]:
@@ -60,8 +66,10 @@ def spoken_words(document: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 class TestChunksInProcess:
-    def test_a_long_recording_in_chunks_matches_it_transcribed_whole(self, recording: Path) -> None:
-        chunked = processed(recording, CHUNK_SECONDS="100")
+    def test_a_long_recording_in_chunks_matches_it_transcribed_whole(
+        self, recording: Path, corpus: Path
+    ) -> None:
+        chunked = processed(recording, CHUNK_SECONDS=str(CHUNK_SECONDS))
         with sqlite3.connect(recording.parent / "minutes.db") as database:
             chunks = database.execute(
                 'SELECT state, start, "end" FROM transcript_chunks ORDER BY position'
@@ -69,11 +77,16 @@ class TestChunksInProcess:
         whole = processed(recording)
 
         assert chunked["conversation"]["status"] == "completed"
-        assert [state for state, _, _ in chunks] == ["done"] * 3
-        assert chunked["conversation"]["duration_seconds"] == pytest.approx(240.0)
+        assert [state for state, _, _ in chunks] == ["done"] * math.ceil(
+            duration_of(recording) / CHUNK_SECONDS
+        )
+        assert chunked["conversation"]["duration_seconds"] == pytest.approx(duration_of(recording))
         ours, theirs = spoken_words(chunked), spoken_words(whole)
-        wer = jiwer.wer(" ".join(w for w, _ in theirs), " ".join(w for w, _ in ours))
-        assert wer <= MAX_WER
+        normalize = EnglishTextNormalizer()
+        truth = normalize(" ".join(script(corpus / name) for name in MEETINGS))
+        chunked_wer = jiwer.wer(truth, " ".join(w for w, _ in ours))
+        whole_wer = jiwer.wer(truth, " ".join(w for w, _ in theirs))
+        assert chunked_wer <= whole_wer + MAX_WER_GAIN
         # Speakers by voice, told on the whole recording: the same across the chunks.
         matcher = difflib.SequenceMatcher(
             a=[w for w, _ in ours], b=[w for w, _ in theirs], autojunk=False
