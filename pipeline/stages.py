@@ -112,9 +112,11 @@ def transcribe(
     log.info("transcribing conversation_id=%s delivery=%d", conversation_id, claim.deliveries)
     if _given_up(conversation_id, uow, Status.TRANSCRIBING, token, claim.deliveries, leases):
         return StageOutcome.FAILED
-    with uow:
-        planned = uow.chunks.count_for(conversation_id)
-        chunks = uow.chunks.finished(conversation_id) if planned else None
+    # One statement without a transaction around it (a round trip on every meeting); the
+    # chunks' results only for a conversation that has chunks.
+    with uow.autocommit() as reading:
+        planned = reading.chunks.count_for(conversation_id)
+        chunks = reading.chunks.finished(conversation_id) if planned else None
     if planned and chunks is None:
         # Chunks still owed (a retry, or a message sent twice): those nobody holds go out
         # again, the done ones are kept.
