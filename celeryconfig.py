@@ -13,7 +13,8 @@ result_backend = (
 # No broker configured: stages run in the caller's process, as the embedded defaults promise.
 task_always_eager = broker_url is None
 task_eager_propagates = True
-imports = ["pipeline.tasks"]
+# pipeline.metrics: its signal handlers time every task and count its failures.
+imports = ["pipeline.tasks", "pipeline.metrics"]
 
 # A stage is acknowledged only once it has finished, and handed back if its worker dies,
 # so a crash means a redelivery (stages are idempotent, claims are leased), never a loss.

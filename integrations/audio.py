@@ -29,6 +29,13 @@ def channel_count(path: Path) -> int:
         return 0
 
 
+def check_audio(path: Path) -> None:
+    """Raises UnreadableMediaError unless `path` has an audio stream, reading only its
+    headers: for providers that send the file elsewhere to be decoded."""
+    if channel_count(path) == 0:
+        raise UnreadableMediaError(f"{path.name}: not an audio file PyAV can decode")
+
+
 def decode_stereo(path: Path) -> tuple[Samples, Samples]:
     """The left and right channels of `path`, each at SAMPLE_RATE; errors as `decode_file`."""
     left, right = _decoded(path, split_stereo=True)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import ipaddress
 import json
 import logging
+import re
+import socket
 import string
 import sys
+import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC
 from enum import StrEnum
@@ -40,26 +44,29 @@ from integrations.graph.queries import (
 )
 from integrations.graph.writer import GraphAddressError, GraphUnavailableError, GraphWriter
 from integrations.synthesis.base import SynthesisConfigurationError
+from integrations.transcription.base import TranscriptionRefusedError
 from pipeline import graph, schema, stages
 from pipeline.app import app as celery_app
 from pipeline.config import get_settings
 from pipeline.hooks import UploadEvent, UploadParticipant, enqueue_upload
-from pipeline.http_hook import create_app, protocol_with_head_deadline
+from pipeline.http_hook import create_app, create_metrics_app, protocol_with_head_deadline
 from pipeline.intake import InvalidParticipantError, ParticipantInput, create_conversation
 from pipeline.presenters import (
     conversation_document,
     conversation_summary,
     first_line,
     show_markdown,
+    shown_value,
     subtitles,
     synthesis_summary,
 )
+from pipeline.progress import StageBars, progress_line
 from pipeline.providers import UnknownProviderError, check_synthesis_order, synthesis_order
 from pipeline.runner import run_in_process
 from pipeline.runtime import Runtime
 from pipeline.speakers import Rename, SpeakerError, list_speakers, rename_speakers
 from pipeline.tasks import start_pipeline, start_resynthesis
-from repositories.models import Conversation, ConversationStatus
+from repositories.models import Conversation, ConversationStatus, utc_now
 
 app = typer.Typer(
     name="minutes",
@@ -77,6 +84,8 @@ graph_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(graph_app, name="graph")
+metrics_app = typer.Typer(help="Prometheus metrics.", no_args_is_help=True)
+app.add_typer(metrics_app, name="metrics")
 
 # A worker started without -Q serves every queue the pipeline uses.
 ALL_QUEUES = "transcription,synthesis,graph,celery"
@@ -131,7 +140,7 @@ def configure(
 def _runtime(*, extra_audio_roots: tuple[Path, ...] = ()) -> Runtime:
     try:
         runtime = Runtime(get_settings(), extra_audio_roots=extra_audio_roots)
-    except (UnknownProviderError, SynthesisConfigurationError) as error:
+    except (UnknownProviderError, SynthesisConfigurationError, TranscriptionRefusedError) as error:
         raise UsageError(str(error)) from None
     if schema.is_current(runtime.engine):
         return runtime
@@ -190,16 +199,6 @@ def _print_json(document: Any) -> None:
     print(json.dumps(document, indent=2, ensure_ascii=False))
 
 
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Any]:
-    """A spinner naming the running stage, on a terminal only: pipes get nothing extra."""
-    if not enabled or not stderr.is_terminal:
-        yield lambda stage: None
-        return
-    with stderr.status("starting") as status:
-        yield lambda stage: status.update(f"{stage}…")
-
-
 def _process(
     path: Path,
     *,
@@ -217,8 +216,9 @@ def _process(
         speaker_timeline=speaker_timeline,
     )
     try:
-        with _progress(not as_json) as on_stage:
-            run_in_process(conversation_id, runtime, on_stage=on_stage)
+        # A bar per stage, on a terminal only: pipes get nothing extra.
+        with StageBars(stderr, disabled=as_json or not stderr.is_terminal) as bars:
+            run_in_process(conversation_id, runtime, on_stage=bars.stage, on_progress=bars.report)
     except BaseException as error:
         # Whatever stopped it (bad input, a bug, Ctrl-C), the user runs the command again:
         # no half-made conversation stays behind to be listed, retried or synced.
@@ -340,15 +340,30 @@ def demo() -> None:
 def status(
     conversation_id: Annotated[str, typer.Argument(metavar="ID")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            "-w",
+            help="Follow its progress until it is completed or failed (exit status 1 if failed).",
+        ),
+    ] = False,
+    interval: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between looks, with --watch.")
+    ] = 1.0,
 ) -> None:
     """A conversation's lifecycle state, timings and error, and who wrote its notes."""
     runtime = _runtime()
-    conversation = _load(runtime, _conversation_id(runtime, conversation_id), notes=True)
+    parsed = _conversation_id(runtime, conversation_id)
+    if watch:
+        _watch(runtime, parsed, interval)
+    conversation = _load(runtime, parsed, notes=True)
     summary = conversation_summary(conversation) | synthesis_summary(conversation.synthesis)
     if as_json:
         _print_json(summary)
+        _end_watch(watch, conversation)
         return
-    shown = {key: str(value) for key, value in summary.items() if value is not None}
+    shown = {key: shown_value(value) for key, value in summary.items() if value not in (None, [])}
     table = Table(show_header=False, box=None, padding=(0, COLUMN_GAP, 0, 0))
     table.add_column(no_wrap=True)
     table.add_column(overflow="fold")  # long values wrap, never cut
@@ -356,6 +371,49 @@ def status(
         table.add_row(key, escape(value))
     # The id whole, on one line, however narrow the terminal.
     _print_at_least(table, max(map(len, shown)) + len(shown["id"]) + 2 * COLUMN_GAP)
+    _end_watch(watch, conversation)
+
+
+def _end_watch(watch: bool, conversation: Conversation) -> None:
+    # A watch ends as the meeting did, so `status --watch && show` reads only notes.
+    if watch and conversation.status is ConversationStatus.FAILED:
+        raise typer.Exit(1)
+
+
+# The stage a conversation in each unfinished state is in, as the bars name it.
+_WATCHED_STAGES = {
+    ConversationStatus.PENDING: "queued",
+    ConversationStatus.TRANSCRIBING: "transcribe",
+    ConversationStatus.SYNTHESIZING: "synthesize",
+}
+
+
+def _watch(runtime: Runtime, conversation_id: uuid.UUID, interval: float) -> None:
+    """Shows the stored progress (a worker's heartbeat renews it) until the conversation is
+    completed or failed: bars on a terminal, a line per change on stderr otherwise."""
+    terminal = stderr.is_terminal
+    shown: tuple[str, int | None] | None = None
+    with StageBars(stderr, disabled=not terminal) as bars:
+        while True:
+            conversation = _load(runtime, conversation_id)
+            stage = _WATCHED_STAGES.get(conversation.status)
+            if stage is None:
+                if conversation.status is ConversationStatus.FAILED:
+                    bars.abandon()
+                return
+            started = {
+                ConversationStatus.TRANSCRIBING: conversation.transcribing_at,
+                ConversationStatus.SYNTHESIZING: conversation.synthesizing_at,
+            }.get(conversation.status) or conversation.created_at
+            percent = None if stage == "queued" else conversation.progress
+            if terminal:
+                bars.stage(stage, started=started)
+                bars.report(stage, percent)
+            elif (stage, percent) != shown:
+                shown = (stage, percent)
+                elapsed = (utc_now() - started).total_seconds()
+                print(progress_line(stage, percent, elapsed), file=sys.stderr, flush=True)
+            time.sleep(interval)
 
 
 @app.command(name="list")
@@ -614,22 +672,80 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
 ) -> None:
-    """Serve the HTTP upload hook (POST /hooks/upload, GET /conversations/{id}, /healthz)."""
+    """Serve the HTTP upload hook (POST /hooks/upload, GET /conversations/{id}, /healthz,
+    /metrics)."""
+    listener = _listening_socket(host, port)
     runtime = _runtime()
     secret = runtime.settings.hook_secret
     if secret is None or not secret.get_secret_value():
         stderr.print("warning: HOOK_SECRET is not set: every upload is refused", style="yellow")
-    # A server's own log lines (uploads refused, accepted) are for its operator: on by default.
-    logging.getLogger("pipeline").setLevel(min(logging.INFO, logging.getLogger().level))
-    # No access log: the app logs each request on one line of its own, with why it was refused.
-    uvicorn.run(
+    _serve(
         create_app(runtime),
-        host=host,
-        port=port,
-        log_level="info",
-        access_log=False,
+        listener,
         http=protocol_with_head_deadline(runtime.settings.hook_read_timeout_seconds),
     )
+
+
+@metrics_app.command("serve")
+def metrics_serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 9464,
+) -> None:
+    """Serve GET /metrics for Prometheus: this machine's workers (PROMETHEUS_MULTIPROC_DIR),
+    the graph outbox backlog and the queues' depth."""
+    listener = _listening_socket(host, port)
+    _serve(create_metrics_app(_runtime()), listener)
+
+
+# A host name as RFC 1123 spells one; its last label is never all digits, so a mistyped IP
+# address ("127.0.0.256") is refused here instead of being looked up as a name.
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*(?=[a-z0-9-]*[a-z-])"
+    r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?",
+    re.IGNORECASE,
+)
+
+
+def _serve(app: Any, listener: socket.socket, **options: Any) -> None:
+    """Runs `app` on uvicorn, on the socket `_listening_socket` bound."""
+    # A server's own log lines (uploads refused, accepted) are for its operator: on by default.
+    logging.getLogger("pipeline").setLevel(min(logging.INFO, logging.getLogger().level))
+    host, port = listener.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    stderr.print(f"serving on http://{shown}:{port} (Ctrl-C to stop)", highlight=False)
+    # No access log: the app logs each request on one line of its own, with why it was refused.
+    config = uvicorn.Config(app, log_level="info", access_log=False, **options)
+    uvicorn.Server(config).run(sockets=[listener])
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to `host` and `port`, for a server to take over. Bound before anything
+    else starts, so an address that cannot be listened on is refused in one line, as bad
+    input."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOST_NAME.fullmatch(host):
+            raise UsageError(f"--host {host!r}: not an IP address or a host name") from None
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as error:
+        raise UsageError(f"--host {host}: {error.strerror}") from None
+    listener = socket.socket(family, kind, protocol)
+    # As uvicorn binds: a port whose last connections linger in TIME_WAIT is free to take.
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(address)
+    except OSError as error:
+        listener.close()
+        if error.errno == errno.EADDRINUSE:
+            raise UsageError(f"--port {port}: already in use on {host}") from None
+        if error.errno == errno.EADDRNOTAVAIL:
+            raise UsageError(f"--host {host}: not an address of this machine") from None
+        raise UsageError(f"cannot listen on {host} port {port}: {error.strerror}") from None
+    return listener
 
 
 def _graph(runtime: Runtime) -> GraphWriter:

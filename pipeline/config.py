@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 # Only the providers that are built are accepted, so a typo or an unbuilt provider fails at
 # start-up rather than in the middle of a meeting.
 # (The synthesis providers' names are checked where they are built: pipeline/providers.py.)
-TranscriptionProvider = Literal["local"]
+TranscriptionProvider = Literal["soniox", "openai", "local"]
 
 
 def _split_commas(value: object) -> object:
@@ -39,7 +39,23 @@ class Settings(BaseSettings):
     # A recording longer than this (seconds) is cut at pauses into chunks about this long,
     # each transcribed by whichever worker takes it.
     chunk_seconds: float = Field(default=600.0, gt=0)
+    # The order transcription providers are tried in: one that is down or refuses us hands
+    # the recording to the next at once (see integrations/transcription/chain.py).
     transcription_providers: Annotated[list[TranscriptionProvider], NoDecode] = ["local"]
+    # A provider that failed is skipped by every worker this long.
+    transcription_cooldown_seconds: float = Field(default=120.0, ge=0)
+    soniox_api_key: SecretStr | None = None
+    soniox_base_url: str = "https://api.soniox.com"
+    soniox_model: str = "stt-async-v4"
+    # Any OpenAI-compatible /audio/transcriptions (OpenAI, Groq, a faster-whisper or vLLM
+    # server); unset: OPENAI_BASE_URL and OPENAI_API_KEY.
+    transcription_base_url: str | None = None
+    transcription_api_key: SecretStr | None = None
+    transcription_model: str = "whisper-1"
+    # Larger recordings are cut at pauses into pieces that fit (OpenAI takes 25 MB).
+    transcription_max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=256 * 1024)
+    # One request's wait: a whole recording's upload and transcription.
+    transcription_timeout_seconds: float = Field(default=600.0, gt=0)
     # The order providers are tried in: when one fails for good, the next writes the notes.
     synthesis_provider: Annotated[list[str], NoDecode] = ["extractive"]
     # Notes from a chat model: any server speaking OpenAI's chat completions API (OpenAI,
@@ -104,6 +120,11 @@ class Settings(BaseSettings):
     # gives up for now (its events stay pending).
     graph_retry_seconds: float = Field(default=15.0, gt=0)
 
+    # prometheus-client's multiprocess mode (pipeline/metrics.py): the folder where every
+    # process of this machine writes its samples, and /metrics reads them. prometheus-client
+    # reads the same variable itself. Unset: each process serves only its own.
+    prometheus_multiproc_dir: Path | None = None
+
     @field_validator("transcription_providers", "synthesis_provider", "audio_roots", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
@@ -114,6 +135,14 @@ class Settings(BaseSettings):
     def _at_least_one_provider(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("name at least one provider")
+        return value
+
+    @field_validator("transcription_providers")
+    @classmethod
+    def _each_transcription_provider_once(cls, value: list[str]) -> list[str]:
+        # A provider twice would be tried twice on one recording.
+        if len(set(value)) < len(value):
+            raise ValueError("name each provider once")
         return value
 
 

@@ -12,9 +12,11 @@ any of it is parsed. It answers 202 with the conversation id: the same upload tw
 seen by more than the uploader (Flower's task list, logs), so an id is not a capability.
 It returns the same document as `minutes status --json` (no transcript or notes).
 
-`GET /healthz` checks the database and the broker. Every error is JSON `{"error": ...}`;
-a 422 adds `details` (field and message, never the value sent); a database that does not
-answer is a 503 with Retry-After. Every request is logged on one line (method, path,
+`GET /healthz` checks the database and the broker. `GET /metrics` is Prometheus's text
+format (pipeline/metrics.py), open like /healthz: it names tasks, providers and queues,
+never a meeting. Every error is JSON `{"error": ...}`; a 422 adds `details` (field and
+message, never the value sent); a database that does not answer is a 503 with
+Retry-After. Every request is logged on one line (method, path,
 status, and for a refused one the reason), never with a traceback for a client's fault.
 """
 
@@ -32,9 +34,10 @@ from typing import Annotated, Any
 
 from fastapi import BackgroundTasks, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from kombu.exceptions import OperationalError as BrokerError
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
@@ -48,6 +51,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from integrations.errors import IntegrationError, TransientIntegrationError
 from pipeline.app import app as celery_app
 from pipeline.hooks import StoredUpload, UploadEvent, store_upload
+from pipeline.metrics import BacklogCollector, pipeline_queues, scrape_registry
 from pipeline.presenters import conversation_summary, first_line
 from pipeline.runner import run_in_process
 from pipeline.runtime import Runtime
@@ -285,7 +289,31 @@ def create_app(runtime: Runtime) -> FastAPI:
             )
         return JSONResponse(health)
 
+    _serve_metrics(app, runtime)
     return app
+
+
+def create_metrics_app(runtime: Runtime) -> FastAPI:
+    """`minutes metrics serve`: GET /metrics alone."""
+    app = FastAPI(title="minutes metrics", openapi_url=None, docs_url=None, redoc_url=None)
+    _serve_metrics(app, runtime)
+    return app
+
+
+def _serve_metrics(app: FastAPI, runtime: Runtime) -> None:
+    broker_url = runtime.settings.celery_broker_url
+    backlog = BacklogCollector(
+        runtime.unit_of_work,
+        broker_url=broker_url.get_secret_value() if broker_url else None,
+        queues=pipeline_queues,
+    )
+    registry = scrape_registry(backlog)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        # In a thread: a scrape reads the database, the broker and the samples' files.
+        body = await run_in_threadpool(generate_latest, registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 def _refused(

@@ -30,6 +30,8 @@ def conversation_summary(conversation: Conversation) -> dict[str, Any]:
         "word_count": conversation.word_count,
         "transcription_provider": conversation.transcription_provider,
         "transcription_model": conversation.transcription_model,
+        # The providers a fallback passed over before the one above, in order, and why.
+        "transcription_passed_over": conversation.transcription_passed_over or [],
         "created_at": _iso(conversation.created_at),
         "transcribing_at": _iso(conversation.transcribing_at),
         "synthesizing_at": _iso(conversation.synthesizing_at),
@@ -42,6 +44,17 @@ def conversation_summary(conversation: Conversation) -> dict[str, Any]:
             conversation.synthesizing_at, conversation.completed_at
         ),
     }
+
+
+def shown_value(value: object) -> str:
+    """A summary's value as one line of `minutes status`: a list of passed-over providers
+    as "soniox (why); openai (why)"."""
+    if isinstance(value, list):
+        return "; ".join(
+            f"{item['provider']} ({item['reason']})" if isinstance(item, dict) else str(item)
+            for item in value
+        )
+    return str(value)
 
 
 def synthesis_summary(synthesis: Synthesis | None) -> dict[str, Any]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from pydantic import SecretStr
+
 from integrations.diarization.base import Diarizer
 from integrations.diarization.transcriber import DiarizingTranscriber
 from integrations.diarization.voice import VoiceDiarizer
@@ -17,42 +19,85 @@ from integrations.synthesis.extractive import ExtractiveSynthesizer
 from integrations.synthesis.grounding import ground
 from integrations.synthesis.openai import OpenAISynthesizer
 from integrations.synthesis.resolution import resolve_owners_and_dates
-from integrations.transcription.base import RecordingTranscriber, Transcriber
+from integrations.transcription.base import Circuits, RecordingTranscriber, Transcriber
+from integrations.transcription.chain import NamedProvider, TranscriptionChain
 from integrations.transcription.chunks import LongRecordings
 from integrations.transcription.local import LocalWhisperTranscriber
+from integrations.transcription.openai import OpenAITranscriber
 from integrations.transcription.platform import PlatformTranscripts
+from integrations.transcription.soniox import SonioxTranscriber
 from pipeline.config import Settings
+from pipeline.metrics import count_tokens
 
 
 class UnknownProviderError(ValueError):
     """A provider name no registry knows: the message names the setting and the choices."""
 
 
-def build_transcriber(settings: Settings) -> Transcriber:
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value else None
+
+
+# Every provider TRANSCRIPTION_PROVIDERS may name, by that name, built from the settings.
+TRANSCRIBERS: Mapping[str, Callable[[Settings], RecordingTranscriber]] = {
+    "soniox": lambda settings: SonioxTranscriber(
+        api_key=_secret(settings.soniox_api_key),
+        base_url=settings.soniox_base_url,
+        model=settings.soniox_model,
+    ),
+    "openai": lambda settings: OpenAITranscriber(
+        base_url=settings.transcription_base_url or settings.openai_base_url,
+        api_key=_secret(settings.transcription_api_key or settings.openai_api_key),
+        model=settings.transcription_model,
+        max_upload_bytes=settings.transcription_max_upload_bytes,
+        timeout_seconds=settings.transcription_timeout_seconds,
+    ),
+    "local": lambda settings: LocalWhisperTranscriber(settings.whisper_model),
+}
+
+
+def build_transcriber(settings: Settings, *, circuits: Circuits | None = None) -> Transcriber:
+    """The recording transcriber (`build_recording_transcriber`) with speakers told apart;
+    a transcript the platform made is read as it is."""
     # A transcript the platform made is read, whatever provider would transcribe a
     # recording; only a recording goes through diarization (a platform transcript carries
-    # its speakers).
-    return PlatformTranscripts(_speaker_transcriber(settings))
-
-
-def build_recording_transcriber(settings: Settings) -> RecordingTranscriber:
-    # TRANSCRIPTION_PROVIDERS holds only "local" until cloud providers exist.
-    return LocalWhisperTranscriber(settings.whisper_model)
-
-
-def build_long_recordings(settings: Settings) -> LongRecordings:
-    """Recordings past CHUNK_SECONDS: chunks by the recording transcriber alone, speakers
-    labelled on the stitched whole as on any recording."""
-    return LongRecordings(
-        chunk_seconds=settings.chunk_seconds,
-        transcriber=build_recording_transcriber(settings),
-        speakers=_speaker_transcriber(settings),
+    # its speakers), which names voices only where the provider gave no speakers.
+    return PlatformTranscripts(
+        DiarizingTranscriber(
+            build_recording_transcriber(settings, circuits=circuits),
+            diarizer=build_diarizer(settings),
+        )
     )
 
 
-def _speaker_transcriber(settings: Settings) -> DiarizingTranscriber:
-    return DiarizingTranscriber(
-        build_recording_transcriber(settings), diarizer=build_diarizer(settings)
+def build_recording_transcriber(
+    settings: Settings, *, circuits: Circuits | None = None
+) -> RecordingTranscriber:
+    """The providers TRANSCRIPTION_PROVIDERS names, tried in that order; `circuits` shared
+    by the workers skip one that failed recently.
+
+    Raises TranscriptionRefusedError for a provider named without what it needs (a key).
+    """
+    return TranscriptionChain(
+        [
+            NamedProvider(name, TRANSCRIBERS[name](settings))
+            for name in settings.transcription_providers
+        ],
+        circuits=circuits,
+        cooldown_seconds=settings.transcription_cooldown_seconds,
+    )
+
+
+def build_long_recordings(
+    settings: Settings, *, circuits: Circuits | None = None
+) -> LongRecordings:
+    """Recordings past CHUNK_SECONDS: chunks by the recording transcriber alone (the same
+    fallback order), speakers labelled on the stitched whole as on any recording."""
+    recordings = build_recording_transcriber(settings, circuits=circuits)
+    return LongRecordings(
+        chunk_seconds=settings.chunk_seconds,
+        transcriber=recordings,
+        speakers=DiarizingTranscriber(recordings, diarizer=build_diarizer(settings)),
     )
 
 
@@ -66,7 +111,7 @@ SYNTHESIZERS: Mapping[str, Callable[[Settings], Synthesizer]] = {
     "openai": lambda settings: OpenAISynthesizer(
         base_url=settings.openai_base_url,
         model=settings.synthesis_model,
-        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+        api_key=_secret(settings.openai_api_key),
         max_input_tokens=settings.synthesis_max_input_tokens,
         timeout_seconds=settings.synthesis_timeout_seconds,
     ),
@@ -74,10 +119,12 @@ SYNTHESIZERS: Mapping[str, Callable[[Settings], Synthesizer]] = {
 }
 
 # What the notes go through after a provider wrote them, whichever it was, in this order.
-# Grounding first: an owner or a date is resolved only for an item that was said.
+# Grounding first: an owner or a date is resolved only for an item that was said. The
+# tokens are counted last, whatever the steps did, once per synthesis.
 NOTES_STEPS: Sequence[NotesStep] = (
     lambda notes, utterances, meeting: ground(notes, utterances),
     resolve_owners_and_dates,
+    count_tokens,
 )
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from integrations.graph.writer import GraphWriter
 from integrations.synthesis.chain import SynthesisChain
 from pipeline import graph, stages
+from pipeline.metrics import measured_stage
 from pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -19,9 +20,11 @@ def run_in_process(
     runtime: Runtime,
     *,
     on_stage: Callable[[str], None] = lambda stage: None,
+    on_progress: Callable[[str, int], None] = lambda stage, percent: None,
 ) -> stages.StageOutcome:
     """Transcribe, synthesize, complete (and, when NEO4J_URI is set, sync the graph); the
-    outcome of the last stage that ran.
+    outcome of the last stage that ran. `on_stage` hears each stage's name as it starts,
+    `on_progress` the name and percent done of one that reports them.
 
     In-process there is no retry to wait for, so every error is final: the stage records
     the conversation as failed (with the error's message) and the error propagates.
@@ -30,12 +33,20 @@ def run_in_process(
     steps: list[tuple[str, Callable[[], stages.StageOutcome]]] = [
         (
             "transcribe",
-            lambda: _transcribe_in_process(conversation_id, runtime),
+            lambda: _transcribe_in_process(
+                conversation_id,
+                runtime,
+                on_progress=lambda percent: on_progress("transcribe", percent),
+            ),
         ),
         (
             "synthesize",
             lambda: stages.synthesize(
-                conversation_id, uow=uow, synthesizer=runtime.synthesizer, leases=runtime.leases
+                conversation_id,
+                uow=uow,
+                synthesizer=runtime.synthesizer,
+                leases=runtime.leases,
+                on_progress=lambda percent: on_progress("synthesize", percent),
             ),
         ),
         ("complete", lambda: stages.complete(conversation_id, uow=uow)),
@@ -43,7 +54,8 @@ def run_in_process(
     outcome = stages.StageOutcome.DONE
     for name, step in steps:
         on_stage(name)
-        outcome = step()
+        with measured_stage(f"pipeline.{name}"):  # the name of the stage's task
+            outcome = step()
         if outcome is not stages.StageOutcome.DONE:
             return outcome
     if runtime.graph is not None:
@@ -52,9 +64,11 @@ def run_in_process(
     return outcome
 
 
-def _transcribe_in_process(conversation_id: uuid.UUID, runtime: Runtime) -> stages.StageOutcome:
+def _transcribe_in_process(
+    conversation_id: uuid.UUID, runtime: Runtime, *, on_progress: Callable[[int], None]
+) -> stages.StageOutcome:
     """The transcription stage; a long recording's chunks one after another, through the
-    same stages the workers run, then stitched."""
+    same stages the workers run (the progress: chunks done over chunks), then stitched."""
     uow = runtime.unit_of_work()
 
     def transcribe() -> stages.StageOutcome:
@@ -64,13 +78,16 @@ def _transcribe_in_process(conversation_id: uuid.UUID, runtime: Runtime) -> stag
             transcriber=runtime.transcriber,
             sources=runtime.sources,
             leases=runtime.leases,
+            on_progress=on_progress,
             long_recordings=runtime.long_recordings,
         )
 
     outcome = transcribe()
     if outcome is not stages.StageOutcome.CHUNKED:
         return outcome
-    for chunk_id in stages.chunks_to_send(conversation_id, uow=uow):
+    chunks = stages.chunks_to_send(conversation_id, uow=uow)
+    for done, chunk_id in enumerate(chunks):
+        on_progress(100 * done // len(chunks))
         outcome = stages.transcribe_chunk(
             conversation_id,
             chunk_id,

@@ -12,12 +12,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from integrations.audio_sources import AudioSources
 from integrations.graph.writer import GraphWriter
 from integrations.synthesis.base import Synthesizer
-from integrations.synthesis.chain import SynthesisChain
+from integrations.synthesis.chain import Closeable, SynthesisChain
 from integrations.transcription.base import Transcriber
 from integrations.transcription.chunks import LongRecordings
 from pipeline import providers
+from pipeline.circuits import DatabaseCircuits
 from pipeline.config import Settings
 from pipeline.leases import Leases
+from pipeline.metrics import MeasuredTranscriber
 from repositories.database import UnitOfWork, create_database_engine, create_session_factory
 
 
@@ -37,8 +39,10 @@ class Runtime:
         self.settings = settings
         self.extra_audio_roots = extra_audio_roots
         # Built now, so a provider the settings cannot name fails at start-up.
-        self.transcriber = (
-            transcriber if transcriber is not None else providers.build_transcriber(settings)
+        self.transcriber: Transcriber = MeasuredTranscriber(
+            transcriber
+            if transcriber is not None
+            else providers.build_transcriber(settings, circuits=DatabaseCircuits(self.unit_of_work))
         )
         self._chains: dict[tuple[str, ...], SynthesisChain] = {}
         if synthesizer is None:
@@ -81,6 +85,10 @@ class Runtime:
         providers' clients."""
         for chain in (self.synthesizer, *self._chains.values()):
             chain.close()
+        if isinstance(self.transcriber, Closeable):
+            self.transcriber.close()
+        if "long_recordings" in vars(self):
+            self.long_recordings.close()
         if "engine" in vars(self):
             self.engine.dispose()
         if "sources" in vars(self):
@@ -118,7 +126,9 @@ class Runtime:
     @cached_property
     def long_recordings(self) -> LongRecordings:
         """How recordings past CHUNK_SECONDS are transcribed: in chunks, by any worker."""
-        return providers.build_long_recordings(self.settings)
+        return providers.build_long_recordings(
+            self.settings, circuits=DatabaseCircuits(self.unit_of_work)
+        )
 
     @cached_property
     def leases(self) -> Leases:

@@ -174,6 +174,7 @@ def transcribe(
                     duration_seconds=transcript.duration,
                     transcription_provider=transcript.provider,
                     transcription_model=transcript.model,
+                    transcription_passed_over=[asdict(p) for p in transcript.passed_over],
                     word_count=sum(len(segment.text.split()) for segment in transcript.segments),
                 )
                 if not moved:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from repositories.chunks import TranscriptChunkRepository
+from repositories.circuits import ProviderCircuitRepository
 from repositories.conversations import ConversationRepository
 from repositories.outbox import GraphOutboxRepository
 from repositories.participants import ParticipantRepository
@@ -80,6 +81,7 @@ class UnitOfWork:
     syntheses: SynthesisRepository
     graph_outbox: GraphOutboxRepository
     chunks: TranscriptChunkRepository
+    circuits: ProviderCircuitRepository
 
     def __init__(self, session_factory: sessionmaker[Session], *, autocommit: bool = False) -> None:
         self._session_factory = session_factory
@@ -120,6 +122,7 @@ class UnitOfWork:
         self.syntheses = SynthesisRepository(session)
         self.graph_outbox = GraphOutboxRepository(session)
         self.chunks = TranscriptChunkRepository(session)
+        self.circuits = ProviderCircuitRepository(session)
         return self
 
     def __exit__(

@@ -159,6 +159,9 @@ class Conversation(Model):
     transcription_provider: Mapped[str | None] = mapped_column(String(64))
     # The provider's model (Whisper's size, a cloud model); none for a platform transcript.
     transcription_model: Mapped[str | None] = mapped_column(String(255))
+    # The providers of the fallback chain that gave way before the one that wrote the
+    # transcript, in order, and why: [{"provider", "reason"}].
+    transcription_passed_over: Mapped[list[Any] | None]
     word_count: Mapped[int | None]
     error_message: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(default=0, server_default=sql_text("0"))
@@ -363,3 +366,17 @@ class TranscriptChunk(Model):
     done_at: Mapped[timestamp | None]
 
     conversation: Mapped[Conversation] = relationship(back_populates="chunks", lazy="raise")
+
+
+class ProviderCircuit(Base):
+    """A provider that failed recently, skipped by every worker until `open_until`.
+
+    One row per provider name, replaced on each failure and deleted when it answers again.
+    """
+
+    __tablename__ = "provider_circuits"
+
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    open_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime_now]

@@ -79,6 +79,15 @@ class GraphOutboxRepository(Repository[GraphOutboxEvent]):
     def count_pending(self) -> int:
         return self.count(GraphOutboxEvent.processed_at.is_(None))
 
+    def backlog(self) -> tuple[int, datetime | None]:
+        """How many events wait to be pushed, and when the oldest of them was written: one
+        statement, read from the partial index of unprocessed events."""
+        statement = select(func.count(), func.min(GraphOutboxEvent.created_at)).where(
+            GraphOutboxEvent.processed_at.is_(None)
+        )
+        count, oldest = self.session.execute(statement).one()
+        return count, oldest
+
     def mark_processed(self, ids: Sequence[uuid.UUID], *, at: datetime) -> int:
         return self.update_where(
             GraphOutboxEvent.id.in_(ids),

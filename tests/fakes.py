@@ -11,6 +11,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from integrations.diarization.base import NamedTurn
@@ -88,6 +89,29 @@ class BrokenMediaTranscriber(InstantTranscriber):
         raise UnreadableMediaError(f"{path.name}: not audio")
 
 
+class CheckingTranscriber(InstantTranscriber):
+    """Refuses an empty file, as any provider does: it is not audio."""
+
+    def _behave(self, call: int, path: Path, report: Callable[[float], None]) -> None:
+        if path.stat().st_size == 0:
+            raise UnreadableMediaError(f"{path.name}: not audio")
+
+
+class HalfwayTranscriber(InstantTranscriber):
+    """Says it is half done, then finishes once the test creates the file `release` in the
+    state folder (or after a minute)."""
+
+    def __init__(self, state: Path) -> None:
+        super().__init__(state)
+        self._release = state / "release"
+
+    def _behave(self, call: int, path: Path, report: Callable[[float], None]) -> None:
+        report(0.5)
+        deadline = time.monotonic() + 60.0
+        while not self._release.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
 class WorkerKillingTranscriber(InstantTranscriber):
     """Takes its worker process down every time, as a recording that runs it out of memory."""
 
@@ -107,6 +131,16 @@ class CountingSynthesizer:
         return self._notes.synthesize(utterances, meeting)
 
 
+class ChatSynthesizer(CountingSynthesizer):
+    """Notes as a chat model's server answers them: with the model and its token usage."""
+
+    name = "chat"
+
+    def synthesize(self, utterances: Sequence[Utterance], meeting: MeetingContext) -> Notes:
+        notes = super().synthesize(utterances, meeting)
+        return replace(notes, model="chat-model", prompt_tokens=1200, completion_tokens=300)
+
+
 class StuckSynthesizer(CountingSynthesizer):
     """Hangs inside its first synthesis (until the test kills the worker)."""
 
@@ -122,6 +156,12 @@ TRANSCRIBERS = {
     "stuck": StuckTranscriber,
     "flaky": FlakyTranscriber,
     "broken": BrokenMediaTranscriber,
+    "checking": CheckingTranscriber,
+    "halfway": HalfwayTranscriber,
     "killer": WorkerKillingTranscriber,
 }
-SYNTHESIZERS = {"counting": CountingSynthesizer, "stuck": StuckSynthesizer}
+SYNTHESIZERS = {
+    "counting": CountingSynthesizer,
+    "chat": ChatSynthesizer,
+    "stuck": StuckSynthesizer,
+}

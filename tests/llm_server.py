@@ -58,7 +58,7 @@ def smollm2_model_path() -> Path:
     return models[0]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -69,7 +69,7 @@ def _free_port() -> int:
 def running_llm_server() -> Iterator[LlmServer]:
     """Starts `python -m llama_cpp.server` on a free loopback port and stops it afterwards."""
     model_path = smollm2_model_path()
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}/v1"
     with tempfile.TemporaryFile(mode="w+") as log:
         process = subprocess.Popen(
@@ -92,7 +92,14 @@ def running_llm_server() -> Iterator[LlmServer]:
             stderr=subprocess.STDOUT,
         )
         try:
-            _wait_until_serving(process, base_url, log)
+            wait_until_serving(
+                process,
+                f"{base_url}/models",
+                log,
+                name="llama_cpp.server",
+                error=LlmServerError,
+                seconds=STARTUP_SECONDS,
+            )
             yield LlmServer(base_url=base_url, model=MODEL_ALIAS, context_tokens=CONTEXT_TOKENS)
         finally:
             process.terminate()
@@ -103,22 +110,28 @@ def running_llm_server() -> Iterator[LlmServer]:
                 process.wait()
 
 
-def _wait_until_serving(process: subprocess.Popen[bytes], base_url: str, log: IO[str]) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
+def wait_until_serving(
+    process: subprocess.Popen[bytes],
+    url: str,
+    log: IO[str],
+    *,
+    name: str,
+    error: type[RuntimeError],
+    seconds: float,
+) -> None:
+    """Returns once GET `url` answers 200; raises `error`, ending with the log, when the
+    server `name` exits or does not answer within `seconds`."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise LlmServerError(
-                f"llama_cpp.server exited with status {process.returncode}:\n{_tail(log)}"
-            )
+            raise error(f"{name} exited with status {process.returncode}:\n{_tail(log)}")
         try:
-            if httpx.get(f"{base_url}/models", timeout=2.0).status_code == 200:
+            if httpx.get(url, timeout=2.0).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.25)
-    raise LlmServerError(
-        f"llama_cpp.server did not answer within {STARTUP_SECONDS:g} s:\n{_tail(log)}"
-    )
+    raise error(f"{name} did not answer within {seconds:g} s:\n{_tail(log)}")
 
 
 def _tail(log: IO[str]) -> str:

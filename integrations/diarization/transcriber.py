@@ -27,6 +27,7 @@ from integrations.audio import SAMPLE_RATE, Samples, channel_count, decode_stere
 from integrations.diarization.base import DiarizationError, Diarizer, NamedTurn
 from integrations.diarization.speakers import assign_speakers
 from integrations.diarization.timeline import name_from_timeline
+from integrations.synthesis.chain import Closeable
 from integrations.transcription.base import (
     NoSpeechError,
     RecordingTranscriber,
@@ -57,6 +58,11 @@ class DiarizingTranscriber:
         """`diarizer` None: speakers only from the channels or a timeline."""
         self._recordings = recordings
         self._diarizer = diarizer
+
+    def close(self) -> None:
+        """Release what the wrapped providers hold (HTTP clients' connections)."""
+        if isinstance(self._recordings, Closeable):
+            self._recordings.close()
 
     def transcribe(
         self,
@@ -106,6 +112,9 @@ class DiarizingTranscriber:
         if timeline:
             return name_from_timeline(transcript, timeline)
         if self._diarizer is None or not transcript.segments:
+            return transcript
+        if any(segment.speaker for segment in transcript.segments):
+            # The provider told the speakers apart (Soniox does): its labels stand.
             return transcript
         try:
             turns = self._diarizer.diarize(path, max_speakers=len(participants) or None)

@@ -13,21 +13,19 @@ the grounding and owner/date resolution applied after every provider to check.
 
 from __future__ import annotations
 
-import email.utils
 import enum
 import json
-import math
 import re
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from integrations.http import error_message, retry_after
 from integrations.synthesis.base import (
     ActionItem,
     Evidence,
@@ -63,7 +61,6 @@ _JSON_SCHEMA_NAME = "meeting_notes"
 # ("too many tokens").
 _CONTEXT_WORDING = re.compile(r"context (length|window|size)|maximum context|too many tokens", re.I)
 _FORMAT_WORDING = re.compile(r"response_format|json_schema", re.I)
-_SHOWN_ERROR_CHARS = 300
 
 
 class _OutputMode(enum.Enum):
@@ -448,11 +445,11 @@ class OpenAISynthesizer:
                 f"{self._shown_url} refused the request (HTTP {status}): "
                 "check OPENAI_API_KEY and OPENAI_BASE_URL"
             )
-        message = self._error_message(response)
+        message = error_message(response, api_key=self._api_key)
         if status == 429:
             raise SynthesisUnavailableError(
                 f"{self._shown_url}: rate limited (HTTP 429): {message}",
-                retry_after=_retry_after(response.headers.get("Retry-After")),
+                retry_after=retry_after(response.headers.get("Retry-After")),
             )
         if status in (400, 413, 422, 500) and _CONTEXT_WORDING.search(message):
             raise _ContextTooLongError
@@ -469,25 +466,6 @@ class OpenAISynthesizer:
                 f"{self._shown_url}: HTTP 404: {message}: check SYNTHESIS_MODEL and OPENAI_BASE_URL"
             )
         raise SynthesisError(f"{self._shown_url}: HTTP {status}: {message}")
-
-    def _error_message(self, response: httpx.Response) -> str:
-        """The server's own words, short, without the key should a server echo it."""
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        error = payload.get("error") if isinstance(payload, dict) else None
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            message: str = error["message"]
-        elif isinstance(payload, dict) and isinstance(payload.get("detail"), str | list):
-            # FastAPI's form, as llama-cpp-python's server and others answer a bad request.
-            message = json.dumps(payload["detail"])
-        else:
-            message = response.text
-        message = " ".join(message.split())[:_SHOWN_ERROR_CHARS]
-        if self._api_key:
-            message = message.replace(self._api_key, "***")
-        return message
 
 
 def _estimate_tokens(text: str) -> int:
@@ -594,25 +572,6 @@ def _validation_summary(error: ValidationError) -> str:
         for problem in error.errors()[:3]
     ]
     return "; ".join(problems)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds, from either form the header takes (seconds, or a date)."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return max(seconds, 0.0) if math.isfinite(seconds) else None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 def _evidence(reply: _EvidenceReply | None) -> Evidence | None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 from integrations.diarization.base import NamedTurn
-from integrations.errors import IntegrationError
+from integrations.errors import IntegrationError, TransientIntegrationError
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +100,49 @@ class NoSpeechError(TranscriptionError):
 
 class MalformedTranscriptError(TranscriptionError):
     """A platform transcript file that cannot be parsed."""
+
+
+class TranscriptionRefusedError(TranscriptionError):
+    """A provider refuses us (401/403, quota spent, a setting it does not take): the
+    recording is not at fault, and asking again soon gives the same answer. The message
+    names the setting to check, never the key."""
+
+
+class TranscriptionUnavailableError(TransientIntegrationError):
+    """A provider is away for now (timeout, connection refused, 429, 5xx, a reply that is
+    not a transcript): worth asking again later."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AllProvidersUnavailableError(TranscriptionUnavailableError):
+    """Every provider of a fallback chain was away, cooling down or refused us, and at least
+    one may answer later: the task retries with backoff."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCircuit:
+    """A provider skipped until `until` because it failed recently, and how."""
+
+    until: datetime
+    reason: str
+
+
+class Circuits(Protocol):
+    """Which providers failed recently, shared by every worker (a fallback chain skips
+    those for a cool-down instead of waiting on each one's timeout again)."""
+
+    def state(self, provider: str) -> OpenCircuit | None:
+        """The provider's circuit as last opened (its `until` may have passed); None when
+        it is closed."""
+        ...
+
+    def open(self, provider: str, *, until: datetime, reason: str) -> None:
+        """Skip `provider` until `until`."""
+        ...
+
+    def close(self, provider: str) -> None:
+        """The provider answered again: stop skipping it."""
+        ...

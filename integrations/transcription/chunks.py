@@ -42,6 +42,8 @@ Span = tuple[float, float]
 
 
 class SpeakerLabeller(Protocol):
+    def close(self) -> None: ...
+
     def label_speakers(
         self,
         path: Path,
@@ -61,6 +63,11 @@ class LongRecordings:
     chunk_seconds: float
     transcriber: RecordingTranscriber
     speakers: SpeakerLabeller
+
+    def close(self) -> None:
+        """Release what the providers hold (HTTP clients' connections)."""
+        # The speakers' transcriber wraps the chunks' one: closed through it, once.
+        self.speakers.close()
 
     def cuts(self, path: Path) -> list[Span] | None:
         """The chunks' spans when `path` is a recording longer than `chunk_seconds`; None
@@ -199,6 +206,12 @@ def _from_result(result: dict[str, Any]) -> Transcript:
     )
 
 
+def _without_speakers(transcript: Transcript) -> Transcript:
+    return replace(
+        transcript, segments=tuple(replace(s, speaker=None) for s in transcript.segments)
+    )
+
+
 def stitch(results: Sequence[dict[str, Any]], duration: float) -> Transcript:
     """The whole recording's transcript from its chunks' stored results, in order.
 
@@ -207,7 +220,9 @@ def stitch(results: Sequence[dict[str, Any]], duration: float) -> Transcript:
     fallback passed over in any chunk is kept once. Raises NoSpeechError when no chunk
     held speech.
     """
-    chunks = [_from_result(result) for result in results]
+    # A provider's own speaker labels (Soniox gives some) are a chunk's alone: its "Speaker
+    # 1" is not the next chunk's. Left out, so the whole recording's are told once.
+    chunks = [_without_speakers(_from_result(result)) for result in results]
     segments: list[TranscribedSegment] = []
     for chunk in chunks:
         for segment in chunk.segments:

@@ -24,6 +24,7 @@ import webvtt
 
 from integrations.diarization.base import NamedTurn
 from integrations.people import is_speaker_name
+from integrations.synthesis.chain import Closeable
 from integrations.transcription.base import (
     MalformedTranscriptError,
     TranscribedSegment,
@@ -115,6 +116,11 @@ class PlatformTranscripts:
 
     def __init__(self, recordings: Transcriber) -> None:
         self._recordings = recordings
+
+    def close(self) -> None:
+        """Release what the wrapped providers hold (HTTP clients' connections)."""
+        if isinstance(self._recordings, Closeable):
+            self._recordings.close()
 
     def transcribe(
         self,

@@ -24,6 +24,7 @@ TABLES = {
     "syntheses",
     "graph_outbox",
     "transcript_chunks",
+    "provider_circuits",
 }
 
 

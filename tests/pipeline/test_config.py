@@ -36,6 +36,26 @@ class TestSettings:
         with pytest.raises(ValidationError, match="transcription_providers"):
             Settings()
 
+    def test_transcription_providers_are_a_fallback_order(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("TRANSCRIPTION_PROVIDERS", "soniox, openai, local")
+        assert Settings().transcription_providers == ["soniox", "openai", "local"]
+
+    def test_a_transcription_provider_named_twice_is_refused(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("TRANSCRIPTION_PROVIDERS", "openai,local,openai")
+        with pytest.raises(ValidationError, match="name each provider once"):
+            Settings()
+
+    def test_the_transcription_keys_never_show(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("SONIOX_API_KEY", "soniox-hunter2")
+        monkeypatch.setenv("TRANSCRIPTION_API_KEY", "sk-hunter3")
+        settings = Settings()
+        assert "hunter2" not in repr(settings)
+        assert "hunter3" not in repr(settings)
+
     @pytest.mark.parametrize("name", ["TRANSCRIPTION_PROVIDERS", "SYNTHESIS_PROVIDER"])
     def test_at_least_one_provider_is_named(
         self, monkeypatch: pytest.MonkeyPatch, name: str
