@@ -45,6 +45,8 @@ task_routes = {
     "pipeline.resynthesize": {"queue": "synthesis"},
     "pipeline.recover_stuck": {"queue": "celery"},
     "graph.sync": {"queue": "graph"},
+    # Its own queue: a mail server that is slow or away never holds up the stages.
+    "notify.email": {"queue": "email"},
 }
 beat_schedule = {
     "recover-stuck-conversations": {

@@ -45,7 +45,7 @@ from integrations.graph.queries import (
 from integrations.graph.writer import GraphAddressError, GraphUnavailableError, GraphWriter
 from integrations.synthesis.base import SynthesisConfigurationError
 from integrations.transcription.base import TranscriptionRefusedError
-from pipeline import graph, schema, stages
+from pipeline import delivery, graph, schema, stages
 from pipeline.app import app as celery_app
 from pipeline.config import get_settings
 from pipeline.hooks import UploadEvent, UploadParticipant, enqueue_upload
@@ -54,6 +54,7 @@ from pipeline.intake import InvalidParticipantError, ParticipantInput, create_co
 from pipeline.presenters import (
     conversation_document,
     conversation_summary,
+    email_summary,
     first_line,
     show_markdown,
     shown_value,
@@ -88,7 +89,7 @@ metrics_app = typer.Typer(help="Prometheus metrics.", no_args_is_help=True)
 app.add_typer(metrics_app, name="metrics")
 
 # A worker started without -Q serves every queue the pipeline uses.
-ALL_QUEUES = "transcription,synthesis,graph,celery"
+ALL_QUEUES = "transcription,synthesis,graph,email,celery"
 
 # `list` folds titles and errors into lines at least this wide, its columns this far apart.
 FOLDED_MIN_WIDTH = 8
@@ -358,7 +359,11 @@ def status(
     if watch:
         _watch(runtime, parsed, interval)
     conversation = _load(runtime, parsed, notes=True)
-    summary = conversation_summary(conversation) | synthesis_summary(conversation.synthesis)
+    summary = (
+        conversation_summary(conversation)
+        | synthesis_summary(conversation.synthesis)
+        | email_summary(conversation.synthesis)
+    )
     if as_json:
         _print_json(summary)
         _end_watch(watch, conversation)
@@ -640,6 +645,61 @@ def resynthesize(
         raise UsageError(
             f"conversation {parsed} is no longer completed: its notes stay as they were"
         )
+
+
+@app.command()
+def email(
+    conversation_id: Annotated[str, typer.Argument(metavar="ID")],
+    to: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--to",
+            metavar="ADDR",
+            help="Send to this address instead of the participants and EMAIL_TO; repeat for each.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Send (or send again) a completed meeting's notes by email, now, from this process."""
+    runtime = _runtime()
+    parsed = _conversation_id(runtime, conversation_id)
+    recipients = [_email_address(value) for value in to or ()]
+    conversation = _load(runtime, parsed, notes=True)
+    if conversation.status is not ConversationStatus.COMPLETED or conversation.synthesis is None:
+        raise UsageError(
+            f"conversation {parsed} is {conversation.status.value}; "
+            "only completed meetings' notes are sent"
+        )
+    uow = runtime.unit_of_work()
+    if not delivery.request_notes_email(
+        parsed, uow=uow, mailer=runtime.mailer, recipients=recipients
+    ):
+        raise CommandFailedError(f"conversation {parsed}: its notes are being sent right now")
+    # The last attempt (no retry comes in-process): every SMTP error is recorded, not raised.
+    sent = delivery.send_notes(parsed, uow=uow, mailer=runtime.mailer, leases=runtime.leases)
+    if sent.outcome in (delivery.DeliveryOutcome.SENT, delivery.DeliveryOutcome.SKIPPED):
+        said = (
+            f"notes sent to {', '.join(sent.recipients)}"
+            if sent.outcome is delivery.DeliveryOutcome.SENT
+            else "not sent"
+        )
+        because = f" ({sent.reason})" if sent.reason else ""
+        stdout.print(f"conversation {parsed}: {said}{because}", highlight=False, soft_wrap=True)
+    elif sent.outcome is delivery.DeliveryOutcome.FAILED:
+        raise CommandFailedError(f"conversation {parsed}: sending failed: {sent.reason}")
+    else:
+        # Deleted, or taken by a worker, between the request and the send.
+        raise CommandFailedError(f"conversation {parsed}: not sent ({sent.outcome.value})")
+
+
+def _email_address(value: str) -> str:
+    try:
+        address = ParticipantInput.parse(value).email
+    except InvalidParticipantError as error:
+        raise UsageError(f"--to {error}") from None
+    if address is None:
+        raise UsageError(f"--to {value!r} is not an email address")
+    return address
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

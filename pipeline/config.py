@@ -6,8 +6,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from integrations.email.smtp import EmailAddressError, SmtpServer
 
 # Only the providers that are built are accepted, so a typo or an unbuilt provider fails at
 # start-up rather than in the middle of a meeting.
@@ -23,7 +25,8 @@ def _split_commas(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    # Errors never repeat what was given: URLs hold passwords.
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
     database_url: SecretStr = SecretStr("sqlite:///minutes.db")
     # Unset: no broker, every stage runs in the calling process.
@@ -125,7 +128,21 @@ class Settings(BaseSettings):
     # reads the same variable itself. Unset: each process serves only its own.
     prometheus_multiproc_dir: Path | None = None
 
-    @field_validator("transcription_providers", "synthesis_provider", "audio_roots", mode="before")
+    # Notes by email. Unset: each delivery is recorded as skipped. smtp://, smtps:// (TLS
+    # from the first byte) or smtp+starttls://, with user and password percent-encoded:
+    # smtp+starttls://user:p%40ss@mail.example.org:587.
+    smtp_url: SecretStr | None = None
+    # TLS certificates are checked against the system's CAs; this file's CAs (PEM) are
+    # trusted as well (a company's own mail server).
+    smtp_ca_file: Path | None = None
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    email_from: str | None = None
+    # Who gets every meeting's notes besides its participants that have an email.
+    email_to: Annotated[list[str], NoDecode] = []
+
+    @field_validator(
+        "transcription_providers", "synthesis_provider", "audio_roots", "email_to", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_commas(value)
@@ -136,6 +153,19 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("name at least one provider")
         return value
+
+    @model_validator(mode="after")
+    def _usable_smtp_server(self) -> Settings:
+        # Refused at start-up rather than failing every delivery later.
+        if self.smtp_url is None:
+            return self
+        try:
+            SmtpServer.parse(self.smtp_url.get_secret_value())
+        except EmailAddressError as error:
+            raise ValueError(str(error)) from None
+        if not self.email_from:
+            raise ValueError("SMTP_URL is set: set EMAIL_FROM, the notes' sender, too")
+        return self
 
     @field_validator("transcription_providers")
     @classmethod

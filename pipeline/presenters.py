@@ -70,6 +70,17 @@ def synthesis_summary(synthesis: Synthesis | None) -> dict[str, Any]:
     }
 
 
+def email_summary(synthesis: Synthesis | None) -> dict[str, Any]:
+    """The notes' email delivery: the lifecycle view's email part."""
+    return {
+        "email_status": synthesis.email_status.value if synthesis else None,
+        "email_recipients": synthesis.email_recipients if synthesis else None,
+        "email_sent_at": _iso(synthesis.email_sent_at) if synthesis else None,
+        "email_reason": synthesis.email_error if synthesis else None,
+        "email_attempts": synthesis.email_attempts if synthesis else None,
+    }
+
+
 def _display_uri(uri: str) -> str:
     # A download URL may carry credentials or a signed token: show where, never how.
     parts = urlsplit(uri)

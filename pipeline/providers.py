@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from integrations.diarization.base import Diarizer
 from integrations.diarization.transcriber import DiarizingTranscriber
 from integrations.diarization.voice import VoiceDiarizer
+from integrations.email.smtp import Mailer, SmtpServer
 from integrations.synthesis.base import Synthesizer
 from integrations.synthesis.chain import NotesStep, SynthesisChain
 from integrations.synthesis.extractive import ExtractiveSynthesizer
@@ -160,3 +161,16 @@ def synthesis_chain(providers: Sequence[Synthesizer]) -> SynthesisChain:
 def synthesis_order(value: str) -> list[str]:
     """Provider names as an operator writes them: "openai,extractive"."""
     return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def build_mailer(settings: Settings) -> Mailer | None:
+    """The notes' mailer; None when SMTP_URL is unset (deliveries are recorded as skipped)."""
+    if settings.smtp_url is None or not settings.email_from:
+        return None
+    return Mailer(
+        SmtpServer.parse(settings.smtp_url.get_secret_value()),
+        sender=settings.email_from,
+        copy_to=tuple(settings.email_to),
+        ca_file=settings.smtp_ca_file,
+        timeout=settings.smtp_timeout_seconds,
+    )

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from integrations.graph.writer import GraphWriter
 from integrations.synthesis.chain import SynthesisChain
-from pipeline import graph, stages
+from pipeline import delivery, graph, stages
 from pipeline.metrics import measured_stage
 from pipeline.runtime import Runtime
 
@@ -61,6 +61,8 @@ def run_in_process(
     if runtime.graph is not None:
         on_stage("graph")
         _sync_graph(runtime, runtime.graph)
+    on_stage("email")
+    _send_notes(conversation_id, runtime)
     return outcome
 
 
@@ -114,6 +116,14 @@ def resynthesize_in_process(
     if outcome is stages.StageOutcome.DONE and runtime.graph is not None:
         _sync_graph(runtime, runtime.graph)
     return outcome
+
+
+def _send_notes(conversation_id: uuid.UUID, runtime: Runtime) -> None:
+    # Recorded whatever happens (skipped with no SMTP_URL; a failure with its reason, for
+    # `minutes email` to send again): the meeting itself is complete.
+    delivery.send_notes(
+        conversation_id, uow=runtime.unit_of_work(), mailer=runtime.mailer, leases=runtime.leases
+    )
 
 
 def _sync_graph(runtime: Runtime, writer: GraphWriter) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.audio_sources import AudioSources
+from integrations.email.smtp import Mailer
 from integrations.graph.writer import GraphWriter
 from integrations.synthesis.base import Synthesizer
 from integrations.synthesis.chain import Closeable, SynthesisChain
@@ -129,6 +130,11 @@ class Runtime:
         return providers.build_long_recordings(
             self.settings, circuits=DatabaseCircuits(self.unit_of_work)
         )
+
+    @cached_property
+    def mailer(self) -> Mailer | None:
+        """The notes' mailer; None when SMTP_URL is unset."""
+        return providers.build_mailer(self.settings)
 
     @cached_property
     def leases(self) -> Leases:

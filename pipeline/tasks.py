@@ -17,7 +17,7 @@ from celery.signals import worker_process_init
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
-from pipeline import graph, stages
+from pipeline import delivery, graph, stages
 from pipeline.app import app
 from pipeline.config import get_settings
 from pipeline.queued import QueueRecords
@@ -171,8 +171,10 @@ def complete(self: StageTask, /, conversation_id: str, **kwargs: Any) -> str:
     outcome = stages.complete(
         uuid.UUID(conversation_id), uow=runtime.unit_of_work(), final_attempt=self.final_attempt
     )
-    if outcome is stages.StageOutcome.DONE and runtime.settings.neo4j_uri:
-        _queue(sync_graph)
+    if outcome is stages.StageOutcome.DONE:
+        _queue(send_notes_email, conversation_id)
+        if runtime.settings.neo4j_uri:
+            _queue(sync_graph)
     return outcome.value
 
 
@@ -192,6 +194,24 @@ def resynthesize(
     if outcome is stages.StageOutcome.DONE and runtime.settings.neo4j_uri:
         _queue(sync_graph)
     return outcome.value
+
+
+@app.task(base=StageTask, bind=True, name="notify.email")
+def send_notes_email(self: StageTask, /, conversation_id: str, **kwargs: Any) -> str:
+    """A completed meeting's notes to its participants; a transient SMTP error retried
+    with the stages' backoff, a delivery another worker holds looked at again once its
+    claim lapses. New notes of a resynthesis are not mailed again by themselves."""
+    runtime = current_runtime()
+    sent = delivery.send_notes(
+        uuid.UUID(conversation_id),
+        uow=runtime.unit_of_work(),
+        mailer=runtime.mailer,
+        leases=runtime.leases,
+        final_attempt=self.final_attempt,
+    )
+    if sent.outcome is delivery.DeliveryOutcome.BUSY and not self.final_attempt:
+        raise self.retry(countdown=sent.retry_in)
+    return sent.outcome.value
 
 
 @app.task(name="graph.sync")
@@ -222,7 +242,14 @@ def recover_stuck(self: StageTask, /, **kwargs: Any) -> int:
     """The periodic sweep: sends again the stage of every conversation whose lease lapsed
     and whose message is not waiting in the broker."""
     runtime = current_runtime()
-    resent = 0
+    # Deliveries whose worker died mid-send, or whose message the broker lost (a batch a
+    # sweep: each is due again only a lease later, and mail is not urgent).
+    due = delivery.take_due_deliveries(
+        uow=runtime.unit_of_work(), leases=runtime.leases, limit=_SWEEP_BATCH
+    )
+    for conversation_id in due:
+        _queue(send_notes_email, str(conversation_id))
+    resent = len(due)
     while True:
         sweep = stages.requeue_stuck(
             uow=runtime.unit_of_work(),

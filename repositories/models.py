@@ -294,7 +294,18 @@ class Synthesis(Model):
         _enum_column(EmailStatus, "email_status"), default=EmailStatus.PENDING
     )
     email_sent_at: Mapped[timestamp | None]
+    # Why the last delivery failed or was skipped (a refused address is noted on a sent one).
     email_error: Mapped[str | None] = mapped_column(Text)
+    # Who the notes go to: fixed when a delivery is asked with addresses, else when sent.
+    email_recipients: Mapped[list[Any] | None]
+    # Kept from the first attempt of a delivery on, so one sent again after a crash (between
+    # sending and recording it) is the same message to mail programs.
+    email_message_id: Mapped[str | None] = mapped_column(String(255))
+    # The claim of the worker sending it, as a conversation's lease: one taken over once it
+    # lapses; a lapse with no holder means a queued delivery is due to be looked at again.
+    email_claim_token: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    email_claim_expires_at: Mapped[timestamp | None]
+    email_attempts: Mapped[int] = mapped_column(default=0, server_default=sql_text("0"))
 
     conversation: Mapped[Conversation] = relationship(back_populates="synthesis", lazy="raise")
 

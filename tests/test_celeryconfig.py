@@ -67,6 +67,7 @@ class TestCeleryConfig:
             "pipeline.resynthesize": {"queue": "synthesis"},
             "graph.sync": {"queue": "graph"},
             "pipeline.recover_stuck": {"queue": "celery"},
+            "notify.email": {"queue": "email"},
         }
         assert conf["serializers"] == ["json", ["json"]]
 
@@ -74,6 +75,7 @@ class TestCeleryConfig:
         conf = _load(CELERY_BROKER_URL="redis://127.0.0.1:6379/0")
         assert conf["tasks"] == [
             "graph.sync",
+            "notify.email",
             "pipeline.complete",
             "pipeline.recover_stuck",
             "pipeline.resynthesize",

@@ -87,3 +87,28 @@ class TestSettings:
         assert settings.openai_api_key is not None
         assert settings.openai_api_key.get_secret_value() == "sk-test-hunter2"
         assert "hunter2" not in repr(settings)
+
+
+class TestEmailSettings:
+    def test_email_to_is_comma_separated(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("SMTP_URL", "smtp+starttls://ann:p4ssw0rd@127.0.0.1:2525")
+        monkeypatch.setenv("EMAIL_FROM", "minutes@example.test")
+        monkeypatch.setenv("EMAIL_TO", "team@example.test, boss@example.test")
+        settings = Settings()
+        assert settings.email_to == ["team@example.test", "boss@example.test"]
+        assert "p4ssw0rd" not in repr(settings)
+
+    def test_a_server_without_a_sender_is_refused(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("SMTP_URL", "smtp://127.0.0.1:2525")
+        monkeypatch.delenv("EMAIL_FROM", raising=False)
+        with pytest.raises(ValidationError, match="set EMAIL_FROM"):
+            Settings()
+
+    def test_an_unusable_url_is_refused_without_showing_it(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("SMTP_URL", "imap://ann:secret@127.0.0.1")
+        monkeypatch.setenv("EMAIL_FROM", "minutes@example.test")
+        with pytest.raises(ValidationError, match="smtp\\+starttls://") as raised:
+            Settings()
+        assert "secret" not in str(raised.value)

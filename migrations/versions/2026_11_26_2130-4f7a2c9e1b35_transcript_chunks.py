@@ -1,8 +1,8 @@
 """Long recordings are transcribed in chunks, each a leased row any worker may take.
 
 Revision ID: 4f7a2c9e1b35
-Revises: c7a41f2e9d35
-Created: 2026-11-26 20:30:00.000000+00:00
+Revises: 4f2a9c1e7d35
+Created: 2026-11-26 21:30:00.000000+00:00
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "4f7a2c9e1b35"
-down_revision: str | None = "c7a41f2e9d35"
+down_revision: str | None = "4f2a9c1e7d35"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
