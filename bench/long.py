@@ -119,6 +119,10 @@ def workers(count: int, env: dict[str, str], logs: Path) -> Iterator[list[subpro
                 "--without-mingle",
                 "--without-gossip",
             ]
+            if index == 0:
+                # The recovery sweep, as a deployment runs it: a lost message costs a
+                # minute, not the run.
+                command += ["--beat", "--schedule", str(logs / "beat-schedule")]
             process = subprocess.Popen(
                 command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
