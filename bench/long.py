@@ -36,10 +36,10 @@ from sqlalchemy import select
 # Run as a plain script the repository's own packages are not on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from integrations.audio import decode_range, duration_of
+from integrations.diarization.transcriber import DiarizingTranscriber
 from integrations.transcription.chunks import LongRecordings, plan_chunks
 from integrations.transcription.local import BEAM_SIZE, LocalWhisperTranscriber, build_prompt
 from pipeline.config import Settings
-from pipeline.providers import build_long_recordings
 from repositories.database import UnitOfWork, create_database_engine, create_session_factory
 from repositories.models import ConversationStatus, TranscriptChunk
 from scratch_database import scratch_database
@@ -202,9 +202,14 @@ def timed(work: Callable[[], object]) -> float:
 
 def compare_one_chunk(recording: Path, chunk_seconds: float, repeats: int) -> None:
     span = plan_chunks(recording, duration_of(recording), chunk_seconds)[0]
-    long_recordings: LongRecordings = build_long_recordings(Settings())
-    transcriber = long_recordings.transcriber
-    assert isinstance(transcriber, LocalWhisperTranscriber)
+    # The local provider alone (TRANSCRIPTION_PROVIDERS's chain adds nothing to time here),
+    # so bare faster-whisper runs on its very model.
+    transcriber = LocalWhisperTranscriber(Settings().whisper_model)
+    long_recordings = LongRecordings(
+        chunk_seconds=chunk_seconds,
+        transcriber=transcriber,
+        speakers=DiarizingTranscriber(transcriber, diarizer=None),
+    )
     bare = BatchedInferencePipeline(transcriber.whisper_model)
 
     def ours() -> object:
