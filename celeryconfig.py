@@ -39,6 +39,7 @@ task_send_sent_event = True
 task_default_queue = "celery"
 task_routes = {
     "pipeline.transcribe": {"queue": "transcription"},
+    "pipeline.transcribe_chunk": {"queue": "transcription"},
     "pipeline.synthesize": {"queue": "synthesis"},
     "pipeline.complete": {"queue": "synthesis"},
     "pipeline.resynthesize": {"queue": "synthesis"},

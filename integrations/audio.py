@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,82 @@ def decode_file(path: Path) -> Samples:
     """
     audio: Samples = _decoded(path, split_stereo=False)
     return audio
+
+
+def duration_of(path: Path) -> float:
+    """How long the audio of `path` lasts, in seconds: from the container's header when it
+    says, else by decoding it through (nothing is kept). Errors as `decode_file`."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise UnreadableMediaError(f"{path.name}: no audio stream")
+            stream = container.streams.audio[0]
+            if stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+            if container.duration is not None:
+                return container.duration / av.time_base
+            seconds = 0.0
+            for frame in container.decode(stream):
+                seconds += frame.samples / frame.sample_rate
+            return seconds
+    except FileNotFoundError:
+        raise
+    except av.error.FFmpegError as exc:
+        raise UnreadableMediaError(f"{path.name}: not an audio file PyAV can decode") from exc
+
+
+def decode_range(path: Path, start: float, end: float) -> Samples:
+    """The audio of `path` from `start` to `end` seconds, mono at SAMPLE_RATE.
+
+    Seeks to `start` and decodes only up to `end`, so a span of an hour-long recording
+    costs the span's memory, not the hour's. Errors as `decode_file`.
+    """
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise UnreadableMediaError(f"{path.name}: no audio stream")
+            stream = container.streams.audio[0]
+            try:
+                # Lands on the frame at or before `start`; frame times say where exactly.
+                container.seek(int(start * av.time_base), backward=True, any_frame=False)
+            except av.error.FFmpegError:
+                container.seek(0)
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+            pieces: list[npt.NDArray[Any]] = []
+            first: float | None = None
+            decoded = 0  # samples at SAMPLE_RATE since `first`
+            for frame in container.decode(stream):
+                if first is None:
+                    first = float(frame.time) if frame.time is not None else 0.0
+                for resampled in resampler.resample(frame):
+                    piece = resampled.to_ndarray().reshape(-1)
+                    pieces.append(piece)
+                    decoded += piece.size
+                if first + decoded / SAMPLE_RATE >= end:
+                    break
+            for resampled in resampler.resample(None):
+                pieces.append(resampled.to_ndarray().reshape(-1))
+    except FileNotFoundError:
+        raise
+    except av.error.FFmpegError as exc:
+        raise UnreadableMediaError(f"{path.name}: not an audio file PyAV can decode") from exc
+    if first is None:
+        return np.zeros(0, dtype=np.float32)
+    audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
+    lo = max(0, round((start - first) * SAMPLE_RATE))
+    hi = max(lo, round((end - first) * SAMPLE_RATE))
+    samples: Samples = audio[lo:hi].astype(np.float32) / 32768.0
+    return samples
+
+
+def write_wav(path: Path, samples: Samples) -> None:
+    """16-bit mono PCM at SAMPLE_RATE: what every transcriber reads."""
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as file:
+        file.setnchannels(1)
+        file.setsampwidth(2)
+        file.setframerate(SAMPLE_RATE)
+        file.writeframes(pcm.tobytes())
 
 
 def _decoded(path: Path, *, split_stereo: bool) -> Any:

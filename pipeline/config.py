@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # Who spoke when in a recording: "voice" clusters the voices on this machine (the
     # Resemblyzer encoder), "none" leaves speakers to the channels and a given timeline.
     diarization: Literal["voice", "none"] = "voice"
+    # A recording longer than this (seconds) is cut at pauses into chunks about this long,
+    # each transcribed by whichever worker takes it.
+    chunk_seconds: float = Field(default=600.0, gt=0)
     # The order transcription providers are tried in: one that is down or refuses us hands
     # the recording to the next at once (see integrations/transcription/chain.py).
     transcription_providers: Annotated[list[TranscriptionProvider], NoDecode] = ["local"]

@@ -107,12 +107,7 @@ class Heartbeat:
             return False
         try:
             with self._uow:
-                held = self._uow.conversations.renew_lease(
-                    self.conversation_id,
-                    token=self._token,
-                    lease_until=self._leases.until(utc_now()),
-                    progress=self._percent,
-                )
+                held = self._renewed(self._uow, self._leases.until(utc_now()))
         except SQLAlchemyError:
             # The database is away for now: keep trying. If the lease lapses meanwhile
             # another worker may take the stage over; the final compare-and-set on the
@@ -124,6 +119,33 @@ class Heartbeat:
         if not held and not self._stopped.is_set():
             log.warning("lease lost conversation_id=%s", self.conversation_id)
         return held
+
+    def _renewed(self, uow: UnitOfWork, lease_until: datetime) -> bool:
+        return uow.conversations.renew_lease(
+            self.conversation_id, token=self._token, lease_until=lease_until, progress=self._percent
+        )
+
+
+class ChunkHeartbeat(Heartbeat):
+    """Keeps a held chunk's lease renewed. Its conversation's progress is its chunks done
+    over its chunks, written as each one lands, so a chunk's own progress is not stored."""
+
+    def __init__(
+        self,
+        chunk_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        *,
+        token: uuid.UUID,
+        uow: UnitOfWork,
+        leases: Leases,
+    ) -> None:
+        super().__init__(
+            conversation_id, token=token, uow=uow, leases=leases, on_progress=lambda percent: None
+        )
+        self.chunk_id = chunk_id
+
+    def _renewed(self, uow: UnitOfWork, lease_until: datetime) -> bool:
+        return uow.chunks.renew_lease(self.chunk_id, token=self._token, lease_until=lease_until)
 
 
 class _Renewer:

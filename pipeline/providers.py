@@ -22,6 +22,7 @@ from integrations.synthesis.openai import OpenAISynthesizer
 from integrations.synthesis.resolution import resolve_owners_and_dates
 from integrations.transcription.base import Circuits, RecordingTranscriber, Transcriber
 from integrations.transcription.chain import NamedProvider, TranscriptionChain
+from integrations.transcription.chunks import LongRecordings
 from integrations.transcription.local import LocalWhisperTranscriber
 from integrations.transcription.openai import OpenAITranscriber
 from integrations.transcription.platform import PlatformTranscripts
@@ -59,12 +60,28 @@ TRANSCRIBERS: Mapping[str, Callable[[Settings], RecordingTranscriber]] = {
 
 
 def build_transcriber(settings: Settings, *, circuits: Circuits | None = None) -> Transcriber:
+    """The recording transcriber (`build_recording_transcriber`) with speakers told apart;
+    a transcript the platform made is read as it is."""
+    # A transcript the platform made is read, whatever provider would transcribe a
+    # recording; only a recording goes through diarization (a platform transcript carries
+    # its speakers), which names voices only where the provider gave no speakers.
+    return PlatformTranscripts(
+        DiarizingTranscriber(
+            build_recording_transcriber(settings, circuits=circuits),
+            diarizer=build_diarizer(settings),
+        )
+    )
+
+
+def build_recording_transcriber(
+    settings: Settings, *, circuits: Circuits | None = None
+) -> RecordingTranscriber:
     """The providers TRANSCRIPTION_PROVIDERS names, tried in that order; `circuits` shared
     by the workers skip one that failed recently.
 
     Raises TranscriptionRefusedError for a provider named without what it needs (a key).
     """
-    chain = TranscriptionChain(
+    return TranscriptionChain(
         [
             NamedProvider(name, TRANSCRIBERS[name](settings))
             for name in settings.transcription_providers
@@ -72,10 +89,19 @@ def build_transcriber(settings: Settings, *, circuits: Circuits | None = None) -
         circuits=circuits,
         cooldown_seconds=settings.transcription_cooldown_seconds,
     )
-    # A transcript the platform made is read, whatever provider would transcribe a
-    # recording; only a recording goes through diarization (a platform transcript carries
-    # its speakers), which names voices only where the provider gave no speakers.
-    return PlatformTranscripts(DiarizingTranscriber(chain, diarizer=build_diarizer(settings)))
+
+
+def build_long_recordings(
+    settings: Settings, *, circuits: Circuits | None = None
+) -> LongRecordings:
+    """Recordings past CHUNK_SECONDS: chunks by the recording transcriber alone (the same
+    fallback order), speakers labelled on the stitched whole as on any recording."""
+    recordings = build_recording_transcriber(settings, circuits=circuits)
+    return LongRecordings(
+        chunk_seconds=settings.chunk_seconds,
+        transcriber=recordings,
+        speakers=DiarizingTranscriber(recordings, diarizer=build_diarizer(settings)),
+    )
 
 
 def build_diarizer(settings: Settings) -> Diarizer | None:

@@ -33,12 +33,9 @@ def run_in_process(
     steps: list[tuple[str, Callable[[], stages.StageOutcome]]] = [
         (
             "transcribe",
-            lambda: stages.transcribe(
+            lambda: _transcribe_in_process(
                 conversation_id,
-                uow=uow,
-                transcriber=runtime.transcriber,
-                sources=runtime.sources,
-                leases=runtime.leases,
+                runtime,
                 on_progress=lambda percent: on_progress("transcribe", percent),
             ),
         ),
@@ -66,6 +63,45 @@ def run_in_process(
         _sync_graph(runtime, runtime.graph)
     on_stage("email")
     _send_notes(conversation_id, runtime)
+    return outcome
+
+
+def _transcribe_in_process(
+    conversation_id: uuid.UUID, runtime: Runtime, *, on_progress: Callable[[int], None]
+) -> stages.StageOutcome:
+    """The transcription stage; a long recording's chunks one after another, through the
+    same stages the workers run (the progress: chunks done over chunks), then stitched."""
+    uow = runtime.unit_of_work()
+
+    def transcribe() -> stages.StageOutcome:
+        return stages.transcribe(
+            conversation_id,
+            uow=uow,
+            transcriber=runtime.transcriber,
+            sources=runtime.sources,
+            leases=runtime.leases,
+            on_progress=on_progress,
+            long_recordings=runtime.long_recordings,
+        )
+
+    outcome = transcribe()
+    if outcome is not stages.StageOutcome.CHUNKED:
+        return outcome
+    chunks = stages.chunks_to_send(conversation_id, uow=uow)
+    for done, chunk_id in enumerate(chunks):
+        on_progress(100 * done // len(chunks))
+        outcome = stages.transcribe_chunk(
+            conversation_id,
+            chunk_id,
+            uow=uow,
+            long_recordings=runtime.long_recordings,
+            sources=runtime.sources,
+            leases=runtime.leases,
+        )
+        if outcome is stages.StageOutcome.LAST_CHUNK:
+            return transcribe()
+        if outcome is not stages.StageOutcome.DONE:
+            return outcome
     return outcome
 
 

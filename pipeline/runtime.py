@@ -15,6 +15,7 @@ from integrations.graph.writer import GraphWriter
 from integrations.synthesis.base import Synthesizer
 from integrations.synthesis.chain import Closeable, SynthesisChain
 from integrations.transcription.base import Transcriber
+from integrations.transcription.chunks import LongRecordings
 from pipeline import providers
 from pipeline.circuits import DatabaseCircuits
 from pipeline.config import Settings
@@ -87,6 +88,8 @@ class Runtime:
             chain.close()
         if isinstance(self.transcriber, Closeable):
             self.transcriber.close()
+        if "long_recordings" in vars(self):
+            self.long_recordings.close()
         if "engine" in vars(self):
             self.engine.dispose()
         if "sources" in vars(self):
@@ -119,6 +122,13 @@ class Runtime:
             else None,
             database=settings.neo4j_database,
             retry_seconds=settings.graph_retry_seconds,
+        )
+
+    @cached_property
+    def long_recordings(self) -> LongRecordings:
+        """How recordings past CHUNK_SECONDS are transcribed: in chunks, by any worker."""
+        return providers.build_long_recordings(
+            self.settings, circuits=DatabaseCircuits(self.unit_of_work)
         )
 
     @cached_property

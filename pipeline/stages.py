@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
+import socket
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
@@ -35,8 +37,10 @@ from integrations.synthesis.base import (
 )
 from integrations.synthesis.chain import SynthesisChain
 from integrations.transcription.base import TranscribedSegment, Transcriber, Transcript
+from integrations.transcription.chunks import LongRecordings, chunk_result, stitch
 from pipeline.follow_up import follow_up_action_items
-from pipeline.leases import DEFAULT_LEASES, Heartbeat, Leases
+from pipeline.leases import DEFAULT_LEASES, ChunkHeartbeat, Heartbeat, Leases
+from repositories.chunks import StuckChunk
 from repositories.conversations import StuckConversation
 from repositories.database import UnitOfWork
 from repositories.models import ConversationStatus, utc_now
@@ -65,6 +69,10 @@ def _no_progress(percent: int) -> None:
 
 class StageOutcome(enum.StrEnum):
     DONE = "done"
+    # A long recording handed to its chunks (pipeline.transcribe_chunk, each), or the last
+    # chunk landed and the whole is to be stitched (pipeline.transcribe again).
+    CHUNKED = "chunked"
+    LAST_CHUNK = "last_chunk"
     SKIPPED = "skipped"  # not in this stage's state: done before, or another worker has it
     GONE = "gone"  # the conversation was deleted meanwhile
     FAILED = "failed"  # given up: the stage kept losing its worker
@@ -83,11 +91,15 @@ def transcribe(
     leases: Leases = DEFAULT_LEASES,
     final_attempt: bool = True,
     on_progress: ProgressCallback = _no_progress,
+    long_recordings: LongRecordings | None = None,
 ) -> StageOutcome:
     """pending -> transcribing -> synthesizing: the recording becomes ordered segments.
 
     `final_attempt` False means a transient error will be retried: the stage is handed
-    back instead of failed.
+    back instead of failed. With `long_recordings`, a recording longer than its
+    `chunk_seconds` is planned into chunks instead (CHUNKED: send `chunks_to_send`'s),
+    and once every chunk is done, the next run stitches them and goes on as for any
+    recording.
     """
     token = uuid.uuid4()
     # The claim is one statement, the participants' names read in it.
@@ -101,6 +113,15 @@ def transcribe(
     log.info("transcribing conversation_id=%s delivery=%d", conversation_id, claim.deliveries)
     if _given_up(conversation_id, uow, Status.TRANSCRIBING, token, claim.deliveries, leases):
         return StageOutcome.FAILED
+    # One statement without a transaction around it (a round trip on every meeting); the
+    # chunks' results only for a conversation that has chunks.
+    with uow.autocommit() as reading:
+        planned = reading.chunks.count_for(conversation_id)
+        chunks = reading.chunks.finished(conversation_id) if planned else None
+    if planned and chunks is None:
+        # Chunks still owed (a retry, or a message sent twice): those nobody holds go out
+        # again, the done ones are kept.
+        return _hand_to_chunks(conversation_id, uow, token, [], leases)
 
     # No transaction is open while the recording is fetched and transcribed: that takes
     # minutes and must not hold a connection or locks.
@@ -108,22 +129,36 @@ def transcribe(
         with _failures_recorded(
             conversation_id, uow, Status.TRANSCRIBING, token, leases, final_attempt
         ):
+            # Checked when the upload was stored.
+            timeline = timeline_from_json(claim.speaker_timeline or [])
             with (
                 Heartbeat(
                     conversation_id, token=token, uow=uow, leases=leases, on_progress=on_progress
                 ) as heartbeat,
                 sources.fetch(claim.source_uri, owner=str(conversation_id)) as path,
             ):
-                transcript = transcriber.transcribe(
-                    path,
-                    title=claim.title,
-                    participants=claim.participants,
-                    # Checked when the upload was stored.
-                    timeline=timeline_from_json(claim.speaker_timeline or []),
-                    # The upload's language, if it named one; None detects it.
-                    language=claim.language,
-                    on_progress=heartbeat.report,
-                )
+                cuts = None
+                if chunks is not None:
+                    assert long_recordings is not None  # chunks are planned only with it
+                    transcript = long_recordings.speakers.label_speakers(
+                        path,
+                        stitch([chunk.result for chunk in chunks], chunks[-1].end),
+                        participants=claim.participants,
+                        timeline=timeline,
+                        on_progress=heartbeat.report,
+                    )
+                elif long_recordings is None or (cuts := long_recordings.cuts(path)) is None:
+                    transcript = transcriber.transcribe(
+                        path,
+                        title=claim.title,
+                        participants=claim.participants,
+                        timeline=timeline,
+                        # The upload's language, if it named one; None detects it.
+                        language=claim.language,
+                        on_progress=heartbeat.report,
+                    )
+            if cuts is not None:
+                return _hand_to_chunks(conversation_id, uow, token, cuts, leases)
             # Anonymous voices the meeting names ("I'm Maria") get the participant's name.
             transcript = name_transcript(transcript, [Attendee(n) for n in claim.participants])
             # One statement on PostgreSQL, atomic by itself: no transaction around it.
@@ -152,6 +187,130 @@ def transcribe(
         "transcribed conversation_id=%s segments=%d", conversation_id, len(transcript.segments)
     )
     return StageOutcome.DONE
+
+
+def transcribe_chunk(
+    conversation_id: uuid.UUID,
+    chunk_id: uuid.UUID,
+    *,
+    uow: UnitOfWork,
+    long_recordings: LongRecordings,
+    sources: AudioSources,
+    leases: Leases = DEFAULT_LEASES,
+    final_attempt: bool = True,
+) -> StageOutcome:
+    """One chunk of a long recording transcribed and kept; LAST_CHUNK when it was the last
+    one to land (send pipeline.transcribe, which stitches them).
+
+    The chunk is leased like a stage: a worker that dies mid-chunk stops renewing, and the
+    chunk's message (redelivered, or sent again by the sweep) takes it over. A done chunk
+    is never taken again.
+    """
+    token = uuid.uuid4()
+    with uow:
+        now = utc_now()
+        claim = uow.chunks.claim(chunk_id, token=token, lease_until=leases.until(now), now=now)
+        if claim is None:
+            return StageOutcome.SKIPPED if uow.chunks.exists(chunk_id) else StageOutcome.GONE
+    log.info(
+        "transcribing chunk conversation_id=%s chunk=%d delivery=%d",
+        conversation_id,
+        claim.position,
+        claim.deliveries,
+    )
+    if claim.deliveries > leases.max_deliveries:
+        fail(
+            conversation_id,
+            uow=uow,
+            expected=Status.TRANSCRIBING,
+            error=(
+                f"gave up on chunk {claim.position + 1} after {claim.deliveries - 1} tries: the "
+                "worker was lost each time (killed, out of memory, or over its time limit)"
+            ),
+        )
+        return StageOutcome.FAILED
+
+    try:
+        # No conversation lease to hand back (the chunks hold theirs): a permanent error
+        # fails the conversation, a transient one gives the chunk back for its retry.
+        with _failures_recorded(
+            conversation_id, uow, Status.TRANSCRIBING, None, leases, final_attempt
+        ):
+            with (
+                ChunkHeartbeat(chunk_id, conversation_id, token=token, uow=uow, leases=leases),
+                sources.fetch(claim.source_uri) as path,
+            ):
+                transcript = long_recordings.transcribe_span(
+                    path,
+                    (claim.start, claim.end),
+                    title=claim.title,
+                    participants=claim.participants,
+                    language=claim.language,
+                )
+            with uow:
+                now = utc_now()
+                stored = uow.chunks.store(
+                    chunk_id,
+                    token=token,
+                    result=chunk_result(transcript),
+                    worker=_worker_name(),
+                    now=now,
+                    requeue_at=leases.requeue_at(now),
+                )
+    except Exception as error:
+        # The chunk comes back undone either way: for its retry, due by the lease's
+        # deadline; or, the conversation failed, for a `minutes retry` to send it again.
+        retried = isinstance(error, TRANSIENT_ERRORS) and not final_attempt
+        try:
+            with uow:
+                uow.chunks.hand_back(
+                    chunk_id,
+                    token=token,
+                    requeue_at=leases.requeue_at(utc_now()) if retried else None,
+                )
+        except SQLAlchemyError:
+            # The database is away: the chunk's lease lapses and the sweep sends it again.
+            log.warning("could not hand back chunk_id=%s", chunk_id, exc_info=True)
+        raise
+    if stored is None:
+        return StageOutcome.SKIPPED  # the lease lapsed and another worker took the chunk
+    log.info(
+        "transcribed chunk conversation_id=%s chunk=%d done=%d/%d",
+        conversation_id,
+        claim.position,
+        stored.done,
+        stored.total,
+    )
+    return StageOutcome.LAST_CHUNK if stored.last else StageOutcome.DONE
+
+
+def chunks_to_send(conversation_id: uuid.UUID, *, uow: UnitOfWork) -> list[uuid.UUID]:
+    """The chunks of a conversation that CHUNKED whose transcription is owed, in order."""
+    with uow:
+        return uow.chunks.unfinished(conversation_id)
+
+
+def _worker_name() -> str:
+    """Stored with each chunk a worker transcribes, for operators watching the spread."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _hand_to_chunks(
+    conversation_id: uuid.UUID,
+    uow: UnitOfWork,
+    token: uuid.UUID,
+    cuts: Sequence[tuple[float, float]],
+    leases: Leases,
+) -> StageOutcome:
+    with uow:
+        now = utc_now()
+        queued = uow.chunks.hand_over(
+            conversation_id, holder=token, spans=cuts, now=now, requeue_at=leases.requeue_at(now)
+        )
+    if queued is None:
+        return StageOutcome.SKIPPED
+    log.info("chunked conversation_id=%s chunks_queued=%d", conversation_id, len(queued))
+    return StageOutcome.CHUNKED
 
 
 def synthesize(
@@ -315,7 +474,8 @@ def resynthesize(
 @dataclass(frozen=True, slots=True)
 class Sweep:
     lost: list[StuckConversation]  # to send again
-    examined: int  # lapsed conversations looked at: the limit means there may be more
+    examined: int  # lapsed conversations (and chunks) looked at: the limit means more
+    lost_chunks: list[StuckChunk] = field(default_factory=list)  # to send again
 
 
 def requeue_stuck(
@@ -323,21 +483,31 @@ def requeue_stuck(
     uow: UnitOfWork,
     leases: Leases,
     still_queued: Callable[[Sequence[StuckConversation]], Collection[uuid.UUID]],
+    chunks_still_queued: Callable[[Sequence[StuckChunk]], Collection[uuid.UUID]] = (
+        lambda chunks: ()
+    ),
     limit: int = 500,
 ) -> Sweep:
-    """Unfinished conversations whose lease lapsed and whose work is lost, to send again.
+    """Unfinished conversations, and chunks of long recordings, whose lease lapsed and
+    whose work is lost, to send again.
 
     A lapsed worker's lease means the worker died. A queued stage's lease lapses
     `leases.requeue_after` after it was queued: `still_queued` (the broker's records) then
-    tells a message still waiting in a backlog, left alone, from one the broker lost. Every
-    one examined is looked at again only once `leases.requeue_after` has passed again.
+    tells a message still waiting in a backlog, left alone, from one the broker lost;
+    `chunks_still_queued` likewise for chunks (by default none is: all are sent again, and
+    a chunk's claim lets only one run). Every one examined is looked at again only once
+    `leases.requeue_after` has passed again.
     """
     with uow:
         now = utc_now()
         lapsed = uow.conversations.claim_stuck(
             now=now, requeue_at=leases.requeue_at(now), limit=limit
         )
+        lapsed_chunks = uow.chunks.claim_stuck(
+            now=now, requeue_at=leases.requeue_at(now), limit=limit
+        )
         waiting = still_queued([c for c in lapsed if not c.leased])
+        chunks_waiting = chunks_still_queued([c for c in lapsed_chunks if not c.leased])
     lost = [conversation for conversation in lapsed if conversation.id not in waiting]
     for conversation in lost:
         log.warning(
@@ -346,7 +516,15 @@ def requeue_stuck(
             conversation.status,
             conversation.leased,
         )
-    return Sweep(lost=lost, examined=len(lapsed))
+    lost_chunks = [chunk for chunk in lapsed_chunks if chunk.id not in chunks_waiting]
+    for chunk in lost_chunks:
+        log.warning(
+            "requeued stuck chunk conversation_id=%s chunk_id=%s worker_lost=%s",
+            chunk.conversation_id,
+            chunk.id,
+            chunk.leased,
+        )
+    return Sweep(lost=lost, examined=max(len(lapsed), len(lapsed_chunks)), lost_chunks=lost_chunks)
 
 
 def fail(

@@ -24,6 +24,7 @@ from pipeline.queued import QueueRecords
 from pipeline.retries import Backoff
 from pipeline.runner import resynthesize_in_process, run_in_process, sync_graph_in_process
 from pipeline.runtime import Runtime
+from repositories.chunks import StuckChunk
 from repositories.conversations import StuckConversation
 from repositories.models import ConversationStatus
 
@@ -119,9 +120,32 @@ def transcribe(self: StageTask, /, conversation_id: str, **kwargs: Any) -> str:
         leases=runtime.leases,
         final_attempt=self.final_attempt,
         on_progress=self.progress_reporter("transcribe", conversation_id),
+        long_recordings=runtime.long_recordings,
     )
     if outcome is stages.StageOutcome.DONE:
         _queue(synthesize, conversation_id)
+    elif outcome is stages.StageOutcome.CHUNKED:
+        uow = runtime.unit_of_work()
+        for chunk_id in stages.chunks_to_send(uuid.UUID(conversation_id), uow=uow):
+            _queue_chunk(conversation_id, str(chunk_id))
+    return outcome.value
+
+
+@app.task(base=StageTask, bind=True, name="pipeline.transcribe_chunk")
+def transcribe_chunk(self: StageTask, /, conversation_id: str, chunk_id: str, **kwargs: Any) -> str:
+    """One chunk of a long recording; the last one to land sends the stitching."""
+    runtime = current_runtime()
+    outcome = stages.transcribe_chunk(
+        uuid.UUID(conversation_id),
+        uuid.UUID(chunk_id),
+        uow=runtime.unit_of_work(),
+        long_recordings=runtime.long_recordings,
+        sources=runtime.sources,
+        leases=runtime.leases,
+        final_attempt=self.final_attempt,
+    )
+    if outcome is stages.StageOutcome.LAST_CHUNK:
+        _queue(transcribe, conversation_id)
     return outcome.value
 
 
@@ -231,8 +255,11 @@ def recover_stuck(self: StageTask, /, **kwargs: Any) -> int:
             uow=runtime.unit_of_work(),
             leases=runtime.leases,
             still_queued=_still_queued,
+            chunks_still_queued=_chunks_still_queued,
             limit=_SWEEP_BATCH,
         )
+        for chunk in sweep.lost_chunks:
+            _queue_chunk(str(chunk.conversation_id), str(chunk.id))
         for conversation in sweep.lost:
             # Transcribe takes pending and lapsed transcribing alike; synthesize goes on to
             # complete by itself when the notes are already there.
@@ -240,7 +267,7 @@ def recover_stuck(self: StageTask, /, **kwargs: Any) -> int:
                 synthesize if conversation.status == ConversationStatus.SYNTHESIZING else transcribe
             )
             _queue(task, str(conversation.id))
-        resent += len(sweep.lost)
+        resent += len(sweep.lost) + len(sweep.lost_chunks)
         # A broker loss strands the whole backlog: all of it is sent again in this sweep,
         # a batch per transaction (each examined row is due again only later).
         if sweep.examined < _SWEEP_BATCH:
@@ -258,6 +285,11 @@ def _still_queued(conversations: Sequence[StuckConversation]) -> set[uuid.UUID]:
     return _queue_records().waiting(
         [(conversation.id, awaited(conversation).name) for conversation in conversations]
     )
+
+
+def _chunks_still_queued(chunks: Sequence[StuckChunk]) -> set[uuid.UUID]:
+    """Those of the queued `chunks` whose message is in the broker."""
+    return _queue_records().waiting([(chunk.id, transcribe_chunk.name) for chunk in chunks])
 
 
 def _queue_records() -> QueueRecords:
@@ -324,6 +356,21 @@ def _queue(task: Task, conversation_id: str | None = None) -> None:  # type: ign
             "could not queue conversation_id=%s task=%s error=%s",
             conversation_id or "-",
             task.name,
+            type(error).__name__,
+        )
+
+
+def _queue_chunk(conversation_id: str, chunk_id: str) -> None:
+    """Send one chunk's transcription; a broker that is away is logged, as in `_queue`:
+    the chunk's lease says when the sweep sends it again."""
+    try:
+        transcribe_chunk.delay(conversation_id, chunk_id)
+        _queue_records().mark(chunk_id, transcribe_chunk.name)
+    except (BrokerError, RedisError) as error:
+        log.warning(
+            "could not queue conversation_id=%s chunk_id=%s error=%s",
+            conversation_id,
+            chunk_id,
             type(error).__name__,
         )
 

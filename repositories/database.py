@@ -13,6 +13,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from repositories.action_items import ActionItemRepository
 from repositories.base import Scope
+from repositories.chunks import TranscriptChunkRepository
 from repositories.circuits import ProviderCircuitRepository
 from repositories.conversations import ConversationRepository
 from repositories.outbox import GraphOutboxRepository
@@ -86,6 +87,7 @@ class UnitOfWork:
     graph_outbox: GraphOutboxRepository
     search: SearchRepository
     action_items: ActionItemRepository
+    chunks: TranscriptChunkRepository
     circuits: ProviderCircuitRepository
 
     def __init__(self, session_factory: sessionmaker[Session], *, autocommit: bool = False) -> None:
@@ -136,6 +138,7 @@ class UnitOfWork:
         self.graph_outbox = GraphOutboxRepository(scope)
         self.search = SearchRepository(scope)
         self.action_items = ActionItemRepository(scope)
+        self.chunks = TranscriptChunkRepository(scope)
         self.circuits = ProviderCircuitRepository(scope)
         return self
 

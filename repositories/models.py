@@ -104,6 +104,11 @@ class ActionItemState(enum.StrEnum):
     DONE = "done"
 
 
+class ChunkState(enum.StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+
+
 class EmailStatus(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
@@ -225,6 +230,13 @@ class Conversation(Model):
         cascade="all, delete-orphan",
         passive_deletes=True,
         lazy="raise",
+    )
+    chunks: Mapped[list[TranscriptChunk]] = relationship(
+        back_populates="conversation",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="raise",
+        order_by="TranscriptChunk.position",
     )
 
 
@@ -424,6 +436,50 @@ class ActionItem(Model):
     conversation: Mapped[Conversation] = relationship(
         back_populates="action_items", foreign_keys=[conversation_id], lazy="raise"
     )
+
+
+class TranscriptChunk(Model):
+    """A span of a long recording, transcribed by whichever worker takes it.
+
+    Leased like a conversation's stage (see pipeline/leases.py): a worker holds it while it
+    transcribes, a lapsed lease means that worker died. Done, it keeps its result until the
+    whole recording's transcript is stitched from every chunk's.
+    """
+
+    __tablename__ = "transcript_chunks"
+    __table_args__ = (
+        # The unique key doubles as the index that reads a recording's chunks in order.
+        UniqueConstraint("conversation_id", "position"),
+        CheckConstraint('"end" > start', name="end_after_start"),
+        # Partial: the recovery sweep only ever looks at chunks still owed.
+        Index(
+            "ix_transcript_chunks_pending_lease",
+            "lease_expires_at",
+            postgresql_where=sql_text("state = 'pending'"),
+            sqlite_where=sql_text("state = 'pending'"),
+        ),
+    )
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    position: Mapped[int]
+    start: Mapped[float]  # seconds into the recording
+    end: Mapped[float]
+    state: Mapped[ChunkState] = mapped_column(
+        _enum_column(ChunkState, "chunk_state"), default=ChunkState.PENDING
+    )
+    # What the transcriber returned, times in the whole recording: segments (with words),
+    # language, duration, provider, model, passed_over.
+    result: Mapped[dict[str, Any] | None]
+    lease_token: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    lease_expires_at: Mapped[timestamp | None]
+    deliveries: Mapped[int] = mapped_column(default=0, server_default=sql_text("0"))
+    # Which worker (host:pid) transcribed it, for operators watching the spread.
+    worker: Mapped[str | None] = mapped_column(String(255))
+    done_at: Mapped[timestamp | None]
+
+    conversation: Mapped[Conversation] = relationship(back_populates="chunks", lazy="raise")
 
 
 class ProviderCircuit(Base):

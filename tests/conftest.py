@@ -21,7 +21,8 @@ from sqlalchemy.orm import sessionmaker
 from integrations.graph.writer import GraphWriter
 from pipeline import schema
 from repositories.database import UnitOfWork, create_database_engine
-from tests.corpus import CORPUS
+from tests.audio import meeting_series
+from tests.corpus import CORPUS, script
 from tests.llm_server import LlmServer, LlmServerError, running_llm_server
 
 # The server `make test` starts; CI has it. A missing server fails the run, never skips it.
@@ -38,6 +39,26 @@ def corpus() -> Path:
     if not (CORPUS / "scripted").is_dir():
         pytest.fail(f"the shared test corpus is missing: expected it at {CORPUS}")
     return CORPUS
+
+
+# About 27 minutes, long enough to be cut into chunks: the two scripted meetings (voices
+# whisper hears well, so two transcripts of it differ by whisper's errors, not its noise),
+# one after another, over again.
+LONG_MEETING = ["launch-planning", "incident-review"] * 5 + ["launch-planning"]
+
+
+@pytest.fixture(scope="session")
+def long_meeting(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The long recording (WAV), made once per run, in a folder of its own."""
+    meetings = [corpus / "scripted" / f"{name}.wav" for name in LONG_MEETING]
+    folder = tmp_path_factory.mktemp("long-meeting")
+    return meeting_series(folder / "long-meeting.wav", meetings)
+
+
+@pytest.fixture(scope="session")
+def long_meeting_script(corpus: Path) -> str:
+    """What is said in `long_meeting`."""
+    return " ".join(script(corpus / "scripted" / f"{name}.wav") for name in LONG_MEETING)
 
 
 def _create_database(admin_url: str, name: str) -> str:

@@ -61,6 +61,7 @@ class TestCeleryConfig:
         assert conf["events"] is True
         assert conf["routes"] == {
             "pipeline.transcribe": {"queue": "transcription"},
+            "pipeline.transcribe_chunk": {"queue": "transcription"},
             "pipeline.synthesize": {"queue": "synthesis"},
             "pipeline.complete": {"queue": "synthesis"},
             "pipeline.resynthesize": {"queue": "synthesis"},
@@ -80,6 +81,7 @@ class TestCeleryConfig:
             "pipeline.resynthesize",
             "pipeline.synthesize",
             "pipeline.transcribe",
+            "pipeline.transcribe_chunk",
         ]
 
     def test_no_stage_outlives_the_visibility_timeout(self) -> None:

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import wave
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from integrations.audio import SAMPLE_RATE, Samples, channel_count, decode_stereo
+from integrations.audio import SAMPLE_RATE, Samples, channel_count, decode_stereo, write_wav
 from integrations.diarization.base import DiarizationError, Diarizer, NamedTurn
 from integrations.diarization.speakers import assign_speakers
 from integrations.diarization.timeline import name_from_timeline
@@ -93,6 +92,23 @@ class DiarizingTranscriber:
             language=language,
             on_progress=lambda fraction: report(fraction * _TRANSCRIPTION_SHARE),
         )
+        return self.label_speakers(
+            path, transcript, participants=participants, timeline=timeline, on_progress=report
+        )
+
+    def label_speakers(
+        self,
+        path: Path,
+        transcript: Transcript,
+        *,
+        participants: Sequence[str] = (),
+        timeline: Sequence[NamedTurn] = (),
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Transcript:
+        """`transcript`, of the recording `path`, with its speakers: from `timeline` when one
+        was given, else from the voices (the diarizer on the whole recording). A long
+        recording's chunks are transcribed without speakers and labelled here once, whole,
+        so one voice carries one label across them."""
         if timeline:
             return name_from_timeline(transcript, timeline)
         if self._diarizer is None or not transcript.segments:
@@ -105,7 +121,7 @@ class DiarizingTranscriber:
         except DiarizationError:
             log.warning("diarization failed, speakers left out path=%s", path.name, exc_info=True)
             return transcript
-        report(1.0)
+        (on_progress or _ignore_progress)(1.0)
         # The voices come out as "Speaker 1", "Speaker 2"...: the transcribe stage names
         # them from what is said (naming.name_transcript), whoever labelled them.
         return assign_speakers(transcript, turns)
@@ -125,7 +141,7 @@ class DiarizingTranscriber:
         for index, samples in enumerate(channels):
             with tempfile.TemporaryDirectory(prefix="minutes-channel-") as folder:
                 channel_file = Path(folder) / f"channel-{index + 1}.wav"
-                _write_wav(channel_file, samples)
+                write_wav(channel_file, samples)
                 try:
                     transcript = self._recordings.transcribe(
                         channel_file,
@@ -202,16 +218,6 @@ def _most_overlapped(
             if shared > 0:
                 overlap[turn.name] = overlap.get(turn.name, 0.0) + shared
     return max(overlap, key=overlap.__getitem__) if overlap else None
-
-
-def _write_wav(path: Path, samples: Samples) -> None:
-    """16-bit mono PCM at SAMPLE_RATE: what every transcriber reads."""
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as file:
-        file.setnchannels(1)
-        file.setsampwidth(2)
-        file.setframerate(SAMPLE_RATE)
-        file.writeframes(pcm.tobytes())
 
 
 def _share(report: Callable[[float], None], index: int, count: int) -> Callable[[float], None]:

@@ -25,6 +25,7 @@ TABLES = {
     "syntheses",
     "graph_outbox",
     "action_items",
+    "transcript_chunks",
     "provider_circuits",
 }
 
