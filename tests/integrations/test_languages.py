@@ -24,8 +24,10 @@ JFK_TEXT = (
     "And so my fellow Americans, ask not what your country can do for you, "
     "ask what you can do for your country."
 )
-# espeak-ng's robotic voices are harder than people; base still gets most words right.
-MAX_FOREIGN_WER = 0.5
+# espeak-ng's robotic voices are harder than people; base gets about half the words right
+# or better (0.14-0.52 measured, French the hardest, varying with the machine's threads),
+# where English words written for the speech score about 1.0.
+MAX_FOREIGN_WER = 0.6
 
 
 def _text(transcript: Transcript) -> str:
