@@ -38,6 +38,7 @@ def follow_up_action_items(conversation_id: uuid.UUID, *, uow: UnitOfWork) -> Fo
     found = uow.conversations.list_completed_with_notes([conversation_id], limit=1)
     if not found:
         return FollowUp()
+    uow.action_items.lock_for_follow_up()
     # Done as of the meeting that said so, however often its notes are written.
     said_at = found[0].started_at or found[0].completed_at or utc_now()
     meeting = meeting_graph(found[0])

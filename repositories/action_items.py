@@ -57,8 +57,24 @@ def meeting_date() -> ColumnElement[datetime]:
     return func.coalesce(Conversation.started_at, Conversation.created_at)
 
 
+# The key of the PostgreSQL advisory lock a follow-up holds until its transaction ends
+# ("minutes:" in ASCII, then 2): any number no other advisory lock of this database uses.
+FOLLOW_UP_LOCK_KEY = 0x6D696E7574657302
+
+
 class ActionItemRepository(Repository[ActionItem]):
     model = ActionItem
+
+    def lock_for_follow_up(self) -> None:
+        """Wait until no other transaction follows items up, then hold that until this one
+        ends.
+
+        Two meetings completing together could otherwise both carry over the same earlier
+        item (one of them failing on the unique link). After the wait this transaction's
+        reads see what the other committed. SQLite runs one writer at a time anyway.
+        """
+        if self.scope.dialect == "postgresql":
+            self.session.execute(select(func.pg_advisory_xact_lock(FOLLOW_UP_LOCK_KEY)))
 
     def replace_for_conversation(
         self, conversation_id: uuid.UUID, items: Sequence[NewActionItem]
