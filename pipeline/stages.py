@@ -238,7 +238,7 @@ def transcribe_chunk(
         ):
             with (
                 ChunkHeartbeat(chunk_id, conversation_id, token=token, uow=uow, leases=leases),
-                sources.fetch(claim.source_uri) as path,
+                sources.fetch(claim.source_uri, owner=str(conversation_id)) as path,
             ):
                 transcript = long_recordings.transcribe_span(
                     path,
