@@ -66,7 +66,12 @@ def follow_up_action_items(conversation_id: uuid.UUID, *, uow: UnitOfWork) -> Fo
     )
     report = FollowUp()
     unmatched = _carry_over(uow, earlier, items, report)
-    said = [Said(s.text, s.speaker) for s in uow.segments.list_spoken(conversation_id)]
+    # Read only when an earlier item is left to hear reported done: it is the whole transcript.
+    said = (
+        [Said(s.text, s.speaker) for s in uow.segments.list_spoken(conversation_id)]
+        if unmatched
+        else []
+    )
     for item in unmatched:
         if (done := reports_done(item.text, item.owner_name, said)) is not None:
             changed |= uow.action_items.close(

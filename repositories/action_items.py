@@ -71,10 +71,9 @@ class ActionItemRepository(Repository[ActionItem]):
 
         Two meetings completing together could otherwise both carry over the same earlier
         item (one of them failing on the unique link). After the wait this transaction's
-        reads see what the other committed. SQLite runs one writer at a time anyway.
+        reads see what the other committed.
         """
-        if self.scope.dialect == "postgresql":
-            self.session.execute(select(func.pg_advisory_xact_lock(FOLLOW_UP_LOCK_KEY)))
+        self.advisory_xact_lock(FOLLOW_UP_LOCK_KEY)
 
     def replace_for_conversation(
         self, conversation_id: uuid.UUID, items: Sequence[NewActionItem]
@@ -206,11 +205,9 @@ class ActionItemRepository(Repository[ActionItem]):
         *,
         conversation_ids: Collection[uuid.UUID] | None = None,
         owner: str | None = None,
-        open_only: bool = False,
     ) -> list[FollowedItem]:
         """Items across meetings, oldest meeting first; `owner` a person key or a
-        normalized name; `open_only` leaves out what is done and what a later item carries
-        over (that one is listed)."""
+        normalized name."""
         criteria: list[ColumnElement[bool]] = []
         if conversation_ids is not None:
             criteria.append(ActionItem.conversation_id.in_(conversation_ids))
@@ -221,14 +218,6 @@ class ActionItemRepository(Repository[ActionItem]):
                     ActionItem.owner_name_key == owner,
                     ActionItem.owner_name_key.startswith(f"{owner} ", autoescape=True),
                 )
-            )
-        if open_only:
-            successor = aliased(ActionItem)
-            criteria.append(ActionItem.state == ActionItemState.OPEN)
-            criteria.append(
-                ~select(successor.id)
-                .where(successor.carried_over_from_id == ActionItem.id)
-                .exists()
             )
         return self._followed(*criteria)
 

@@ -129,6 +129,20 @@ class Repository(Generic[ModelT]):
         # A Core statement: a stage asks it when its claim found nothing, with no session.
         return bool(self.execute(select(exists().where(self.model.id == id))).scalar())
 
+    def advisory_xact_lock(self, key: int, *, wait: bool = True) -> bool:
+        """Takes PostgreSQL's advisory lock `key` until this transaction ends; False when
+        another transaction holds it and `wait` is not asked for.
+
+        SQLite has no advisory locks and runs one writer at a time anyway: there it is
+        always True.
+        """
+        if self.scope.dialect != "postgresql":
+            return True
+        if wait:
+            self.execute(select(func.pg_advisory_xact_lock(key)))
+            return True
+        return bool(self.execute(select(func.pg_try_advisory_xact_lock(key))).scalar())
+
     def execute(
         self,
         statement: Executable,

@@ -37,7 +37,6 @@ class ChunkClaim:
 
 @dataclass(frozen=True, slots=True)
 class StoredChunk:
-    conversation_id: uuid.UUID
     done: int
     total: int
 
@@ -48,7 +47,6 @@ class StoredChunk:
 
 @dataclass(frozen=True, slots=True)
 class FinishedChunk:
-    start: float
     end: float
     result: dict[str, Any]
 
@@ -253,18 +251,18 @@ class TranscriptChunkRepository(Repository[TranscriptChunk]):
                 )
                 .values(lease_expires_at=requeue_at, updated_at=now)
             )
-        return StoredChunk(conversation_id, done, total)
+        return StoredChunk(done, total)
 
     def finished(self, conversation_id: uuid.UUID) -> list[FinishedChunk] | None:
         """Every chunk's result in order; None unless every chunk is done."""
         rows = self.session.execute(
-            select(TranscriptChunk.start, TranscriptChunk.end, TranscriptChunk.result)
+            select(TranscriptChunk.end, TranscriptChunk.result)
             .where(TranscriptChunk.conversation_id == conversation_id)
             .order_by(TranscriptChunk.position)
         ).all()
-        if any(result is None for _, _, result in rows):
+        if any(result is None for _, result in rows):
             return None
-        return [FinishedChunk(start, end, result) for start, end, result in rows]
+        return [FinishedChunk(end, result) for end, result in rows]
 
     def claim_stuck(self, *, now: datetime, requeue_at: datetime, limit: int) -> list[StuckChunk]:
         """Unfinished chunks of conversations being transcribed whose lease lapsed, handed

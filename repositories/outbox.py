@@ -45,16 +45,9 @@ class GraphOutboxRepository(Repository[GraphOutboxEvent]):
         transaction holds it and `wait` is not asked for.
 
         One sync at a time talks to Neo4j, so while Neo4j is slow or away a burst of
-        completions does not turn into a crowd of syncs each holding a worker. SQLite has no
-        advisory locks and runs one writer at a time anyway: there it is always True.
+        completions does not turn into a crowd of syncs each holding a worker.
         """
-        if self.scope.dialect != "postgresql":
-            return True
-        if wait:
-            self.session.execute(select(func.pg_advisory_xact_lock(GRAPH_SYNC_LOCK_KEY)))
-            return True
-        locked = self.session.scalar(select(func.pg_try_advisory_xact_lock(GRAPH_SYNC_LOCK_KEY)))
-        return bool(locked)
+        return self.advisory_xact_lock(GRAPH_SYNC_LOCK_KEY, wait=wait)
 
     def claim_pending(self, *, limit: int) -> Sequence[GraphOutboxEvent]:
         """Up to `limit` unprocessed events, locked until this transaction ends.

@@ -336,8 +336,7 @@ def _ignore_progress(fraction: float) -> None:
 
 
 class _Decoder:
-    """Decodes clips of one recording, keeping the language given or the one the first
-    batch found."""
+    """Decodes clips of one recording in the language given."""
 
     def __init__(
         self,
@@ -345,7 +344,7 @@ class _Decoder:
         audio: _Audio,
         prompt: str | None,
         batch_size: int,
-        language: str | None = None,
+        language: str,
     ) -> None:
         self._pipeline = pipeline
         self._audio = audio
@@ -401,7 +400,7 @@ class _Decoder:
         beam_size: int,
         on_position: Callable[[float], None] = lambda seconds: None,
     ) -> list[Word]:
-        segments, info = self._pipeline.transcribe(
+        segments, _ = self._pipeline.transcribe(
             audio,
             language=self.language,
             beam_size=beam_size,
@@ -429,7 +428,6 @@ class _Decoder:
                 )
                 for word in segment.words or ()
             ]
-        self.language = info.language
         return words
 
 
