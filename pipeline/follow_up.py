@@ -22,6 +22,7 @@ from datetime import date, datetime
 from integrations.action_items import Said, repeats, reports_done
 from pipeline.graph import meeting_graph
 from repositories.action_items import FollowedItem, NewActionItem
+from repositories.conversations import CompletedConversation
 from repositories.database import UnitOfWork
 from repositories.models import ActionItemState, utc_now
 
@@ -49,8 +50,14 @@ def follow_up_completed(*, uow: UnitOfWork, batch: int = FOLLOW_UP_BATCH) -> int
         with uow:
             uow.action_items.lock_for_follow_up()
             due = uow.conversations.due_for_follow_up(limit=batch)
+            # The batch's notes in one read; followed up one by one, in `due`'s order.
+            found = {
+                meeting.id: meeting
+                for meeting in uow.conversations.list_completed_with_notes(due, limit=batch)
+            }
             for conversation_id in due:
-                follow_up_action_items(conversation_id, uow=uow, announced=False)
+                if (meeting := found.get(conversation_id)) is not None:
+                    _follow_up(meeting, uow, announced=False)
             uow.conversations.followed_up(due)
         followed += len(due)
         if len(due) < batch:
@@ -75,9 +82,14 @@ def follow_up_action_items(
     if not found:
         return FollowUp()
     uow.action_items.lock_for_follow_up()
+    return _follow_up(found[0], uow, announced=announced)
+
+
+def _follow_up(completed: CompletedConversation, uow: UnitOfWork, *, announced: bool) -> FollowUp:
+    conversation_id = completed.id
     # Done as of the meeting that said so, however often its notes are written.
-    said_at = found[0].started_at or found[0].completed_at or utc_now()
-    meeting = meeting_graph(found[0])
+    said_at = completed.started_at or completed.completed_at or utc_now()
+    meeting = meeting_graph(completed)
     items = [
         NewActionItem(
             id=uuid.UUID(task.id),
