@@ -433,16 +433,7 @@ class _Decoder:
             {"start": (start + 0.5) / _SAMPLE_RATE, "end": (end + 0.5) / _SAMPLE_RATE}
             for start, end in clips
         ]
-        segments, _ = self._pipeline.transcribe(
-            packed,
-            language=self.language,
-            beam_size=beam_size,
-            batch_size=self._batch_size,
-            word_timestamps=True,
-            initial_prompt=self._prompt,
-            vad_filter=False,
-            clip_timestamps=timestamps,
-        )
+        segments = self._decoded(packed, timestamps, beam_size)
         return _words(restore_speech_timestamps(segments, speech, _SAMPLE_RATE), on_position)
 
     def decode_packed(
@@ -471,7 +462,11 @@ class _Decoder:
         windows.append(_Clip(window_start, position - _PACK_GAP_S))
 
         words = []
-        for word in self._run(np.concatenate(pieces), windows, beam_size):
+        timestamps = [{"start": c.start, "end": c.end} for c in windows]
+        decoded = _words(
+            self._decoded(np.concatenate(pieces), timestamps, beam_size), _ignore_progress
+        )
+        for word in decoded:
             k = max(bisect.bisect_right(starts, _midpoint(word)) - 1, 0)
             clip, shift = clips[k], clips[k].start - starts[k]
             start = min(max(word.start + shift, clip.start), clip.end)
@@ -479,7 +474,11 @@ class _Decoder:
             words.append(replace(word, start=start, end=end))
         return words
 
-    def _run(self, audio: _Audio, clips: Sequence[_Clip], beam_size: int) -> list[Word]:
+    def _decoded(
+        self, audio: _Audio, clips: list[dict[str, float]], beam_size: int
+    ) -> Iterable[Segment]:
+        """Segments of `audio`'s `clips` (seconds), each decoded as one window."""
+        segments: Iterable[Segment]
         segments, _ = self._pipeline.transcribe(
             audio,
             language=self.language,
@@ -488,9 +487,9 @@ class _Decoder:
             word_timestamps=True,
             initial_prompt=self._prompt,
             vad_filter=False,
-            clip_timestamps=[{"start": c.start, "end": c.end} for c in clips],
+            clip_timestamps=clips,
         )
-        return _words(segments, _ignore_progress)
+        return segments
 
 
 def _words(segments: Iterable[Segment], on_position: Callable[[float], None]) -> list[Word]:
