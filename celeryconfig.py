@@ -44,6 +44,8 @@ task_routes = {
     "pipeline.complete": {"queue": "synthesis"},
     "pipeline.resynthesize": {"queue": "synthesis"},
     "pipeline.recover_stuck": {"queue": "celery"},
+    # Its own queue: the follow-up of action items is never on a meeting's hot path.
+    "pipeline.follow_up": {"queue": "follow_up"},
     "graph.sync": {"queue": "graph"},
     # Its own queue: a mail server that is slow or away never holds up the stages.
     "notify.email": {"queue": "email"},

@@ -105,7 +105,7 @@ CHAOS_SETTINGS = {
     "GRAPH_SYNC_INTERVAL_SECONDS": "10",
 }
 # What `minutes worker` consumes when started without -Q.
-QUEUES = "transcription,synthesis,graph,celery"
+QUEUES = "transcription,synthesis,graph,follow_up,celery"
 BROKER_LOSS_TARGET_S = 120.0
 # Neo4j down must not stall meetings: at least this share of those that arrive during the
 # outage completes during it (a stalled pipeline completed 2 of about 60).

@@ -95,7 +95,7 @@ metrics_app = typer.Typer(help="Prometheus metrics.", no_args_is_help=True)
 app.add_typer(metrics_app, name="metrics")
 
 # A worker started without -Q serves every queue the pipeline uses.
-ALL_QUEUES = "transcription,synthesis,graph,email,celery"
+ALL_QUEUES = "transcription,synthesis,graph,email,follow_up,celery"
 
 # `list` folds titles and errors into lines at least this wide, its columns this far apart.
 FOLDED_MIN_WIDTH = 8

@@ -2,10 +2,14 @@
 
 The meeting's items become rows with stable ids; each open item of an earlier meeting owed
 by one of this meeting's people is then carried over (this meeting's notes repeat it, the
-same owner) or closed (someone here reports it done). It runs inside the caller's
-transaction (completion, new notes, renamed speakers), so the states change with the notes
-that changed them, and the earlier meetings whose items changed get a graph outbox event in
-the same transaction.
+same owner) or closed (someone here reports it done). The meetings whose items changed get
+a graph outbox event in the same transaction.
+
+A completion only marks its meeting due (`follow_up_due`, in the completing statement):
+`follow_up_completed` takes the due meetings in batches, earliest held first, one batch at
+a time, so completions never queue behind one another's follow-up. New notes and renamed
+speakers follow up inside their own transaction instead, the states changing with the
+notes that changed them.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from datetime import date, datetime
 from integrations.action_items import Said, repeats, reports_done
 from pipeline.graph import meeting_graph
 from repositories.action_items import FollowedItem, NewActionItem
+from repositories.conversations import CompletedConversation
 from repositories.database import UnitOfWork
 from repositories.models import ActionItemState, utc_now
 
@@ -32,16 +37,59 @@ class FollowUp:
     closed: list[uuid.UUID] = field(default_factory=list)
 
 
-def follow_up_action_items(conversation_id: uuid.UUID, *, uow: UnitOfWork) -> FollowUp:
+# Meetings followed up per transaction: a backlog (after an outage) commits as it goes.
+FOLLOW_UP_BATCH = 100
+
+
+def follow_up_completed(*, uow: UnitOfWork, batch: int = FOLLOW_UP_BATCH) -> int:
+    """Follow up every completed meeting marked due, earliest held first, a batch per
+    transaction; how many were. Another run meanwhile waits its turn, then finds what is
+    left."""
+    followed = 0
+    while True:
+        with uow:
+            uow.action_items.lock_for_follow_up()
+            due = uow.conversations.due_for_follow_up(limit=batch)
+            # The batch's notes in one read; followed up one by one, in `due`'s order.
+            found = {
+                meeting.id: meeting
+                for meeting in uow.conversations.list_completed_with_notes(due, limit=batch)
+            }
+            for conversation_id in due:
+                if (meeting := found.get(conversation_id)) is not None:
+                    _follow_up(meeting, uow, announced=False)
+            uow.conversations.followed_up(due)
+        followed += len(due)
+        if len(due) < batch:
+            return followed
+
+
+def follow_up_is_due(*, uow: UnitOfWork) -> bool:
+    """Whether a completed meeting awaits its follow-up."""
+    with uow:
+        return bool(uow.conversations.due_for_follow_up(limit=1))
+
+
+def follow_up_action_items(
+    conversation_id: uuid.UUID, *, uow: UnitOfWork, announced: bool = True
+) -> FollowUp:
     """Derive a completed meeting's items and follow up the earlier ones, in `uow`'s open
-    transaction. Running it again for the same notes gives the same rows."""
+    transaction. Running it again for the same notes gives the same rows.
+
+    `announced`: the caller writes the meeting's own graph outbox event; otherwise one is
+    written when its items now carry earlier ones over (links the graph has not seen)."""
     found = uow.conversations.list_completed_with_notes([conversation_id], limit=1)
     if not found:
         return FollowUp()
     uow.action_items.lock_for_follow_up()
+    return _follow_up(found[0], uow, announced=announced)
+
+
+def _follow_up(completed: CompletedConversation, uow: UnitOfWork, *, announced: bool) -> FollowUp:
+    conversation_id = completed.id
     # Done as of the meeting that said so, however often its notes are written.
-    said_at = found[0].started_at or found[0].completed_at or utc_now()
-    meeting = meeting_graph(found[0])
+    said_at = completed.started_at or completed.completed_at or utc_now()
+    meeting = meeting_graph(completed)
     items = [
         NewActionItem(
             id=uuid.UUID(task.id),
@@ -79,7 +127,11 @@ def follow_up_action_items(conversation_id: uuid.UUID, *, uow: UnitOfWork) -> Fo
             )
             report.closed.append(item.id)
     changed |= {item.conversation_id for item in earlier if item not in unmatched}
-    for affected in sorted(changed - {conversation_id}):
+    if announced or not report.carried_over:
+        changed.discard(conversation_id)
+    else:
+        changed.add(conversation_id)
+    for affected in sorted(changed):
         uow.graph_outbox.add_event(
             affected,
             GRAPH_EVENT_FOLLOWED_UP,

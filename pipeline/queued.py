@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 
 _KEY_PREFIX = "minutes:queued:"
 PRESUMED_LOST_AFTER_S = 30 * 60
+# Set while a follow-up run is queued and not started. Short-lived: should its message be
+# lost while Redis keeps the key, the next completion after this sends another anyway.
+_FOLLOW_UP_KEY = "minutes:queued:follow-up"
+_FOLLOW_UP_WAITING_MS = 60_000
 
 
 class QueueRecords:
@@ -68,6 +72,15 @@ class QueueRecords:
                 self._reset()
                 raise
             self._unanswered += 1
+
+    def follow_up_wanted(self) -> bool:
+        """Whether a completion is to send a follow-up run: not while one sent before is
+        still waiting to start. Records the send (one SET NX, waited for)."""
+        return bool(self._redis.set(_FOLLOW_UP_KEY, 1, nx=True, px=_FOLLOW_UP_WAITING_MS))
+
+    def follow_up_started(self) -> None:
+        """A follow-up run is under way: what completes from now on needs another."""
+        self._redis.delete(_FOLLOW_UP_KEY)
 
     def waiting(self, sent: Sequence[tuple[uuid.UUID, str]]) -> set[uuid.UUID]:
         """The conversations of `sent` (id and task) whose record is there: the task was

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from integrations.graph.writer import GraphWriter
 from integrations.synthesis.chain import SynthesisChain
 from pipeline import delivery, graph, stages
+from pipeline.follow_up import follow_up_completed
 from pipeline.metrics import measured_stage
 from pipeline.runtime import Runtime
 
@@ -22,9 +23,10 @@ def run_in_process(
     on_stage: Callable[[str], None] = lambda stage: None,
     on_progress: Callable[[str, int], None] = lambda stage, percent: None,
 ) -> stages.StageOutcome:
-    """Transcribe, synthesize, complete (and, when NEO4J_URI is set, sync the graph); the
-    outcome of the last stage that ran. `on_stage` hears each stage's name as it starts,
-    `on_progress` the name and percent done of one that reports them.
+    """Transcribe, synthesize (which completes), follow up the action items (and, when
+    NEO4J_URI is set, sync the graph); the outcome of the last stage that ran. `on_stage`
+    hears each stage's name as it starts, `on_progress` the name and percent done of one
+    that reports them.
 
     In-process there is no retry to wait for, so every error is final: the stage records
     the conversation as failed (with the error's message) and the error propagates.
@@ -47,9 +49,9 @@ def run_in_process(
                 synthesizer=runtime.synthesizer,
                 leases=runtime.leases,
                 on_progress=lambda percent: on_progress("synthesize", percent),
+                mail_notes=runtime.mailer is not None,
             ),
         ),
-        ("complete", lambda: stages.complete(conversation_id, uow=uow)),
     ]
     outcome = stages.StageOutcome.DONE
     for name, step in steps:
@@ -58,6 +60,9 @@ def run_in_process(
             outcome = step()
         if outcome is not stages.StageOutcome.DONE:
             return outcome
+    on_stage("follow-up")
+    with measured_stage("pipeline.follow_up"):
+        follow_up_completed(uow=uow)
     if runtime.graph is not None:
         on_stage("graph")
         _sync_graph(runtime, runtime.graph)

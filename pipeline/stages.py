@@ -44,12 +44,13 @@ from integrations.transcription.chunks import (
     chunk_result,
     stitch,
 )
+from pipeline.delivery import NO_SERVER as NO_MAIL_SERVER
 from pipeline.follow_up import follow_up_action_items
 from pipeline.leases import DEFAULT_LEASES, ChunkHeartbeat, Heartbeat, Leases
 from repositories.chunks import StuckChunk
 from repositories.conversations import StuckConversation
 from repositories.database import UnitOfWork
-from repositories.models import ConversationStatus, utc_now
+from repositories.models import ConversationStatus, EmailStatus, utc_now
 from repositories.segments import NewSegment, SpokenText
 
 Status = ConversationStatus
@@ -119,15 +120,15 @@ def transcribe(
     log.info("transcribing conversation_id=%s delivery=%d", conversation_id, claim.deliveries)
     if _given_up(conversation_id, uow, Status.TRANSCRIBING, token, claim.deliveries, leases):
         return StageOutcome.FAILED
-    # One statement without a transaction around it (a round trip on every meeting); the
-    # chunks' results only for a conversation that has chunks.
-    with uow.autocommit() as reading:
-        planned = reading.chunks.count_for(conversation_id)
-        chunks = reading.chunks.finished(conversation_id) if planned else None
-    if planned and chunks is None:
-        # Chunks still owed (a retry, or a message sent twice): those nobody holds go out
-        # again, the done ones are kept.
-        return _hand_to_chunks(conversation_id, uow, token, None, leases)
+    # The chunks' results only for a conversation that has chunks (the claim says).
+    chunks = None
+    if claim.has_chunks:
+        with uow.autocommit() as reading:
+            chunks = reading.chunks.finished(conversation_id)
+        if chunks is None:
+            # Chunks still owed (a retry, or a message sent twice): those nobody holds go
+            # out again, the done ones are kept.
+            return _hand_to_chunks(conversation_id, uow, token, None, leases)
 
     # No transaction is open while the recording is fetched and transcribed: that takes
     # minutes and must not hold a connection or locks.
@@ -336,9 +337,15 @@ def synthesize(
     leases: Leases = DEFAULT_LEASES,
     final_attempt: bool = True,
     on_progress: ProgressCallback = _no_progress,
+    mail_notes: bool = True,
 ) -> StageOutcome:
-    """Stores the notes of a transcribed conversation, and who spoke how much; its state
-    stays synthesizing."""
+    """synthesizing -> completed: stores the notes of a transcribed conversation and who
+    spoke how much, with the graph outbox event and the action items' follow-up marked due,
+    in one statement (one transaction on SQLite).
+
+    `mail_notes` False (no mail server is set) records the notes' email as skipped at once,
+    so no delivery is left pending for `notify.email`.
+    """
     token = uuid.uuid4()
     # The claim is one statement, the participants' names and the transcript read in it.
     with uow.autocommit() as claiming:
@@ -347,7 +354,7 @@ def synthesize(
             conversation_id, token=token, lease_until=leases.until(now), now=now
         )
         if claim is None:
-            return _synthesis_not_claimed(claiming, conversation_id)
+            return _not_claimed(claiming, conversation_id)
     # A segment's id is its position: the transcript is read in order, numbered from 0.
     utterances = [
         Utterance(segment_id=position, text=s.text, speaker=s.speaker, start=s.start, end=s.end)
@@ -374,55 +381,56 @@ def synthesize(
                 conversation_id, token=token, uow=uow, leases=leases, on_progress=on_progress
             ):
                 notes = synthesizer.synthesize(utterances, meeting, final_attempt=final_attempt)
+            row = _synthesis_row(notes)
+            if not mail_notes:
+                row.update(email_status=EmailStatus.SKIPPED, email_error=NO_MAIL_SERVER)
             # One statement on PostgreSQL, atomic by itself: no transaction around it.
             with uow.autocommit() as writing:
-                # Handing the lease back is the compare-and-set: it fails when another worker
-                # took the stage over meanwhile, and then writes nothing. The claim required
-                # no notes, and only the lease holder writes them.
-                if not writing.conversations.release_with_notes(
+                # The lease is the compare-and-set: it fails when another worker took the
+                # stage over meanwhile, and then writes nothing. The claim required no notes,
+                # and only the lease holder writes them.
+                if not writing.conversations.complete_with_notes(
                     conversation_id,
                     token=token,
-                    requeue_at=leases.requeue_at(utc_now()),
-                    notes=_synthesis_row(notes),
+                    notes=row,
                     spoken=_speaking(claim.participants, claim.transcript),
+                    event_type=GRAPH_EVENT_COMPLETED,
+                    payload=_completion_payload(conversation_id),
                 ):
                     raise _LostRace
     except _LostRace:
         return StageOutcome.SKIPPED
-    log.info("synthesized conversation_id=%s", conversation_id)
+    log.info("completed conversation_id=%s", conversation_id)
     return StageOutcome.DONE
 
 
 def complete(
     conversation_id: uuid.UUID, *, uow: UnitOfWork, final_attempt: bool = True
 ) -> StageOutcome:
-    """synthesizing -> completed, with the graph outbox event.
-
-    One transaction, so the graph hears of exactly the conversations that completed.
-    """
+    """synthesizing -> completed for notes stored apart from the completion, with the graph
+    outbox event: the rows of a version whose synthesis stopped before completing (the
+    synthesis stage now completes in the notes' own statement)."""
     with (
         _failures_recorded(
             conversation_id, uow, Status.SYNTHESIZING, None, DEFAULT_LEASES, final_attempt
         ),
-        # One transaction: the follow-up of the action items changes with the completion.
-        uow as completing,
+        uow.autocommit() as completing,
     ):
         # The compare-and-set writes the event only when it moves the row: a stale
         # message (from before a retry, when no notes are stored yet) writes neither.
-        completed_at = utc_now()
         if not completing.conversations.complete(
             conversation_id,
-            completed_at=completed_at,
+            completed_at=utc_now(),
             event_type=GRAPH_EVENT_COMPLETED,
-            payload={
-                "conversation_id": str(conversation_id),
-                "completed_at": completed_at.isoformat(),
-            },
+            payload=_completion_payload(conversation_id),
         ):
             return _not_claimed(completing, conversation_id)
-        follow_up_action_items(conversation_id, uow=completing)
     log.info("completed conversation_id=%s", conversation_id)
     return StageOutcome.DONE
+
+
+def _completion_payload(conversation_id: uuid.UUID) -> dict[str, str]:
+    return {"conversation_id": str(conversation_id), "completed_at": utc_now().isoformat()}
 
 
 def resynthesize(
@@ -584,19 +592,6 @@ def _not_claimed(uow: UnitOfWork, conversation_id: uuid.UUID) -> StageOutcome:
     if uow.conversations.exists(conversation_id):
         return StageOutcome.SKIPPED
     return StageOutcome.GONE
-
-
-def _synthesis_not_claimed(uow: UnitOfWork, conversation_id: uuid.UUID) -> StageOutcome:
-    conversation = uow.conversations.get_by_id(conversation_id)
-    if conversation is None:
-        return StageOutcome.GONE
-    if (
-        conversation.status == Status.SYNTHESIZING
-        and uow.syntheses.get_by_conversation(conversation_id) is not None
-    ):
-        # An earlier run stored the notes and stopped before completing: go on.
-        return StageOutcome.DONE
-    return StageOutcome.SKIPPED
 
 
 def _speaking(names: Sequence[str], spoken: Sequence[SpokenText]) -> dict[str, tuple[float, int]]:

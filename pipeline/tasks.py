@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from pipeline import delivery, graph, stages
 from pipeline.app import app
 from pipeline.config import get_settings
+from pipeline.follow_up import follow_up_completed, follow_up_is_due
 from pipeline.queued import QueueRecords
 from pipeline.retries import Backoff
 from pipeline.runner import resynthesize_in_process, run_in_process, sync_graph_in_process
@@ -159,23 +160,46 @@ def synthesize(self: StageTask, /, conversation_id: str, **kwargs: Any) -> str:
         leases=runtime.leases,
         final_attempt=self.final_attempt,
         on_progress=self.progress_reporter("synthesize", conversation_id),
+        mail_notes=runtime.mailer is not None,
     )
     if outcome is stages.StageOutcome.DONE:
-        _queue(complete, conversation_id)
+        _completed(runtime, conversation_id)
     return outcome.value
 
 
 @app.task(base=StageTask, bind=True, name="pipeline.complete")
 def complete(self: StageTask, /, conversation_id: str, **kwargs: Any) -> str:
+    """Completes notes stored apart from the completion (see `stages.complete`); the
+    sweep sends it, and a message of an earlier version may still be queued."""
     runtime = current_runtime()
     outcome = stages.complete(
         uuid.UUID(conversation_id), uow=runtime.unit_of_work(), final_attempt=self.final_attempt
     )
     if outcome is stages.StageOutcome.DONE:
-        _queue(send_notes_email, conversation_id)
-        if runtime.settings.neo4j_uri:
-            _queue(sync_graph)
+        _completed(runtime, conversation_id)
     return outcome.value
+
+
+def _completed(runtime: Runtime, conversation_id: str) -> None:
+    """What follows a completion once it is committed: the email, the graph, the follow-up."""
+    if runtime.mailer is not None:
+        _queue(send_notes_email, conversation_id)
+    if runtime.settings.neo4j_uri:
+        _queue(sync_graph)
+    _queue_follow_up()
+
+
+@app.task(bind=True, name="pipeline.follow_up")
+def follow_up(self: Task, /, **kwargs: Any) -> int:  # type: ignore[type-arg]
+    """Follow up the action items of every meeting completed since the last run.
+
+    Sent once while one waits (`_queue_follow_up`), and by the sweep while any meeting is
+    due; a run waits for the one under way, then takes what is left. Not retried by
+    itself: what fails stays due, and the next completion or sweep sends it again.
+    """
+    # Before reading what is due: a completion from now on sends another run.
+    _queue_records().follow_up_started()
+    return follow_up_completed(uow=current_runtime().unit_of_work())
 
 
 @app.task(base=StageTask, bind=True, name="pipeline.resynthesize")
@@ -250,6 +274,8 @@ def recover_stuck(self: StageTask, /, **kwargs: Any) -> int:
     for conversation_id in due:
         _queue(send_notes_email, str(conversation_id))
     resent = len(due)
+    if follow_up_is_due(uow=runtime.unit_of_work()):
+        _queue_follow_up(always=True)
     while True:
         sweep = stages.requeue_stuck(
             uow=runtime.unit_of_work(),
@@ -261,12 +287,8 @@ def recover_stuck(self: StageTask, /, **kwargs: Any) -> int:
         for chunk in sweep.lost_chunks:
             _queue_chunk(str(chunk.conversation_id), str(chunk.id))
         for conversation in sweep.lost:
-            # Transcribe takes pending and lapsed transcribing alike; synthesize goes on to
-            # complete by itself when the notes are already there.
-            task = (
-                synthesize if conversation.status == ConversationStatus.SYNTHESIZING else transcribe
-            )
-            _queue(task, str(conversation.id))
+            # Transcribe takes pending and lapsed transcribing alike.
+            _queue(_awaited(conversation), str(conversation.id))
         resent += len(sweep.lost) + len(sweep.lost_chunks)
         # A broker loss strands the whole backlog: all of it is sent again in this sweep,
         # a batch per transaction (each examined row is due again only later).
@@ -277,14 +299,16 @@ def recover_stuck(self: StageTask, /, **kwargs: Any) -> int:
 def _still_queued(conversations: Sequence[StuckConversation]) -> set[uuid.UUID]:
     """Those of the queued `conversations` whose awaited task's message is in the broker."""
 
-    def awaited(conversation: StuckConversation) -> Task:  # type: ignore[type-arg]
-        if conversation.status != ConversationStatus.SYNTHESIZING:
-            return transcribe
-        return complete if conversation.notes_stored else synthesize
-
     return _queue_records().waiting(
-        [(conversation.id, awaited(conversation).name) for conversation in conversations]
+        [(conversation.id, _awaited(conversation).name) for conversation in conversations]
     )
+
+
+def _awaited(conversation: StuckConversation) -> Task:  # type: ignore[type-arg]
+    """The task a queued conversation waits for."""
+    if conversation.status != ConversationStatus.SYNTHESIZING:
+        return transcribe
+    return complete if conversation.notes_stored else synthesize
 
 
 def _chunks_still_queued(chunks: Sequence[StuckChunk]) -> set[uuid.UUID]:
@@ -358,6 +382,17 @@ def _queue(task: Task, conversation_id: str | None = None) -> None:  # type: ign
             task.name,
             type(error).__name__,
         )
+
+
+def _queue_follow_up(*, always: bool = False) -> None:
+    """Send a follow-up run unless one is waiting already (`always`: the sweep's, which
+    sends one whatever the record says); a broker that is away is logged, as in `_queue`,
+    and the sweep sends it later."""
+    try:
+        if always or _queue_records().follow_up_wanted():
+            follow_up.delay()
+    except (BrokerError, RedisError) as error:
+        log.warning("could not queue task=%s error=%s", follow_up.name, type(error).__name__)
 
 
 def _queue_chunk(conversation_id: str, chunk_id: str) -> None:

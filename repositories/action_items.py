@@ -6,9 +6,12 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
 from repositories.base import Repository
@@ -57,6 +60,18 @@ def meeting_date() -> ColumnElement[datetime]:
     return func.coalesce(Conversation.started_at, Conversation.created_at)
 
 
+# What new notes rewrite of an item they keep; its state and links stay.
+_ITEM_FIELDS = (
+    "position",
+    "key",
+    "text",
+    "owner_name",
+    "owner_key",
+    "owner_name_key",
+    "due",
+    "due_date",
+)
+
 # The key of the PostgreSQL advisory lock a follow-up holds until its transaction ends
 # ("minutes:" in ASCII, then 2): any number no other advisory lock of this database uses.
 FOLLOW_UP_LOCK_KEY = 0x6D696E7574657302
@@ -79,21 +94,23 @@ class ActionItemRepository(Repository[ActionItem]):
         self, conversation_id: uuid.UUID, items: Sequence[NewActionItem]
     ) -> None:
         """The meeting's items become `items`: those kept (same id) keep their state, and
-        which earlier item each carries over is left for the caller to set again."""
-        ids = [item.id for item in items]
-        self.session.execute(
-            delete(ActionItem).where(
-                ActionItem.conversation_id == conversation_id, ActionItem.id.not_in(ids)
+        which earlier item each carries over is left for the caller to set again.
+
+        Two statements whatever the count: a DELETE of the items gone, and one INSERT of
+        them all whose conflicts (the items kept) update in place."""
+        self.execute(
+            delete(self.table).where(
+                self.table.c.conversation_id == conversation_id,
+                self.table.c.id.not_in([item.id for item in items]),
             )
         )
-        kept = set(
-            self.session.scalars(
-                select(ActionItem.id).where(ActionItem.conversation_id == conversation_id)
-            )
-        )
-        self.update_where(ActionItem.conversation_id == conversation_id, carried_over_from_id=None)
-        for item in items:
-            values: dict[str, Any] = {
+        if not items:
+            return
+        insert = (pg_insert if self.scope.dialect == "postgresql" else sqlite_insert)(self.table)
+        rows = [
+            {
+                "id": item.id,
+                "conversation_id": conversation_id,
                 "position": item.position,
                 "key": item.key,
                 "text": item.text,
@@ -102,13 +119,18 @@ class ActionItemRepository(Repository[ActionItem]):
                 "owner_name_key": item.owner_name_key,
                 "due": item.due,
                 "due_date": item.due_date,
+                "state": ActionItemState.OPEN,
+                "carried_over_from_id": None,
             }
-            if item.id in kept:
-                self.update_where(ActionItem.id == item.id, **values)
-            else:
-                self.create(id=item.id, conversation_id=conversation_id, **values)
-        # The inserts before the reads and updates that follow in this transaction.
-        self.session.flush()
+            for item in items
+        ]
+        kept = [*_ITEM_FIELDS, "carried_over_from_id"]
+        self.execute(
+            insert.values(rows).on_conflict_do_update(
+                index_elements=[self.table.c.id],
+                set_={name: insert.excluded[name] for name in kept},
+            )
+        )
 
     def reopen_closed_in(self, conversation_id: uuid.UUID) -> set[uuid.UUID]:
         """Items this meeting had reported done open again (its notes are being followed up
@@ -128,28 +150,14 @@ class ActionItemRepository(Repository[ActionItem]):
     ) -> list[FollowedItem]:
         """Open items of meetings held before this one, owed by these people, that no other
         meeting's item carries over yet: what this meeting may close or carry over."""
-        this = aliased(Conversation)
-        successor = aliased(ActionItem)
-        later_repeat = (
-            select(successor.id)
-            .where(
-                successor.carried_over_from_id == ActionItem.id,
-                successor.conversation_id != conversation_id,
-            )
-            .exists()
-        )
-        this_date = (
-            select(func.coalesce(this.started_at, this.created_at))
-            .where(this.id == conversation_id)
-            .scalar_subquery()
-        )
-        return self._followed(
-            ActionItem.state == ActionItemState.OPEN,
-            ActionItem.conversation_id != conversation_id,
-            meeting_date() < this_date,
-            or_(ActionItem.owner_key.in_(owner_keys), ActionItem.owner_name_key.in_(name_keys)),
-            ~later_repeat,
-        )
+        parameters = {
+            "conversation_id": conversation_id,
+            "owner_keys": list(owner_keys),
+            "name_keys": list(name_keys),
+        }
+        return [
+            FollowedItem(**row._mapping) for row in self.session.execute(_open_before(), parameters)
+        ]
 
     def linked_conversations(self, conversation_id: uuid.UUID) -> set[uuid.UUID]:
         """The other meetings whose items this meeting's items repeat, are repeated by, or
@@ -222,29 +230,67 @@ class ActionItemRepository(Repository[ActionItem]):
         return self._followed(*criteria)
 
     def _followed(self, *criteria: ColumnElement[bool]) -> list[FollowedItem]:
-        successor = aliased(ActionItem)
-        statement = (
-            select(
-                ActionItem.id,
-                ActionItem.conversation_id,
-                Conversation.title.label("meeting_title"),
-                meeting_date().label("meeting_date"),
-                ActionItem.text,
-                ActionItem.owner_name,
-                ActionItem.owner_key,
-                ActionItem.owner_name_key,
-                ActionItem.due,
-                ActionItem.due_date,
-                ActionItem.state,
-                ActionItem.closed_in_id,
-                ActionItem.closed_at,
-                ActionItem.closing_quote,
-                ActionItem.carried_over_from_id,
-                successor.id.label("carried_over_to_id"),
-            )
-            .join(Conversation, Conversation.id == ActionItem.conversation_id)
-            .outerjoin(successor, successor.carried_over_from_id == ActionItem.id)
-            .where(*criteria)
-            .order_by(meeting_date(), ActionItem.conversation_id, ActionItem.position)
+        return [
+            FollowedItem(**row._mapping)
+            for row in self.session.execute(_followed_statement(*criteria))
+        ]
+
+
+def _followed_statement(*criteria: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
+    successor = aliased(ActionItem)
+    return (
+        select(
+            ActionItem.id,
+            ActionItem.conversation_id,
+            Conversation.title.label("meeting_title"),
+            meeting_date().label("meeting_date"),
+            ActionItem.text,
+            ActionItem.owner_name,
+            ActionItem.owner_key,
+            ActionItem.owner_name_key,
+            ActionItem.due,
+            ActionItem.due_date,
+            ActionItem.state,
+            ActionItem.closed_in_id,
+            ActionItem.closed_at,
+            ActionItem.closing_quote,
+            ActionItem.carried_over_from_id,
+            successor.id.label("carried_over_to_id"),
         )
-        return [FollowedItem(**row._mapping) for row in self.session.execute(statement)]
+        .join(Conversation, Conversation.id == ActionItem.conversation_id)
+        .outerjoin(successor, successor.carried_over_from_id == ActionItem.id)
+        .where(*criteria)
+        .order_by(meeting_date(), ActionItem.conversation_id, ActionItem.position)
+    )
+
+
+@cache
+def _open_before() -> Select[*tuple[Any, ...]]:
+    """`open_before`'s statement, built once: building its aliases costs more CPU than
+    running it (a follow-up runs it for every meeting)."""
+    conversation_id = bindparam("conversation_id", type_=ActionItem.conversation_id.type)
+    this = aliased(Conversation)
+    successor = aliased(ActionItem)
+    later_repeat = (
+        select(successor.id)
+        .where(
+            successor.carried_over_from_id == ActionItem.id,
+            successor.conversation_id != conversation_id,
+        )
+        .exists()
+    )
+    this_date = (
+        select(func.coalesce(this.started_at, this.created_at))
+        .where(this.id == conversation_id)
+        .scalar_subquery()
+    )
+    return _followed_statement(
+        ActionItem.state == ActionItemState.OPEN,
+        ActionItem.conversation_id != conversation_id,
+        meeting_date() < this_date,
+        or_(
+            ActionItem.owner_key.in_(bindparam("owner_keys", expanding=True)),
+            ActionItem.owner_name_key.in_(bindparam("name_keys", expanding=True)),
+        ),
+        ~later_repeat,
+    )

@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
+    CTE,
     JSON,
     ColumnElement,
     Insert,
@@ -38,6 +39,7 @@ from repositories.models import (
     ConversationStatus,
     Participant,
     Synthesis,
+    TranscriptChunk,
     TranscriptSegment,
     UTCDateTime,
     utc_now,
@@ -115,6 +117,8 @@ class Claim:
     language: str | None = None
     # Who spoke when, as given with the upload (JSON turns); read for a transcription only.
     speaker_timeline: list[Any] | None = None
+    # Its recording was planned into chunks (a long one); read for a transcription only.
+    has_chunks: bool = False
 
     @property
     def is_first(self) -> bool:
@@ -205,6 +209,7 @@ class ConversationRepository(Repository[Conversation]):
                 target=Status.COMPLETED,
                 notes_stored=True,
                 completed_at=completed_at,
+                follow_up_due=True,
             ):
                 return False
             GraphOutboxRepository(self.scope).add_event(id, event_type, payload)
@@ -215,7 +220,7 @@ class ConversationRepository(Repository[Conversation]):
             Status.COMPLETED,
             None,
             True,
-            {"completed_at": completed_at},
+            {"completed_at": completed_at, "follow_up_due": True},
         )
         parameters.update(
             event_id=uuid.uuid4(),
@@ -269,40 +274,64 @@ class ConversationRepository(Repository[Conversation]):
         moved = self.execute(_transcribed(statement, earlier=earlier), parameters).scalar()
         return moved is not None
 
-    def release_with_notes(
+    def complete_with_notes(
         self,
         id: uuid.UUID,
         *,
         token: uuid.UUID,
-        requeue_at: datetime,
         notes: Mapping[str, Any],
         spoken: Mapping[str, tuple[float, int]],
+        event_type: str,
+        payload: Mapping[str, Any],
     ) -> bool:
-        """A synthesis's end: its lease handed back (`release_lease`), the `notes` stored
-        (`SynthesisRepository.add_for_conversation`'s values) and who spoke how much
-        (`ParticipantRepository.record_speaking`'s `spoken`: by stored name).
+        """A synthesis's end: synthesizing -> completed under `token`'s lease, with the
+        `notes` (`SynthesisRepository.add_for_conversation`'s values), who spoke how much
+        (`ParticipantRepository.record_speaking`'s `spoken`: by stored name), the graph
+        outbox event, and the action items' follow-up marked due.
 
-        Handing the lease back is the compare-and-set: False means another worker took the
-        stage over, and nothing is written. On PostgreSQL one statement, as
-        `store_transcript`; elsewhere in the caller's transaction.
+        The lease is the compare-and-set: False means another worker took the stage over,
+        and nothing is written. On PostgreSQL one statement, as `store_transcript`;
+        elsewhere in the caller's transaction.
         """
+        values: dict[str, Any] = {"completed_at": utc_now(), "follow_up_due": True}
         if self.scope.dialect != "postgresql":
-            if not self.release_lease(id, token=token, requeue_at=requeue_at):
+            if not self.transition(
+                id, expected=Status.SYNTHESIZING, target=Status.COMPLETED, holder=token, **values
+            ):
                 return False
             SynthesisRepository(self.scope).add_for_conversation(id, **notes)
             ParticipantRepository(self.scope).record_speaking(id, spoken)
+            GraphOutboxRepository(self.scope).add_event(id, event_type, dict(payload))
             return True
-        parameters = notes_parameters(notes)
-        names = tuple(sorted(name.removeprefix("notes_") for name in parameters))
+        statement, parameters = _transition(
+            id, Status.SYNTHESIZING, Status.COMPLETED, token, False, values
+        )
+        notes_values = notes_parameters(notes)
+        names = tuple(sorted(name.removeprefix("notes_") for name in notes_values))
+        parameters.update(notes_values)
         parameters.update(
             speaking_parameters(spoken),
-            lease_id=id,
-            token=token,
-            requeue_at=requeue_at,
-            now=utc_now(),
+            event_id=uuid.uuid4(),
+            event_created_at=utc_now(),
+            event_type=event_type,
+            event_payload=dict(payload),
         )
-        stored = self.execute(_released_with_notes(names), parameters).scalar()
+        stored = self.execute(_completed_with_notes(statement, names), parameters).scalar()
         return stored is not None
+
+    def due_for_follow_up(self, *, limit: int) -> list[uuid.UUID]:
+        """Completed meetings whose action items await their follow-up, the earliest held
+        first (an item is carried over from the meetings before it)."""
+        statement = (
+            select(Conversation.id)
+            .where(Conversation.follow_up_due, Conversation.status == Status.COMPLETED)
+            .order_by(func.coalesce(Conversation.started_at, Conversation.created_at))
+            .limit(limit)
+        )
+        return list(self.session.scalars(statement))
+
+    def followed_up(self, ids: Sequence[uuid.UUID]) -> None:
+        self.update_where(Conversation.id.in_(ids), follow_up_due=False)
 
     def claim_for_transcription(
         self, id: uuid.UUID, *, token: uuid.UUID, lease_until: datetime, now: datetime
@@ -357,11 +386,13 @@ class ConversationRepository(Repository[Conversation]):
             return None
         deliveries, attempts, source_uri, title, started_at, language, *read = tuple(row)
         if not with_transcript:
-            names: list[str] = (
-                read[0] or []
-                if together
-                else list(self.session.scalars(_participant_names().where(Conversation.id == id)))
-            )
+            if together:
+                names, has_chunks = read[0] or [], bool(read[1])
+            else:
+                named = _participant_names().where(Conversation.id == id)
+                names = list(self.session.scalars(named))
+                planned = select(TranscriptChunk.id).where(TranscriptChunk.conversation_id == id)
+                has_chunks = bool(self.execute(select(planned.exists())).scalar())
             return Claim(
                 deliveries,
                 attempts,
@@ -371,6 +402,7 @@ class ConversationRepository(Repository[Conversation]):
                 [],
                 language=language,
                 speaker_timeline=read[-1],
+                has_chunks=has_chunks,
             )
         if together:
             people = [tuple(person) for person in read[0] or []]
@@ -673,6 +705,10 @@ def _participants() -> Select[str, str | None, bool]:
     )
 
 
+def _chunks_planned() -> Select[Any]:
+    return select(TranscriptChunk.id).where(TranscriptChunk.conversation_id == Conversation.id)
+
+
 def _transcript() -> Select[str | None, float, float, str]:
     return (
         select(
@@ -710,12 +746,8 @@ def _transition(
     return statement, parameters
 
 
-@cache
-def _completion_with_event(transition: Update) -> Insert:
-    """The outbox event's INSERT of the row `transition` returns: none when it changes none.
-
-    Returning the event's id, as an INSERT's row count is not kept for the caller."""
-    completed = transition.returning(_CONVERSATIONS.c.id).cte("completed")
+def _event_insert_selected(conversations: CTE) -> Insert:
+    """The outbox event's INSERT for the row `conversations` returns: none when it has none."""
     outbox = EVENT_INSERT.table
     # Every value given here: the columns' Python-side defaults are not rendered into a
     # prebuilt INSERT ... SELECT (the rest have server defaults).
@@ -724,12 +756,21 @@ def _completion_with_event(transition: Update) -> Insert:
         select(
             bindparam("event_id", type_=outbox.c.id.type),
             bindparam("event_created_at", type_=outbox.c.created_at.type),
-            completed.c.id,
+            conversations.c.id,
             bindparam("event_type", type_=outbox.c.event_type.type),
             bindparam("event_payload", type_=outbox.c.payload.type),
         ),
         include_defaults=False,
-    ).returning(outbox.c.id)
+    )
+
+
+@cache
+def _completion_with_event(transition: Update) -> Insert:
+    """The outbox event's INSERT of the row `transition` returns: none when it changes none.
+
+    Returning the event's id, as an INSERT's row count is not kept for the caller."""
+    completed = transition.returning(_CONVERSATIONS.c.id).cte("completed")
+    return _event_insert_selected(completed).returning(EVENT_INSERT.table.c.id)
 
 
 @cache
@@ -749,12 +790,13 @@ def _transcribed(transition: Update, *, earlier: bool) -> Select[Any]:
 
 
 @cache
-def _released_with_notes(names: tuple[str, ...]) -> Any:
-    """The notes' INSERT and the speaking time's UPDATE, selecting the row the lease's
-    release returns; returning the notes' id."""
-    released = _RELEASE.returning(_CONVERSATIONS.c.id).cte("released")
-    speaking = speaking_update_selected(released).cte("speaking")
-    return notes_insert_selected(released, names).add_cte(speaking)
+def _completed_with_notes(transition: Update, names: tuple[str, ...]) -> Any:
+    """The notes' INSERT, the speaking time's UPDATE and the outbox event's INSERT, selecting
+    the row `transition` returns; returning the notes' id."""
+    completed = transition.returning(_CONVERSATIONS.c.id).cte("completed")
+    speaking = speaking_update_selected(completed).cte("speaking")
+    event = _event_insert_selected(completed).cte("completion_event")
+    return notes_insert_selected(completed, names).add_cte(speaking, event)
 
 
 @cache
@@ -864,6 +906,7 @@ def _claim_returning(claim: Update, *, together: bool, transcript: bool) -> Upda
         if together:
             names = _participant_names().correlate(Conversation).subquery()
             columns.append(select(json_array_agg(names.c.name)).scalar_subquery())
+            columns.append(_chunks_planned().correlate(Conversation).exists())
         # Last: the transcription names speakers from it; a synthesis has no use for it.
         columns.append(Conversation.speaker_timeline)
     elif together:

@@ -142,6 +142,13 @@ class Conversation(Model):
             sqlite_where=sql_text("lease_expires_at IS NOT NULL"),
         ),
         Index("ix_conversations_created_at", "created_at"),
+        # Partial: the few completed meetings whose action items await their follow-up.
+        Index(
+            "ix_conversations_follow_up_due",
+            "follow_up_due",
+            postgresql_where=sql_text("follow_up_due"),
+            sqlite_where=sql_text("follow_up_due"),
+        ),
     )
 
     title: Mapped[str | None] = mapped_column(Text)
@@ -197,6 +204,10 @@ class Conversation(Model):
         onupdate=utc_now,
         server_default=func.now(),
     )
+    # Its notes were written (completed, new notes, a renamed owner) and its action items
+    # not yet followed up across meetings: the follow-up runs apart from the completion, in
+    # batches, so completions never wait on one another.
+    follow_up_due: Mapped[bool] = mapped_column(server_default=false())
 
     participants: Mapped[list[Participant]] = relationship(
         back_populates="conversation",

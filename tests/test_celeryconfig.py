@@ -67,6 +67,7 @@ class TestCeleryConfig:
             "pipeline.resynthesize": {"queue": "synthesis"},
             "graph.sync": {"queue": "graph"},
             "pipeline.recover_stuck": {"queue": "celery"},
+            "pipeline.follow_up": {"queue": "follow_up"},
             "notify.email": {"queue": "email"},
         }
         assert conf["serializers"] == ["json", ["json"]]
@@ -77,6 +78,7 @@ class TestCeleryConfig:
             "graph.sync",
             "notify.email",
             "pipeline.complete",
+            "pipeline.follow_up",
             "pipeline.recover_stuck",
             "pipeline.resynthesize",
             "pipeline.synthesize",

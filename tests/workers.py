@@ -149,7 +149,7 @@ class Cluster:
         *,
         transcriber: str = "instant",
         synthesizer: str = "counting",
-        queues: str = "transcription,synthesis,graph,celery",
+        queues: str = "transcription,synthesis,graph,follow_up,celery",
         beat: bool = False,
         **settings: str,
     ) -> Worker:

@@ -1,7 +1,7 @@
 """A chunk keeps the whole recording's speech in its span and the recording's language.
 
 Revision ID: 7c3e5a1d9b42
-Revises: 4f7a2c9e1b35
+Revises: 9c3e5a7d1f42
 Created: 2026-11-27 00:00:00.000000+00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "7c3e5a1d9b42"
-down_revision: str | None = "4f7a2c9e1b35"
+down_revision: str | None = "9c3e5a7d1f42"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -100,7 +100,6 @@ def processed(uow: UnitOfWork, path: Path, synthesizer: Synthesizer) -> Conversa
         sources=sources,
     )
     stages.synthesize(conversation_id, uow=uow, synthesizer=synthesis_chain([synthesizer]))
-    stages.complete(conversation_id, uow=uow)
     with uow:
         conversation = uow.conversations.get_with_transcript(conversation_id)
     assert conversation is not None

@@ -21,7 +21,7 @@ __all__ = ["broker_url", "cluster"]  # the fixtures this module uses
 
 # A bar's line: its stage, percent done, elapsed and remaining time (h:mm:ss).
 BAR = re.compile(
-    r"(?P<stage>[a-z]+) +[━╸╺ ]+ +(?P<percent>\d+)% "
+    r"(?P<stage>[a-z-]+) +[━╸╺ ]+ +(?P<percent>\d+)% "
     r"elapsed (?P<elapsed>\d+:\d\d:\d\d) remaining (?P<remaining>\d+:\d\d:\d\d|-:--:--)"
 )
 ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -85,7 +85,7 @@ class TestProcessProgress:
         assert under_way, lines
         # Then every stage ran to its end.
         done = {bar["stage"] for bar in bars if bar["percent"] == "100"}
-        assert {"transcribe", "synthesize", "complete"} <= done
+        assert {"transcribe", "synthesize", "follow-up"} <= done
 
 
 class TestWatch:

@@ -115,7 +115,6 @@ def _run_all(
 ) -> None:
     stages.transcribe(conversation_id, uow=uow, transcriber=transcriber, sources=sources)
     stages.synthesize(conversation_id, uow=uow, synthesizer=synthesizer)
-    stages.complete(conversation_id, uow=uow)
 
 
 class TestTranscribe:
@@ -426,17 +425,43 @@ class TestSynthesizeAndComplete:
             StageOutcome.DONE
         )
         first = notes()
-        assert stages.synthesize(conversation_id, uow=uow, synthesizer=synthesizer) is (
-            StageOutcome.DONE
-        )
-        assert notes() == first
+        completed = _status(uow, conversation_id)
+        assert completed.status is Status.COMPLETED
+        assert completed.follow_up_due
 
-        assert stages.complete(conversation_id, uow=uow) is StageOutcome.DONE
-        assert stages.complete(conversation_id, uow=uow) is StageOutcome.SKIPPED
         assert stages.synthesize(conversation_id, uow=uow, synthesizer=synthesizer) is (
             StageOutcome.SKIPPED
         )
+        assert stages.complete(conversation_id, uow=uow) is StageOutcome.SKIPPED
         assert notes() == first
+        assert _status(uow, conversation_id).completed_at == completed.completed_at
+        with uow:
+            assert [e.event_type for e in _events(uow, conversation_id)] == [
+                "conversation.completed"
+            ]
+
+    def test_notes_stored_apart_from_the_completion_are_completed_once(
+        self, uow: UnitOfWork, vtt_file: Path, transcriber: Transcriber
+    ) -> None:
+        # The rows a version that stored the notes before completing left behind.
+        conversation_id = _conversation(uow, vtt_file)
+        stages.transcribe(
+            conversation_id,
+            uow=uow,
+            transcriber=transcriber,
+            sources=AudioSources([vtt_file.parent]),
+        )
+        with uow:
+            uow.syntheses.add_for_conversation(
+                conversation_id, summary="Stored apart.", provider="extractive"
+            )
+
+        assert stages.complete(conversation_id, uow=uow) is StageOutcome.DONE
+        assert stages.complete(conversation_id, uow=uow) is StageOutcome.SKIPPED
+
+        status = _status(uow, conversation_id)
+        assert status.status is Status.COMPLETED
+        assert status.follow_up_due
         with uow:
             assert len(_events(uow, conversation_id)) == 1
 

@@ -172,7 +172,6 @@ class TestFallback:
         stages.synthesize(
             conversation_id, uow=worker.unit_of_work(), synthesizer=worker.synthesizer
         )
-        stages.complete(conversation_id, uow=worker.unit_of_work())
 
         completed = stored(worker, conversation_id)
         assert completed.status is Status.COMPLETED

@@ -19,6 +19,7 @@ from repositories.database import UnitOfWork, create_database_engine, create_ses
 from repositories.models import (
     ConversationStatus,
     EmailStatus,
+    GraphOutboxEvent,
     Participant,
     Synthesis,
     TranscriptSegment,
@@ -110,7 +111,13 @@ def _rows(uow: UnitOfWork, conversation_id: uuid.UUID) -> dict[str, Any]:
         notes = session.scalars(
             select(Synthesis).where(Synthesis.conversation_id == conversation_id)
         ).one_or_none()
+        events = session.execute(
+            select(GraphOutboxEvent.event_type, GraphOutboxEvent.payload).where(
+                GraphOutboxEvent.conversation_id == conversation_id
+            )
+        ).all()
     return {
+        "events": [tuple(row) for row in events],
         "conversation": conversation,
         "segments": [tuple(row) for row in segments],
         "people": [tuple(row) for row in people],
@@ -210,12 +217,13 @@ def _claimed_synthesis(uow: UnitOfWork, conversation_id: uuid.UUID) -> uuid.UUID
     return token
 
 
-def _release_with_notes(uow: UnitOfWork, conversation_id: uuid.UUID, token: uuid.UUID) -> bool:
+def _complete_with_notes(uow: UnitOfWork, conversation_id: uuid.UUID, token: uuid.UUID) -> bool:
     with uow.autocommit() as writing:
-        return writing.conversations.release_with_notes(
+        return writing.conversations.complete_with_notes(
             conversation_id,
             token=token,
-            requeue_at=utc_now() + timedelta(seconds=30),
+            event_type="conversation.completed",
+            payload={"conversation_id": str(conversation_id)},
             notes={
                 "summary": "The beta ships on Friday.",
                 "key_decisions": [{"text": "Ship the beta on Friday.", "evidence": None}],
@@ -230,8 +238,8 @@ def _release_with_notes(uow: UnitOfWork, conversation_id: uuid.UUID, token: uuid
         )
 
 
-class TestReleaseWithNotes:
-    def test_stores_the_notes_and_who_spoke_and_hands_the_lease_back(
+class TestCompleteWithNotes:
+    def test_stores_the_notes_and_who_spoke_and_completes_with_its_event(
         self, stage_uow: UnitOfWork
     ) -> None:
         conversation_id = factories.conversation_in(stage_uow, Status.SYNTHESIZING)
@@ -239,11 +247,17 @@ class TestReleaseWithNotes:
         factories.participant(stage_uow, conversation_id, "Bo Diaz", word_count=3)
         token = _claimed_synthesis(stage_uow, conversation_id)
 
-        assert _release_with_notes(stage_uow, conversation_id, token)
+        assert _complete_with_notes(stage_uow, conversation_id, token)
 
         rows = _rows(stage_uow, conversation_id)
-        assert rows["conversation"].status is Status.SYNTHESIZING
+        assert rows["conversation"].status is Status.COMPLETED
+        assert rows["conversation"].completed_at is not None
         assert rows["conversation"].lease_token is None
+        assert rows["conversation"].lease_expires_at is None
+        assert rows["conversation"].follow_up_due
+        assert rows["events"] == [
+            ("conversation.completed", {"conversation_id": str(conversation_id)})
+        ]
         notes = rows["notes"]
         assert notes is not None
         assert notes.summary == "The beta ships on Friday."
@@ -260,9 +274,12 @@ class TestReleaseWithNotes:
         factories.participant(stage_uow, conversation_id, "Ann Lee")
         _claimed_synthesis(stage_uow, conversation_id)
 
-        assert not _release_with_notes(stage_uow, conversation_id, uuid.uuid4())
+        assert not _complete_with_notes(stage_uow, conversation_id, uuid.uuid4())
 
         rows = _rows(stage_uow, conversation_id)
+        assert rows["conversation"].status is Status.SYNTHESIZING
+        assert not rows["conversation"].follow_up_due
+        assert rows["events"] == []
         assert rows["conversation"].lease_token is not None
         assert rows["notes"] is None
         assert rows["people"] == [("Ann Lee", None, None)]
