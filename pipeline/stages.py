@@ -252,7 +252,11 @@ def transcribe_chunk(
             ):
                 transcript = long_recordings.transcribe_span(
                     path,
-                    PlannedChunk(claim.start, claim.end, tuple(claim.speech or ())),
+                    PlannedChunk(
+                        claim.start,
+                        claim.end,
+                        None if claim.speech is None else tuple(claim.speech),
+                    ),
                     title=claim.title,
                     participants=claim.participants,
                     language=claim.language,

@@ -56,11 +56,12 @@ Span = tuple[float, float]
 @dataclass(frozen=True, slots=True)
 class PlannedChunk:
     """A chunk's span and the speech the VAD found in it over the whole recording
-    (unpadded, seconds in the whole recording)."""
+    (unpadded, seconds in the whole recording; None for a chunk planned before the plan
+    kept it: the transcriber finds it in the span)."""
 
     start: float
     end: float
-    speech: tuple[Span, ...]
+    speech: tuple[Span, ...] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,13 +144,17 @@ class LongRecordings:
         audio = decode_range(path, start, end)
         # The speech in the span's own time, to the sample the span's audio starts at.
         first = round(start * SAMPLE_RATE)
-        speech = [
-            (
-                (round(s * SAMPLE_RATE) - first) / SAMPLE_RATE,
-                (round(e * SAMPLE_RATE) - first) / SAMPLE_RATE,
-            )
-            for s, e in chunk.speech
-        ]
+        speech = (
+            None
+            if chunk.speech is None
+            else [
+                (
+                    (round(s * SAMPLE_RATE) - first) / SAMPLE_RATE,
+                    (round(e * SAMPLE_RATE) - first) / SAMPLE_RATE,
+                )
+                for s, e in chunk.speech
+            ]
+        )
         with tempfile.TemporaryDirectory(prefix="minutes-chunk-") as folder:
             piece = Path(folder) / "chunk.wav"
             write_wav(piece, audio)

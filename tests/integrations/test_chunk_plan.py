@@ -93,6 +93,7 @@ class TestPlanChunks:
         from_chunks = []
         for chunk in chunks:
             # As the chunk sees its speech: in its own time, the recording's beyond unseen.
+            assert chunk.speech is not None
             own = [(s - chunk.start, e - chunk.start) for s, e in chunk.speech]
             from_chunks += samples(first_pass_windows(own, chunk.end - chunk.start), chunk.start)
         assert len(from_chunks) == len(whole)

@@ -53,7 +53,7 @@ class ChunkProvider:
     def __init__(self, arrive: Callable[[], object] = lambda: None) -> None:
         self.heard: list[float] = []
         self.languages: list[str | None] = []  # the language each call was given
-        self.speech: list[list[tuple[float, float]]] = []  # and where the speech is
+        self.speech: list[list[tuple[float, float]] | None] = []  # and where the speech is
         self.arrive = arrive
         self.broken: set[int] = set()  # calls (from 1) that fail
 
@@ -70,7 +70,7 @@ class ChunkProvider:
         seconds = duration_of(path)
         self.heard.append(seconds)
         self.languages.append(language)
-        self.speech.append(list(speech or ()))
+        self.speech.append(None if speech is None else list(speech))
         if len(self.heard) in self.broken:
             raise UnreadableMediaError("the service could not read it")
         self.arrive()
@@ -288,9 +288,9 @@ class TestChunkedTranscription:
         heard = [
             (c.start + s, c.start + e)
             for c, spans in zip(chunks, provider.speech, strict=True)
-            for s, e in spans
+            for s, e in spans or ()
         ]
-        assert all(spans for spans in provider.speech)
+        assert all(provider.speech)
         joined = [heard[0]]
         for start, end in heard[1:]:
             if start == pytest.approx(joined[-1][1], abs=1e-3):
@@ -300,6 +300,19 @@ class TestChunkedTranscription:
         assert [edge for span in joined for edge in span] == pytest.approx(
             [edge for span in whole for edge in span], abs=1e-3
         )
+
+    def test_a_chunk_planned_without_its_speech_leaves_finding_it_to_the_transcriber(
+        self, uow: UnitOfWork, corpus: Path, sources: AudioSources
+    ) -> None:
+        provider = ChunkProvider()
+        conversation_id = planned(uow, corpus, provider, sources)
+        first = chunk_rows(uow, conversation_id)[0]
+        with uow:  # as chunks planned before the plan kept the speech
+            uow.chunks.update_where(TranscriptChunk.id == first.id, speech=None)
+
+        run_chunk(uow, conversation_id, first.id, provider, sources)
+
+        assert provider.speech == [None]
 
     def test_progress_is_chunks_done_over_chunks(
         self, uow: UnitOfWork, corpus: Path, sources: AudioSources
