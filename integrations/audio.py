@@ -119,8 +119,11 @@ def decode_range(path: Path, start: float, end: float) -> Samples:
 
 
 def write_wav(path: Path, samples: Samples) -> None:
-    """16-bit mono PCM at SAMPLE_RATE: what every transcriber reads."""
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+    """16-bit mono PCM at SAMPLE_RATE: what every transcriber reads.
+
+    Scaled as decoding scales back (by 32768), so decoded audio written and read again is
+    the same to the sample: a chunk of a recording is heard as the whole recording is."""
+    pcm = np.clip(np.round(samples * 32768.0), -32768, 32767).astype("<i2")
     with wave.open(str(path), "wb") as file:
         file.setnchannels(1)
         file.setsampwidth(2)

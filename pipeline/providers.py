@@ -95,12 +95,19 @@ def build_long_recordings(
     settings: Settings, *, circuits: Circuits | None = None
 ) -> LongRecordings:
     """Recordings past CHUNK_SECONDS: chunks by the recording transcriber alone (the same
-    fallback order), speakers labelled on the stitched whole as on any recording."""
+    fallback order), speakers labelled on the stitched whole as on any recording. With the
+    local provider in the order, its Whisper tells the whole recording's language once,
+    for every chunk; without it, each chunk's provider tells its own."""
     recordings = build_recording_transcriber(settings, circuits=circuits)
     return LongRecordings(
         chunk_seconds=settings.chunk_seconds,
         transcriber=recordings,
         speakers=DiarizingTranscriber(recordings, diarizer=build_diarizer(settings)),
+        detector=(
+            LocalWhisperTranscriber(settings.whisper_model, cache_dir=settings.models_dir)
+            if "local" in settings.transcription_providers
+            else None
+        ),
     )
 
 

@@ -37,7 +37,13 @@ from integrations.synthesis.base import (
 )
 from integrations.synthesis.chain import SynthesisChain
 from integrations.transcription.base import TranscribedSegment, Transcriber, Transcript
-from integrations.transcription.chunks import LongRecordings, chunk_result, stitch
+from integrations.transcription.chunks import (
+    ChunkPlan,
+    LongRecordings,
+    PlannedChunk,
+    chunk_result,
+    stitch,
+)
 from pipeline.delivery import NO_SERVER as NO_MAIL_SERVER
 from pipeline.follow_up import follow_up_action_items
 from pipeline.leases import DEFAULT_LEASES, ChunkHeartbeat, Heartbeat, Leases
@@ -122,7 +128,7 @@ def transcribe(
         if chunks is None:
             # Chunks still owed (a retry, or a message sent twice): those nobody holds go
             # out again, the done ones are kept.
-            return _hand_to_chunks(conversation_id, uow, token, [], leases)
+            return _hand_to_chunks(conversation_id, uow, token, None, leases)
 
     # No transaction is open while the recording is fetched and transcribed: that takes
     # minutes and must not hold a connection or locks.
@@ -138,7 +144,7 @@ def transcribe(
                 ) as heartbeat,
                 sources.fetch(claim.source_uri, owner=str(conversation_id)) as path,
             ):
-                cuts = None
+                plan = None
                 if chunks is not None:
                     assert long_recordings is not None  # chunks are planned only with it
                     transcript = long_recordings.speakers.label_speakers(
@@ -148,7 +154,10 @@ def transcribe(
                         timeline=timeline,
                         on_progress=heartbeat.report,
                     )
-                elif long_recordings is None or (cuts := long_recordings.cuts(path)) is None:
+                elif (
+                    long_recordings is None
+                    or (plan := long_recordings.plan(path, language=claim.language)) is None
+                ):
                     transcript = transcriber.transcribe(
                         path,
                         title=claim.title,
@@ -158,8 +167,8 @@ def transcribe(
                         language=claim.language,
                         on_progress=heartbeat.report,
                     )
-            if cuts is not None:
-                return _hand_to_chunks(conversation_id, uow, token, cuts, leases)
+            if plan is not None:
+                return _hand_to_chunks(conversation_id, uow, token, plan, leases)
             # Anonymous voices the meeting names ("I'm Maria") get the participant's name.
             transcript = name_transcript(transcript, [Attendee(n) for n in claim.participants])
             # One statement on PostgreSQL, atomic by itself: no transaction around it.
@@ -243,7 +252,11 @@ def transcribe_chunk(
             ):
                 transcript = long_recordings.transcribe_span(
                     path,
-                    (claim.start, claim.end),
+                    PlannedChunk(
+                        claim.start,
+                        claim.end,
+                        None if claim.speech is None else tuple(claim.speech),
+                    ),
                     title=claim.title,
                     participants=claim.participants,
                     language=claim.language,
@@ -300,13 +313,19 @@ def _hand_to_chunks(
     conversation_id: uuid.UUID,
     uow: UnitOfWork,
     token: uuid.UUID,
-    cuts: Sequence[tuple[float, float]],
+    plan: ChunkPlan | None,
     leases: Leases,
 ) -> StageOutcome:
+    """`plan` None: the chunks are planned already."""
     with uow:
         now = utc_now()
         queued = uow.chunks.hand_over(
-            conversation_id, holder=token, spans=cuts, now=now, requeue_at=leases.requeue_at(now)
+            conversation_id,
+            holder=token,
+            spans=[(c.start, c.end, c.speech) for c in plan.chunks] if plan else [],
+            language=plan.language if plan else None,
+            now=now,
+            requeue_at=leases.requeue_at(now),
         )
     if queued is None:
         return StageOutcome.SKIPPED

@@ -32,7 +32,10 @@ class ChunkClaim:
     source_uri: str
     title: str | None
     participants: list[str]
-    language: str | None  # the language the upload named; None: detect it
+    # The language the upload named, else the one told for the whole recording when the
+    # chunks were planned; None: detect it.
+    language: str | None
+    speech: list[tuple[float, float]] | None  # the whole recording's speech in the span
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +72,14 @@ class TranscriptChunkRepository(Repository[TranscriptChunk]):
         conversation_id: uuid.UUID,
         *,
         holder: uuid.UUID,
-        spans: Sequence[tuple[float, float]],
+        spans: Sequence[tuple[float, float, Sequence[tuple[float, float]] | None]],
+        language: str | None,
         now: datetime,
         requeue_at: datetime,
     ) -> list[uuid.UUID] | None:
         """The conversation's transcription handed from `holder` to its chunks: `spans`
-        become its chunks unless it has some already, and the unfinished ones nobody holds
+        (start, end, the speech in it) become its chunks, all in `language`, unless it has
+        some already, and the unfinished ones nobody holds
         are queued (due by `requeue_at`). Their ids, to send; None when `holder` lost the
         lease, and nothing is written.
 
@@ -103,10 +108,12 @@ class TranscriptChunkRepository(Repository[TranscriptChunk]):
                         "position": position,
                         "start": start,
                         "end": end,
+                        "speech": None if speech is None else [list(span) for span in speech],
+                        "language": language,
                         "state": ChunkState.PENDING,
                         "lease_expires_at": requeue_at,
                     }
-                    for position, (start, end) in enumerate(spans)
+                    for position, (start, end, speech) in enumerate(spans)
                 ],
             )
         self._record_progress(conversation_id)
@@ -162,11 +169,13 @@ class TranscriptChunkRepository(Repository[TranscriptChunk]):
                 TranscriptChunk.start,
                 TranscriptChunk.end,
                 TranscriptChunk.deliveries,
+                TranscriptChunk.speech,
+                TranscriptChunk.language,
             )
         ).one_or_none()
         if row is None:
             return None
-        conversation_id, position, start, end, deliveries = tuple(row)
+        conversation_id, position, start, end, deliveries, speech, planned = tuple(row)
         source_uri, title, language = self.session.execute(
             select(
                 Conversation.source_uri, Conversation.title, Conversation.requested_language
@@ -176,7 +185,16 @@ class TranscriptChunkRepository(Repository[TranscriptChunk]):
             self.session.scalars(_participant_names().where(Conversation.id == conversation_id))
         )
         return ChunkClaim(
-            conversation_id, position, start, end, deliveries, source_uri, title, names, language
+            conversation_id,
+            position,
+            start,
+            end,
+            deliveries,
+            source_uri,
+            title,
+            names,
+            language or planned,
+            None if speech is None else [(s, e) for s, e in speech],
         )
 
     def renew_lease(self, id: uuid.UUID, *, token: uuid.UUID, lease_until: datetime) -> bool:

@@ -477,6 +477,12 @@ class TranscriptChunk(Model):
     position: Mapped[int]
     start: Mapped[float]  # seconds into the recording
     end: Mapped[float]
+    # Where the VAD over the whole recording found speech in the chunk ([start, end] pairs,
+    # seconds into the recording): the chunk decodes the whole recording's windows. None
+    # for chunks planned before it was kept.
+    speech: Mapped[list[Any] | None]
+    # The language told once for the whole recording (None: each chunk's provider tells).
+    language: Mapped[str | None] = mapped_column(String(16))
     state: Mapped[ChunkState] = mapped_column(
         _enum_column(ChunkState, "chunk_state"), default=ChunkState.PENDING
     )

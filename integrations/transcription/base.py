@@ -58,11 +58,15 @@ class RecordingTranscriber(Protocol):
         title: str | None = None,
         participants: Sequence[str] = (),
         language: str | None = None,
+        speech: Sequence[tuple[float, float]] | None = None,
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         """`title` and `participants` (names) are what the meeting is known to be about
         and who is in it, for providers that spell better knowing them. `language` (an
         ISO 639-1 code) is the language the speech is known to be in; None detects it.
+        `speech` (seconds into `path`) is where a VAD over the longer recording `path` is
+        a chunk of found speech, for providers that decode windows of speech (the local
+        one: a chunk's windows are then the whole recording's); others ignore it.
         `on_progress` is called with the fraction done, 0 to 1."""
         ...
 

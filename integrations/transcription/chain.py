@@ -73,6 +73,7 @@ class TranscriptionChain:
         title: str | None = None,
         participants: Sequence[str] = (),
         language: str | None = None,
+        speech: Sequence[tuple[float, float]] | None = None,
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         """The transcript of the first provider that writes one.
@@ -101,6 +102,7 @@ class TranscriptionChain:
                     title=title,
                     participants=participants,
                     language=language,
+                    speech=speech,
                     on_progress=on_progress,
                 )
             except (TranscriptionUnavailableError, TranscriptionRefusedError) as error:

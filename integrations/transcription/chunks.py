@@ -1,11 +1,19 @@
 """Long recordings in chunks: where to cut, one span transcribed alone, the whole stitched.
 
-A recording longer than `chunk_seconds` is cut into about equal chunks, each cut in the
-longest pause near its target (the silero VAD faster-whisper bundles, run only on the
-audio around each target): a cut in a pause splits no word, so the chunks' words laid end
-to end are the recording's, none twice and none lost. Each chunk is transcribed from its
-span alone (decoded by seeking, not the whole recording) without speakers; speakers are
-labelled once on the stitched whole, so one voice is one label across the chunks.
+A recording longer than `chunk_seconds` is cut into about equal chunks. The local
+transcriber decodes speech in 30 s windows packed greedily from the recording's start
+(faster-whisper's batched pipeline), and tiny models' errors move with their windows: a
+chunk that packed its own windows from its own start would hear other windows than the
+whole recording's run and differ from it in 5-7% of the words. So the plan runs the VAD
+once over the whole recording, packs its windows, and cuts only where one of them begins
+(the one after the longest pause near each target): each chunk is given the whole's speech
+in its span, and so decodes the whole's windows. A cut between windows falls between
+speech spans, so no word is split, and the chunks' words laid end to end are the
+recording's, none twice and none lost. The language is told once for the whole recording
+(several windows over it) and given to every chunk, so all share one language and model.
+Each chunk is transcribed from its span alone (decoded by seeking, not the whole
+recording) without speakers; speakers are labelled once on the stitched whole, so one
+voice is one label across the chunks.
 """
 
 from __future__ import annotations
@@ -18,9 +26,14 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-from integrations.audio import SAMPLE_RATE, decode_range, duration_of, write_wav
+from integrations.audio import (
+    SAMPLE_RATE,
+    Samples,
+    decode_file,
+    decode_range,
+    duration_of,
+    write_wav,
+)
 from integrations.diarization.base import NamedTurn
 from integrations.transcription.base import (
     NoSpeechError,
@@ -31,14 +44,37 @@ from integrations.transcription.base import (
     UnreadableMediaError,
     Word,
 )
+from integrations.transcription.local import first_pass_windows, speech_spans
 from integrations.transcription.platform import is_transcript_file
 
 # Each cut is looked for this far either side of its target, at most: a tenth of a chunk.
 _LONGEST_SEARCH_S = 30.0
-# Pauses shorter than this stay inside speech, as in the local transcriber.
-_MIN_PAUSE_MS = 160
 
 Span = tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedChunk:
+    """A chunk's span and the speech the VAD found in it over the whole recording
+    (unpadded, seconds in the whole recording; None for a chunk planned before the plan
+    kept it: the transcriber finds it in the span)."""
+
+    start: float
+    end: float
+    speech: tuple[Span, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkPlan:
+    """A long recording's chunks, in order, and the language all of them are in (None:
+    each chunk's provider tells it)."""
+
+    chunks: list[PlannedChunk]
+    language: str | None
+
+
+class LanguageDetector(Protocol):
+    def detect_language(self, audio: Samples, spans: Sequence[Span]) -> tuple[str, float]: ...
 
 
 class SpeakerLabeller(Protocol):
@@ -58,19 +94,22 @@ class SpeakerLabeller(Protocol):
 @dataclass(frozen=True, slots=True)
 class LongRecordings:
     """How long recordings are transcribed: cut past `chunk_seconds`, each chunk by
-    `transcriber` (no speakers), the whole labelled by `speakers`."""
+    `transcriber` (no speakers), the whole labelled by `speakers`. `detector` tells the
+    whole recording's language when planning (None: each chunk's provider tells its own)."""
 
     chunk_seconds: float
     transcriber: RecordingTranscriber
     speakers: SpeakerLabeller
+    detector: LanguageDetector | None = None
 
     def close(self) -> None:
         """Release what the providers hold (HTTP clients' connections)."""
         # The speakers' transcriber wraps the chunks' one: closed through it, once.
         self.speakers.close()
 
-    def cuts(self, path: Path) -> list[Span] | None:
-        """The chunks' spans when `path` is a recording longer than `chunk_seconds`; None
+    def plan(self, path: Path, *, language: str | None) -> ChunkPlan | None:
+        """The chunks when `path` is a recording longer than `chunk_seconds`, with
+        `language`, or the one detected over the whole recording when that is None; None
         for any other file (a transcript, a short recording, one that does not decode: the
         transcriber of whole files says what is wrong with it)."""
         if is_transcript_file(path):
@@ -81,24 +120,41 @@ class LongRecordings:
             return None
         if duration <= self.chunk_seconds:
             return None
-        return plan_chunks(path, duration, self.chunk_seconds)
+        audio = decode_file(path)
+        spans = speech_spans(audio)
+        if language is None and self.detector is not None and spans:
+            language, _ = self.detector.detect_language(audio, spans)
+        return ChunkPlan(plan_chunks(spans, len(audio) / SAMPLE_RATE, self.chunk_seconds), language)
 
     def transcribe_span(
         self,
         path: Path,
-        span: Span,
+        chunk: PlannedChunk,
         *,
         title: str | None,
         participants: Sequence[str],
         language: str | None,
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
-        """The speech from `span[0]` to `span[1]` of `path`, times in the whole recording.
+        """The speech of `chunk` of `path`, times in the whole recording.
 
         A span without speech is an empty transcript (language ""), not an error: the
         recording as a whole has speech or not, which the stitching tells."""
-        start, end = span
+        start, end = chunk.start, chunk.end
         audio = decode_range(path, start, end)
+        # The speech in the span's own time, to the sample the span's audio starts at.
+        first = round(start * SAMPLE_RATE)
+        speech = (
+            None
+            if chunk.speech is None
+            else [
+                (
+                    (round(s * SAMPLE_RATE) - first) / SAMPLE_RATE,
+                    (round(e * SAMPLE_RATE) - first) / SAMPLE_RATE,
+                )
+                for s, e in chunk.speech
+            ]
+        )
         with tempfile.TemporaryDirectory(prefix="minutes-chunk-") as folder:
             piece = Path(folder) / "chunk.wav"
             write_wav(piece, audio)
@@ -109,6 +165,7 @@ class LongRecordings:
                     title=title,
                     participants=participants,
                     language=language,
+                    speech=speech,
                     on_progress=on_progress,
                 )
             except NoSpeechError:
@@ -120,40 +177,52 @@ class LongRecordings:
         )
 
 
-def plan_chunks(path: Path, duration: float, chunk_seconds: float) -> list[Span]:
-    """About equal spans of at most about `chunk_seconds`, each cut in the longest pause
-    near its target."""
+def plan_chunks(spans: Sequence[Span], duration: float, chunk_seconds: float) -> list[PlannedChunk]:
+    """About equal chunks of at most about `chunk_seconds` of a recording whose speech
+    (unpadded, from `speech_spans`) is `spans`, each cut where a first-pass window begins,
+    after the longest pause near its target."""
     count = math.ceil(duration / chunk_seconds)
     length = duration / count
     reach = min(_LONGEST_SEARCH_S, length / 10)
+    # Where each window but the first begins, and the pause before its speech.
+    boundaries = []
+    index = 0
+    for window in first_pass_windows(spans, duration):
+        if index:
+            boundaries.append((window[0][0], spans[index][0] - spans[index - 1][1]))
+        index += len(window)
     cuts = [0.0]
     for k in range(1, count):
         target = k * length
-        cuts.append(_longest_pause(path, target, max(cuts[-1] + reach, target - reach), reach))
+        lo, hi = max(cuts[-1] + reach, target - reach), target + reach
+        near = [(cut, pause) for cut, pause in boundaries if lo <= cut <= hi]
+        if near:
+            # The longest pause (to the centisecond), then the nearest the target.
+            cut, _ = max(near, key=lambda b: (round(b[1], 2), -abs(b[0] - target)))
+        else:
+            # No window begins here (one window's speech spans a long silence): the
+            # longest pause, though that window is cut in two.
+            cut = _longest_pause(spans, target, lo, hi)
+        cuts.append(cut)
     cuts.append(duration)
-    return list(itertools.pairwise(cuts))
-
-
-def _longest_pause(path: Path, target: float, lo: float, reach: float) -> float:
-    """The middle of the longest pause between `lo` and `target + reach`, the nearest to
-    `target` of equally long ones; `target` itself when that stretch is all speech or all
-    silence."""
-    hi = target + reach
-    audio = decode_range(path, lo, hi)
-    options = VadOptions(min_silence_duration_ms=_MIN_PAUSE_MS, speech_pad_ms=0)
-    speech = [
-        (lo + float(span["start"]) / SAMPLE_RATE, lo + float(span["end"]) / SAMPLE_RATE)
-        for span in get_speech_timestamps(audio, options, sampling_rate=SAMPLE_RATE)
+    return [
+        PlannedChunk(
+            start,
+            end,
+            tuple((max(s, start), min(e, end)) for s, e in spans if e > start and s < end),
+        )
+        for start, end in itertools.pairwise(cuts)
     ]
-    if not speech:
-        return target
-    pauses = [(lo, speech[0][0])]
-    pauses += [(end, start) for (_, end), (start, _) in itertools.pairwise(speech)]
-    pauses.append((speech[-1][1], lo + len(audio) / SAMPLE_RATE))
-    pauses = [(start, end) for start, end in pauses if end > start]
+
+
+def _longest_pause(spans: Sequence[Span], target: float, lo: float, hi: float) -> float:
+    """The middle of the longest pause between `lo` and `hi`, the nearest to `target` of
+    equally long ones; `target` itself when that stretch is all speech."""
+    inside = [(max(s, lo), min(e, hi)) for s, e in spans if e > lo and s < hi]
+    edges = [lo, *itertools.chain.from_iterable(inside), hi]
+    pauses = [(a, b) for a, b in zip(edges[::2], edges[1::2], strict=True) if b > a]
     if not pauses:
         return target
-    # The longest (to the centisecond), then the nearest the target.
     start, end = max(
         pauses, key=lambda p: (round(p[1] - p[0], 2), -abs((p[0] + p[1]) / 2 - target))
     )

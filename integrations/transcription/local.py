@@ -6,11 +6,14 @@ faster-whisper's batched pipeline alone drops whole sentences: on our scripted m
 scores better), and where that happens depends on where the chunks are cut: moving the cuts
 only moved the losses around. So instead of hoping for good cuts we check and repair:
 
-1. decode the recording exactly as faster-whisper's batched pipeline does (its own VAD
-   chunks, beam search), which measured the most accurate first pass; cutting clips at
-   the longest pauses instead lost more words on one meeting in three;
-2. run the VAD once more, unpadded, to know where speech is;
-3. compare the words' timestamps with the VAD: speech that no word covers (or covers only
+1. decode the recording exactly as faster-whisper's batched pipeline does (its VAD's
+   speech, padded and packed into 30 s windows from the start, beam search), which
+   measured the most accurate first pass; cutting clips at the longest pauses instead
+   lost more words on one meeting in three. The VAD runs once, unpadded, and the
+   pipeline's padding and packing are done here: the same windows, and the unpadded
+   speech tells skipped speech from pauses. A chunk of a long recording is given the
+   speech the VAD found over the whole recording, so its windows are the whole's;
+2. compare the words' timestamps with the VAD: speech that no word covers (or covers only
    with a word stretched over seconds, which is how the alignment papers over a skipped
    phrase) for more than a second was skipped. Those stretches, widened to the pauses
    around them, are decoded again, packed into as few windows as they fit, greedily:
@@ -29,13 +32,14 @@ import bisect
 import functools
 import logging
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 from faster_whisper import BatchedInferencePipeline, WhisperModel
+from faster_whisper.transcribe import Segment, restore_speech_timestamps
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from integrations.audio import decode_file
@@ -70,6 +74,10 @@ BEAM_SIZE = 5
 _MAX_CLIP_S = 28.0
 _CLIP_PAD_S = 0.2
 _WINDOW_S = 30
+# faster-whisper's batched pipeline pads each speech span by this much (its VAD's default)
+# and caps a span so that, padded, it fits a window.
+_SPEECH_PAD = 6_400  # samples: 0.4 s
+_MAX_SPEECH_S = _WINDOW_S - 2 * _SPEECH_PAD / 16_000
 # Windows of speech that vote on the language: enough that a recording's opening (names,
 # greetings, an English-speaking host) does not decide it alone.
 _DETECTION_WINDOWS = 3
@@ -200,14 +208,17 @@ class LocalWhisperTranscriber:
         title: str | None = None,
         participants: Sequence[str] = (),
         language: str | None = None,
+        speech: Sequence[tuple[float, float]] | None = None,
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         """Transcribe `path` (any format PyAV decodes: wav, flac, mp3, m4a, ogg, webm).
 
         `title` and `participants` become whisper's initial prompt (see `build_prompt`), so
         their names come out spelled as given. `language` (an ISO 639-1 code) skips the
-        detection. `on_progress` is called with the fraction done (0 to 1) as the first
-        pass moves through the recording.
+        detection. `speech` (seconds, unpadded) is where a VAD over a longer recording
+        found speech in this part of it (see `speech_spans`): the windows are then the
+        longer recording's, not this file's. `on_progress` is called with the fraction
+        done (0 to 1) as the first pass moves through the recording.
         The transcript's language is the one spoken (or given), even when an English-only
         model wrote the text: that is logged as a warning, never recorded as English.
         Raises UnreadableMediaError when the file is not decodable audio, NoSpeechError
@@ -216,7 +227,7 @@ class LocalWhisperTranscriber:
         """
         audio = decode_file(path)
         duration = len(audio) / _SAMPLE_RATE
-        spans = _speech_spans(audio)
+        spans = speech_spans(audio) if speech is None else list(speech)
         if not spans:
             raise NoSpeechError(f"{path.name}: no speech found")
         if language is None:
@@ -242,6 +253,7 @@ class LocalWhisperTranscriber:
             language if model.model.is_multilingual else ENGLISH,
         )
         words = decoder.decode_whole(
+            spans,
             beam_size=BEAM_SIZE,
             # The first pass is most of the work; repairs are short and share the last tenth.
             on_position=lambda seconds: report(_FIRST_PASS_SHARE * seconds / duration),
@@ -271,19 +283,56 @@ class LocalWhisperTranscriber:
         )
 
 
-def _speech_spans(audio: _Audio) -> list[_Span]:
+def speech_spans(audio: _Audio) -> list[_Span]:
+    """Where `audio` holds speech (seconds, unpadded), as faster-whisper's batched
+    pipeline finds it before padding: the same options, the same speech."""
     if len(audio) == 0:
         return []
     options = VadOptions(
         min_silence_duration_ms=_MIN_PAUSE_MS,
         # Clips get their own padding; unpadded spans tell skipped speech from pauses.
         speech_pad_ms=0,
-        max_speech_duration_s=_MAX_CLIP_S,
+        max_speech_duration_s=_MAX_SPEECH_S,
     )
     return [
         (span["start"] / _SAMPLE_RATE, span["end"] / _SAMPLE_RATE)
         for span in get_speech_timestamps(audio, options, sampling_rate=_SAMPLE_RATE)
     ]
+
+
+def first_pass_windows(spans: Sequence[_Span], duration: float) -> list[list[_Span]]:
+    """The windows the first pass decodes: `spans` padded and packed greedily from the
+    start into windows of at most 30 s of speech, as faster-whisper's batched pipeline
+    does (its get_speech_timestamps padding, its collect_chunks packing). Seconds.
+
+    Done here on samples, to the sample, so a chunk given the whole recording's speech
+    packs the windows the whole recording's run packs.
+    """
+    length = round(duration * _SAMPLE_RATE)
+    padded = [[round(start * _SAMPLE_RATE), round(end * _SAMPLE_RATE)] for start, end in spans]
+    for i, span in enumerate(padded):
+        if i == 0:
+            span[0] = max(0, span[0] - _SPEECH_PAD)
+        if i < len(padded) - 1:
+            following = padded[i + 1]
+            silence = following[0] - span[1]
+            if silence < 2 * _SPEECH_PAD:
+                span[1] += silence // 2
+                following[0] = max(0, following[0] - silence // 2)
+            else:
+                span[1] = min(length, span[1] + _SPEECH_PAD)
+                following[0] = max(0, following[0] - _SPEECH_PAD)
+        else:
+            span[1] = min(length, span[1] + _SPEECH_PAD)
+    windows: list[list[_Span]] = []
+    filled = window = _WINDOW_S * _SAMPLE_RATE
+    for start, end in padded:
+        if filled + end - start > window:
+            windows.append([])
+            filled = 0
+        windows[-1].append((start / _SAMPLE_RATE, end / _SAMPLE_RATE))
+        filled += end - start
+    return windows
 
 
 def _plan(spans: Sequence[_Span], max_len: float) -> list[tuple[int, int]]:
@@ -352,12 +401,40 @@ class _Decoder:
         self._batch_size = batch_size
         self.language = language
 
-    def decode_whole(self, *, beam_size: int, on_position: Callable[[float], None]) -> list[Word]:
-        """Words of the whole recording, cut into faster-whisper's own VAD chunks.
+    def decode_whole(
+        self,
+        spans: Sequence[_Span],
+        *,
+        beam_size: int,
+        on_position: Callable[[float], None],
+    ) -> list[Word]:
+        """Words of the speech `spans` (unpadded), in faster-whisper's own VAD windows
+        (`first_pass_windows`): the windows' speech laid end to end, decoded as clips of
+        that, and the times mapped back as faster-whisper maps them.
 
         `on_position` hears how far (seconds) decoding has come, segment by segment.
         """
-        return self._run(self._audio, None, beam_size, on_position)
+        windows = first_pass_windows(spans, len(self._audio) / _SAMPLE_RATE)
+        speech = [
+            {"start": round(start * _SAMPLE_RATE), "end": round(end * _SAMPLE_RATE)}
+            for window in windows
+            for start, end in window
+        ]
+        packed = np.concatenate([self._audio[s["start"] : s["end"]] for s in speech])
+        clips, position = [], 0
+        for window in windows:
+            length = sum(
+                round(end * _SAMPLE_RATE) - round(start * _SAMPLE_RATE) for start, end in window
+            )
+            clips.append((position, position + length))
+            position += length
+        # Half a sample in: faster-whisper truncates seconds back to samples.
+        timestamps = [
+            {"start": (start + 0.5) / _SAMPLE_RATE, "end": (end + 0.5) / _SAMPLE_RATE}
+            for start, end in clips
+        ]
+        segments = self._decoded(packed, timestamps, beam_size)
+        return _words(restore_speech_timestamps(segments, speech, _SAMPLE_RATE), on_position)
 
     def decode_packed(
         self, clips: Sequence[_Clip], *, beam_size: int, max_len: float
@@ -385,7 +462,11 @@ class _Decoder:
         windows.append(_Clip(window_start, position - _PACK_GAP_S))
 
         words = []
-        for word in self._run(np.concatenate(pieces), windows, beam_size):
+        timestamps = [{"start": c.start, "end": c.end} for c in windows]
+        decoded = _words(
+            self._decoded(np.concatenate(pieces), timestamps, beam_size), _ignore_progress
+        )
+        for word in decoded:
             k = max(bisect.bisect_right(starts, _midpoint(word)) - 1, 0)
             clip, shift = clips[k], clips[k].start - starts[k]
             start = min(max(word.start + shift, clip.start), clip.end)
@@ -393,13 +474,11 @@ class _Decoder:
             words.append(replace(word, start=start, end=end))
         return words
 
-    def _run(
-        self,
-        audio: _Audio,
-        clips: Sequence[_Clip] | None,
-        beam_size: int,
-        on_position: Callable[[float], None] = lambda seconds: None,
-    ) -> list[Word]:
+    def _decoded(
+        self, audio: _Audio, clips: list[dict[str, float]], beam_size: int
+    ) -> Iterable[Segment]:
+        """Segments of `audio`'s `clips` (seconds), each decoded as one window."""
+        segments: Iterable[Segment]
         segments, _ = self._pipeline.transcribe(
             audio,
             language=self.language,
@@ -407,28 +486,30 @@ class _Decoder:
             batch_size=self._batch_size,
             word_timestamps=True,
             initial_prompt=self._prompt,
-            vad_filter=clips is None,
-            clip_timestamps=(
-                None if clips is None else [{"start": c.start, "end": c.end} for c in clips]
-            ),
+            vad_filter=False,
+            clip_timestamps=clips,
         )
-        words = []
-        for segment in segments:  # a generator: decoding happens as it is read
-            on_position(float(segment.end))
-            if _is_loop(segment.text):
-                continue
-            words += [
-                # float(): faster-whisper hands out numpy scalars; callers store and
-                # serialize these.
-                Word(
-                    text=word.word,
-                    start=float(word.start),
-                    end=float(word.end),
-                    probability=float(word.probability),
-                )
-                for word in segment.words or ()
-            ]
-        return words
+        return segments
+
+
+def _words(segments: Iterable[Segment], on_position: Callable[[float], None]) -> list[Word]:
+    words = []
+    for segment in segments:  # a generator: decoding happens as it is read
+        on_position(float(segment.end))
+        if _is_loop(segment.text):
+            continue
+        words += [
+            # float(): faster-whisper hands out numpy scalars; callers store and
+            # serialize these.
+            Word(
+                text=word.word,
+                start=float(word.start),
+                end=float(word.end),
+                probability=float(word.probability),
+            )
+            for word in segment.words or ()
+        ]
+    return words
 
 
 def _midpoint(word: Word) -> float:

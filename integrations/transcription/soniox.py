@@ -122,6 +122,7 @@ class SonioxTranscriber:
         title: str | None = None,
         participants: Sequence[str] = (),
         language: str | None = None,
+        speech: Sequence[tuple[float, float]] | None = None,  # the service finds its own
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         # A file that is no audio fails here, the recording's fault, before any upload.

@@ -1,5 +1,5 @@
 """A 27-minute recording across two real worker processes, one killed mid-chunk: the
-meeting completes, each chunk done once, its transcript as good as the unchunked one's."""
+meeting completes, each chunk done once, its transcript in words the unchunked one's."""
 
 from __future__ import annotations
 
@@ -22,11 +22,10 @@ __all__ = ["broker_url", "cluster"]  # the fixtures this module uses
 
 Status = ConversationStatus
 TITLE = "Release planning"  # what Cluster.enqueue gives, so whisper hears the same prompt
-# The chunks see other windows of the recording than one pass over the whole does, and
-# tiny.en's errors move with its windows (3-4% of the words differ either way on these
-# meetings): the chunked transcript is held to the unchunked one's accuracy against what
-# was said, within this.
-MAX_WER_GAIN = 0.02
+# The issue's bar: the chunked transcript's words against the unchunked one's. Each chunk
+# decodes the windows the whole recording's run decodes, so what differs is only what a
+# window's neighbours in a batch change.
+MAX_WER_BETWEEN = 0.02
 # Speakers are labelled on the whole recording (tested in process, test_chunks_in_process);
 # here the words are what is compared.
 CHUNK_SECONDS = "300"
@@ -113,7 +112,7 @@ class TestChunksAcrossWorkers:
         whole_wer = jiwer.wer(truth, words(whole, 0, 1e9))
         between = jiwer.wer(words(whole, 0, 1e9), words(stitched, 0, 1e9))
         print(f"WER chunked {chunked_wer:.4f}, whole {whole_wer:.4f}, between {between:.4f}")
-        assert chunked_wer <= whole_wer + MAX_WER_GAIN
+        assert between <= MAX_WER_BETWEEN
 
         # Stitched: every chunk's words, in order, each inside its own chunk, none twice.
         said = [

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from integrations.audio import duration_of
+from integrations.audio import decode_file, duration_of
 from integrations.audio_sources import AudioSources
 from integrations.diarization.transcriber import DiarizingTranscriber
 from integrations.transcription.base import (
@@ -23,7 +23,8 @@ from integrations.transcription.base import (
     UnreadableMediaError,
     Word,
 )
-from integrations.transcription.chunks import LongRecordings
+from integrations.transcription.chunks import LanguageDetector, LongRecordings
+from integrations.transcription.local import LocalWhisperTranscriber, speech_spans
 from pipeline import stages
 from pipeline.config import Settings
 from pipeline.leases import Leases
@@ -51,6 +52,8 @@ class ChunkProvider:
 
     def __init__(self, arrive: Callable[[], object] = lambda: None) -> None:
         self.heard: list[float] = []
+        self.languages: list[str | None] = []  # the language each call was given
+        self.speech: list[list[tuple[float, float]] | None] = []  # and where the speech is
         self.arrive = arrive
         self.broken: set[int] = set()  # calls (from 1) that fail
 
@@ -61,10 +64,13 @@ class ChunkProvider:
         title: str | None = None,
         participants: Sequence[str] = (),
         language: str | None = None,
+        speech: Sequence[tuple[float, float]] | None = None,
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         seconds = duration_of(path)
         self.heard.append(seconds)
+        self.languages.append(language)
+        self.speech.append(None if speech is None else list(speech))
         if len(self.heard) in self.broken:
             raise UnreadableMediaError("the service could not read it")
         self.arrive()
@@ -100,16 +106,25 @@ def sources(corpus: Path) -> AudioSources:
     return AudioSources([corpus])
 
 
-def long_recordings(provider: ChunkProvider, seconds: float = CHUNK_SECONDS) -> LongRecordings:
+def long_recordings(
+    provider: ChunkProvider,
+    seconds: float = CHUNK_SECONDS,
+    detector: LanguageDetector | None = None,
+) -> LongRecordings:
     return LongRecordings(
         chunk_seconds=seconds,
         transcriber=provider,
         speakers=DiarizingTranscriber(provider, diarizer=None),
+        detector=detector,
     )
 
 
 def planned(
-    uow: UnitOfWork, corpus: Path, provider: ChunkProvider, sources: AudioSources
+    uow: UnitOfWork,
+    corpus: Path,
+    provider: ChunkProvider,
+    sources: AudioSources,
+    detector: LanguageDetector | None = None,
 ) -> uuid.UUID:
     conversation_id = factories.conversation(uow, source_uri=str(corpus / "speech" / "jfk.flac"))
     outcome = stages.transcribe(
@@ -117,7 +132,7 @@ def planned(
         uow=uow,
         transcriber=build_transcriber(Settings()),
         sources=sources,
-        long_recordings=long_recordings(provider),
+        long_recordings=long_recordings(provider, detector=detector),
     )
     assert outcome is StageOutcome.CHUNKED
     return conversation_id
@@ -220,6 +235,84 @@ class TestChunkedTranscription:
         assert segments[1].words[0]["start"] == pytest.approx(chunks[1].start + 0.1)
         # Each chunk heard only its own span.
         assert provider.heard == pytest.approx([c.end - c.start for c in chunks], abs=0.01)
+
+    def test_every_chunk_is_given_the_language_told_once_for_the_whole_recording(
+        self, uow: UnitOfWork, corpus: Path, sources: AudioSources
+    ) -> None:
+        provider = ChunkProvider()
+        conversation_id = planned(
+            uow, corpus, provider, sources, detector=LocalWhisperTranscriber()
+        )
+        chunks = chunk_rows(uow, conversation_id)
+
+        for chunk in chunks:
+            run_chunk(uow, conversation_id, chunk.id, provider, sources)
+
+        assert [c.language for c in chunks] == ["en"] * 3
+        # No chunk told its own: each was given the recording's, so one model for all.
+        assert provider.languages == ["en"] * 3
+
+    def test_a_language_the_upload_names_is_given_to_every_chunk(
+        self, uow: UnitOfWork, corpus: Path, sources: AudioSources
+    ) -> None:
+        provider = ChunkProvider()
+        conversation_id = factories.conversation(
+            uow, source_uri=str(corpus / "speech" / "jfk.flac"), requested_language="de"
+        )
+        stages.transcribe(
+            conversation_id,
+            uow=uow,
+            transcriber=build_transcriber(Settings()),
+            sources=sources,
+            long_recordings=long_recordings(provider, detector=LocalWhisperTranscriber()),
+        )
+
+        for chunk in chunk_rows(uow, conversation_id):
+            run_chunk(uow, conversation_id, chunk.id, provider, sources)
+
+        assert provider.languages == ["de"] * 3
+
+    def test_each_chunk_is_given_the_speech_found_over_the_whole_recording(
+        self, uow: UnitOfWork, corpus: Path, sources: AudioSources
+    ) -> None:
+        provider = ChunkProvider()
+        conversation_id = planned(uow, corpus, provider, sources)
+        chunks = chunk_rows(uow, conversation_id)
+
+        for chunk in chunks:
+            run_chunk(uow, conversation_id, chunk.id, provider, sources)
+
+        whole = speech_spans(decode_file(corpus / "speech" / "jfk.flac"))
+        # In each chunk's own time; laid end to end, the whole recording's speech (a span
+        # a cut crosses comes in two pieces).
+        heard = [
+            (c.start + s, c.start + e)
+            for c, spans in zip(chunks, provider.speech, strict=True)
+            for s, e in spans or ()
+        ]
+        assert all(provider.speech)
+        joined = [heard[0]]
+        for start, end in heard[1:]:
+            if start == pytest.approx(joined[-1][1], abs=1e-3):
+                joined[-1] = (joined[-1][0], end)
+            else:
+                joined.append((start, end))
+        assert [edge for span in joined for edge in span] == pytest.approx(
+            [edge for span in whole for edge in span], abs=1e-3
+        )
+
+    def test_a_chunk_planned_without_its_speech_leaves_finding_it_to_the_transcriber(
+        self, uow: UnitOfWork, corpus: Path, sources: AudioSources
+    ) -> None:
+        provider = ChunkProvider()
+        conversation_id = planned(uow, corpus, provider, sources)
+        first = chunk_rows(uow, conversation_id)[0]
+        with uow:  # as chunks planned before the plan kept the speech
+            uow.chunks.update_where(TranscriptChunk.id == first.id, speech=None)
+
+        run_chunk(uow, conversation_id, first.id, provider, sources)
+
+        assert provider.speech == [None]
 
     def test_progress_is_chunks_done_over_chunks(
         self, uow: UnitOfWork, corpus: Path, sources: AudioSources
