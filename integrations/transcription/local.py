@@ -188,14 +188,14 @@ class LocalWhisperTranscriber:
         detector = self._loaded(self._other)
         if not detector.model.is_multilingual:
             detector = self._loaded(BASE)
-        speech = np.concatenate(
-            [audio[round(start * _SAMPLE_RATE) : round(end * _SAMPLE_RATE)] for start, end in spans]
-        )
+        pieces = [(round(start * _SAMPLE_RATE), round(end * _SAMPLE_RATE)) for start, end in spans]
+        spoken = sum(end - start for start, end in pieces)
         window = _WINDOW_S * _SAMPLE_RATE
-        count = min(_DETECTION_WINDOWS, -(-len(speech) // window))
+        count = min(_DETECTION_WINDOWS, -(-spoken // window))
         totals: dict[str, float] = {}
-        for start in np.linspace(0, max(len(speech) - window, 0), count).round().astype(int):
-            _, _, probabilities = detector.detect_language(speech[start : start + window])
+        for start in np.linspace(0, max(spoken - window, 0), count).round().astype(int):
+            heard = _speech_between(audio, pieces, int(start), int(start) + window)
+            _, _, probabilities = detector.detect_language(heard)
             for language, probability in probabilities:
                 totals[language] = totals.get(language, 0.0) + probability
         language = max(totals, key=totals.__getitem__)
@@ -281,6 +281,23 @@ class LocalWhisperTranscriber:
             provider=PROVIDER,
             model=Path(name).name if Path(name).is_dir() else name,
         )
+
+
+def _speech_between(
+    audio: _Audio, pieces: Sequence[tuple[int, int]], first: int, last: int
+) -> _Audio:
+    """Samples `first` to `last` of the speech `pieces` (sample ranges) laid end to end:
+    only those are copied, not an hour of speech for three windows of it."""
+    taken: list[_Audio] = []
+    offset = 0  # where the current piece begins in the speech laid end to end
+    for start, end in pieces:
+        length = end - start
+        if offset + length > first and offset < last:
+            taken.append(audio[start + max(first - offset, 0) : start + min(last - offset, length)])
+        offset += length
+        if offset >= last:
+            break
+    return np.concatenate(taken) if taken else audio[:0]
 
 
 def speech_spans(audio: _Audio) -> list[_Span]:
