@@ -9,13 +9,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 from faster_whisper import decode_audio
+from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from integrations.diarization.base import SpeakerTurn
 from integrations.diarization.scoring import DiarizationScore, score
 from integrations.diarization.speakers import assign_speakers
-from integrations.diarization.voice import VoiceDiarizer
+from integrations.diarization.voice import (
+    _MIN_PAUSE_MS,
+    _SPEECH_PAD_MS,
+    _VAD_PIECE_S,
+    VoiceDiarizer,
+    _speech_spans,
+)
 from integrations.diarization.voice_encoder import (
     EMBEDDING_SIZE,
+    FRAME_SAMPLES,
     SAMPLE_RATE,
     VoiceEncoder,
     load_state,
@@ -136,6 +144,37 @@ class TestVoiceDiarizer:
         turns = diarizer.diarize(corpus / "voices" / "incident-review.flac", max_speakers=2)
 
         assert {turn.speaker for turn in turns} == {"Speaker 1", "Speaker 2"}
+
+    @pytest.mark.parametrize("before_the_cut", [2.0, 3.5, 9.0])
+    def test_speech_across_the_vads_pieces_is_heard_as_over_the_whole(
+        self, corpus: Path, before_the_cut: float
+    ) -> None:
+        # The JFK clip (11 s) laid over the cut between the VAD's first two pieces.
+        speech = decode_audio(str(corpus / "speech" / "jfk.flac"))
+        audio = np.zeros((_VAD_PIECE_S + 20) * SAMPLE_RATE, dtype=np.float32)
+        at = round((_VAD_PIECE_S - before_the_cut) * SAMPLE_RATE)
+        audio[at : at + len(speech)] = speech
+        options = VadOptions(min_silence_duration_ms=_MIN_PAUSE_MS, speech_pad_ms=_SPEECH_PAD_MS)
+        whole = [
+            (span["start"] // FRAME_SAMPLES, span["end"] // FRAME_SAMPLES)
+            for span in get_speech_timestamps(audio, options, sampling_rate=SAMPLE_RATE)
+        ]
+
+        pieced = _speech_spans(audio)
+
+        def heard(spans: list[tuple[int, int]], lo: int, hi: int) -> int:
+            return sum(max(0, min(end, hi) - max(start, lo)) for start, end in spans)
+
+        # Nothing the whole run hears is lost (a tenth of a second of slack at each span's
+        # edges, where the VAD's state differs after the cut) ...
+        for start, end in whole:
+            assert heard(pieced, start, end) >= end - start - 20
+        # ... nor more than a second added (noise heard as speech while its state settles),
+        # and no span ends at the cut: speech the cut split is one span.
+        frames = len(audio) // FRAME_SAMPLES
+        assert heard(pieced, 0, frames) - heard(whole, 0, frames) <= 100
+        cut = _VAD_PIECE_S * SAMPLE_RATE // FRAME_SAMPLES
+        assert not [end for _, end in pieced if abs(end - cut) <= 1]
 
     def test_silence_has_no_turns(self, tmp_path: Path, diarizer: VoiceDiarizer) -> None:
         assert diarizer.diarize(silence(tmp_path / "quiet.wav", 5.0)) == ()
