@@ -15,7 +15,7 @@ from whisper_normalizer.basic import BasicTextNormalizer
 from whisper_normalizer.english import EnglishTextNormalizer
 
 from integrations.audio import decode_file
-from integrations.transcription.base import Transcript
+from integrations.transcription.base import NoSpeechError, Transcript
 from integrations.transcription.local import LocalWhisperTranscriber
 from integrations.transcription.packaged import base_model_path
 from tests.speech import SCRIPTS, at_rate, render_speech
@@ -140,10 +140,21 @@ class TestLanguages:
         spoken: dict[str, Path],
         caplog: pytest.LogCaptureFixture,
     ) -> None:
+        outcome: Transcript | NoSpeechError
         with caplog.at_level(logging.WARNING, logger="integrations.transcription.local"):
-            transcript = tiny_en.transcribe(spoken["de"])
+            try:
+                outcome = tiny_en.transcribe(spoken["de"])
+            except NoSpeechError as error:
+                outcome = error
 
-        assert (transcript.language, transcript.model) == ("de", "tiny.en")
+        if isinstance(outcome, NoSpeechError):
+            # Whether tiny.en writes any English at all for German speech is a near thing
+            # (after other transcriptions in the same process it may write none); writing
+            # none, it says why and what to set, with the language it heard.
+            assert "the speech is in 'de'" in str(outcome)
+            assert "WHISPER_MODEL=auto or base" in str(outcome)
+        else:
+            assert (outcome.language, outcome.model) == ("de", "tiny.en")
         (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
         assert "English only" in warning.getMessage()
         assert "WHISPER_MODEL=auto" in warning.getMessage()
