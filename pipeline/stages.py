@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
@@ -393,13 +394,15 @@ def synthesize(
                 # The lease is the compare-and-set: it fails when another worker took the
                 # stage over meanwhile, and then writes nothing. The claim required no notes,
                 # and only the lease holder writes them.
+                completed_at = utc_now()
                 if not writing.conversations.complete_with_notes(
                     conversation_id,
                     token=token,
                     notes=row,
                     spoken=_speaking(claim.participants, claim.transcript),
+                    completed_at=completed_at,
                     event_type=GRAPH_EVENT_COMPLETED,
-                    payload=_completion_payload(conversation_id),
+                    payload=_completion_payload(conversation_id, completed_at),
                 ):
                     raise _LostRace
     except _LostRace:
@@ -422,19 +425,21 @@ def complete(
     ):
         # The compare-and-set writes the event only when it moves the row: a stale
         # message (from before a retry, when no notes are stored yet) writes neither.
+        completed_at = utc_now()
         if not completing.conversations.complete(
             conversation_id,
-            completed_at=utc_now(),
+            completed_at=completed_at,
             event_type=GRAPH_EVENT_COMPLETED,
-            payload=_completion_payload(conversation_id),
+            payload=_completion_payload(conversation_id, completed_at),
         ):
             return _not_claimed(completing, conversation_id)
     log.info("completed conversation_id=%s", conversation_id)
     return StageOutcome.DONE
 
 
-def _completion_payload(conversation_id: uuid.UUID) -> dict[str, str]:
-    return {"conversation_id": str(conversation_id), "completed_at": utc_now().isoformat()}
+def _completion_payload(conversation_id: uuid.UUID, completed_at: datetime) -> dict[str, str]:
+    # The row's own instant: the graph mirror's meeting says when the row says it completed.
+    return {"conversation_id": str(conversation_id), "completed_at": completed_at.isoformat()}
 
 
 def resynthesize(

@@ -281,19 +281,20 @@ class ConversationRepository(Repository[Conversation]):
         token: uuid.UUID,
         notes: Mapping[str, Any],
         spoken: Mapping[str, tuple[float, int]],
+        completed_at: datetime,
         event_type: str,
         payload: Mapping[str, Any],
     ) -> bool:
-        """A synthesis's end: synthesizing -> completed under `token`'s lease, with the
-        `notes` (`SynthesisRepository.add_for_conversation`'s values), who spoke how much
-        (`ParticipantRepository.record_speaking`'s `spoken`: by stored name), the graph
-        outbox event, and the action items' follow-up marked due.
+        """A synthesis's end: synthesizing -> completed at `completed_at` under `token`'s
+        lease, with the `notes` (`SynthesisRepository.add_for_conversation`'s values), who
+        spoke how much (`ParticipantRepository.record_speaking`'s `spoken`: by stored name),
+        the graph outbox event, and the action items' follow-up marked due.
 
         The lease is the compare-and-set: False means another worker took the stage over,
         and nothing is written. On PostgreSQL one statement, as `store_transcript`;
         elsewhere in the caller's transaction.
         """
-        values: dict[str, Any] = {"completed_at": utc_now(), "follow_up_due": True}
+        values: dict[str, Any] = {"completed_at": completed_at, "follow_up_due": True}
         if self.scope.dialect != "postgresql":
             if not self.transition(
                 id, expected=Status.SYNTHESIZING, target=Status.COMPLETED, holder=token, **values

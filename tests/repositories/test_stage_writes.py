@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 
-from pipeline import schema
+from pipeline import schema, stages
+from pipeline.config import Settings
+from pipeline.providers import build_synthesizer
+from pipeline.stages import StageOutcome
 from repositories.database import UnitOfWork, create_database_engine, create_session_factory
 from repositories.models import (
     ConversationStatus,
@@ -217,11 +220,15 @@ def _claimed_synthesis(uow: UnitOfWork, conversation_id: uuid.UUID) -> uuid.UUID
     return token
 
 
+COMPLETED_AT = datetime(2026, 11, 26, 14, 30, 5, 123456, tzinfo=UTC)
+
+
 def _complete_with_notes(uow: UnitOfWork, conversation_id: uuid.UUID, token: uuid.UUID) -> bool:
     with uow.autocommit() as writing:
         return writing.conversations.complete_with_notes(
             conversation_id,
             token=token,
+            completed_at=COMPLETED_AT,
             event_type="conversation.completed",
             payload={"conversation_id": str(conversation_id)},
             notes={
@@ -251,7 +258,7 @@ class TestCompleteWithNotes:
 
         rows = _rows(stage_uow, conversation_id)
         assert rows["conversation"].status is Status.COMPLETED
-        assert rows["conversation"].completed_at is not None
+        assert rows["conversation"].completed_at == COMPLETED_AT
         assert rows["conversation"].lease_token is None
         assert rows["conversation"].lease_expires_at is None
         assert rows["conversation"].follow_up_due
@@ -278,8 +285,40 @@ class TestCompleteWithNotes:
 
         rows = _rows(stage_uow, conversation_id)
         assert rows["conversation"].status is Status.SYNTHESIZING
+        assert rows["conversation"].completed_at is None
         assert not rows["conversation"].follow_up_due
         assert rows["events"] == []
         assert rows["conversation"].lease_token is not None
         assert rows["notes"] is None
         assert rows["people"] == [("Ann Lee", None, None)]
+
+
+class TestCompletionInstant:
+    """The graph outbox event says the meeting completed when its row does."""
+
+    def test_a_synthesis(self, stage_uow: UnitOfWork) -> None:
+        conversation_id = factories.conversation_in(stage_uow, Status.SYNTHESIZING)
+        factories.participant(stage_uow, conversation_id, "Ann Lee")
+        factories.segments(stage_uow, conversation_id, "We ship the beta on Friday.")
+        synthesizer = build_synthesizer(Settings())
+
+        outcome = stages.synthesize(conversation_id, uow=stage_uow, synthesizer=synthesizer)
+
+        assert outcome is StageOutcome.DONE
+        _assert_completed_when_its_event_says(stage_uow, conversation_id)
+
+    def test_notes_stored_apart_from_the_completion(self, stage_uow: UnitOfWork) -> None:
+        conversation_id = factories.conversation_in(stage_uow, Status.SYNTHESIZING)
+        factories.synthesis(stage_uow, conversation_id)
+
+        assert stages.complete(conversation_id, uow=stage_uow) is StageOutcome.DONE
+
+        _assert_completed_when_its_event_says(stage_uow, conversation_id)
+
+
+def _assert_completed_when_its_event_says(uow: UnitOfWork, conversation_id: uuid.UUID) -> None:
+    rows = _rows(uow, conversation_id)
+    [(event_type, payload)] = rows["events"]
+    assert event_type == "conversation.completed"
+    assert rows["conversation"].status is Status.COMPLETED
+    assert rows["conversation"].completed_at == datetime.fromisoformat(payload["completed_at"])
