@@ -60,7 +60,8 @@ def meeting_date() -> ColumnElement[datetime]:
     return func.coalesce(Conversation.started_at, Conversation.created_at)
 
 
-# What new notes rewrite of an item they keep; its state and links stay.
+# What new notes write of an item: all of it on a new one, and on one they keep, whose
+# state and links stay.
 _ITEM_FIELDS = (
     "position",
     "key",
@@ -111,14 +112,7 @@ class ActionItemRepository(Repository[ActionItem]):
             {
                 "id": item.id,
                 "conversation_id": conversation_id,
-                "position": item.position,
-                "key": item.key,
-                "text": item.text,
-                "owner_name": item.owner_name,
-                "owner_key": item.owner_key,
-                "owner_name_key": item.owner_name_key,
-                "due": item.due,
-                "due_date": item.due_date,
+                **{name: getattr(item, name) for name in _ITEM_FIELDS},
                 "state": ActionItemState.OPEN,
                 "carried_over_from_id": None,
             }
