@@ -392,8 +392,8 @@ class ConversationRepository(Repository[Conversation]):
             else:
                 named = _participant_names().where(Conversation.id == id)
                 names = list(self.session.scalars(named))
-                planned = select(TranscriptChunk.id).where(TranscriptChunk.conversation_id == id)
-                has_chunks = bool(self.execute(select(planned.exists())).scalar())
+                planned = _chunks_planned().where(Conversation.id == id).exists()
+                has_chunks = bool(self.execute(select(planned)).scalar())
             return Claim(
                 deliveries,
                 attempts,

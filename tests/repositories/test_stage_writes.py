@@ -128,6 +128,37 @@ def _rows(uow: UnitOfWork, conversation_id: uuid.UUID) -> dict[str, Any]:
     }
 
 
+class TestTranscriptionClaim:
+    def test_says_whether_the_recording_is_planned_in_chunks(self, stage_uow: UnitOfWork) -> None:
+        conversation_id = factories.conversation(stage_uow)
+        other_id = factories.conversation(stage_uow)
+        token = _claimed_transcription(stage_uow, conversation_id)
+        now = utc_now()
+        with stage_uow:
+            assert stage_uow.chunks.hand_over(
+                conversation_id,
+                holder=token,
+                spans=[(0.0, 150.0, None), (150.0, 300.0, None)],
+                language="en",
+                now=now,
+                requeue_at=now + timedelta(minutes=5),
+            )
+
+        # Handed to its chunks it holds no lease: the next message claims it again.
+        with stage_uow.autocommit() as claiming:
+            chunked = claiming.conversations.claim_for_transcription(
+                conversation_id, token=uuid.uuid4(), lease_until=now + timedelta(minutes=5), now=now
+            )
+            whole = claiming.conversations.claim_for_transcription(
+                other_id, token=uuid.uuid4(), lease_until=now + timedelta(minutes=5), now=now
+            )
+
+        assert chunked is not None
+        assert chunked.has_chunks
+        assert whole is not None
+        assert not whole.has_chunks
+
+
 class TestStoreTranscript:
     def test_moves_the_conversation_with_its_segments_and_new_speakers(
         self, stage_uow: UnitOfWork
