@@ -67,7 +67,7 @@ def follow_up_completed(*, uow: UnitOfWork, batch: int = FOLLOW_UP_BATCH) -> int
 def follow_up_is_due(*, uow: UnitOfWork) -> bool:
     """Whether a completed meeting awaits its follow-up."""
     with uow:
-        return bool(uow.conversations.due_for_follow_up(limit=1))
+        return uow.conversations.any_due_for_follow_up()
 
 
 def follow_up_action_items(

@@ -325,11 +325,16 @@ class ConversationRepository(Repository[Conversation]):
         first (an item is carried over from the meetings before it)."""
         statement = (
             select(Conversation.id)
-            .where(Conversation.follow_up_due, Conversation.status == Status.COMPLETED)
+            .where(_awaiting_follow_up())
             .order_by(func.coalesce(Conversation.started_at, Conversation.created_at))
             .limit(limit)
         )
         return list(self.session.scalars(statement))
+
+    def any_due_for_follow_up(self) -> bool:
+        """Whether a completed meeting awaits its follow-up: an EXISTS, which stops at the
+        first such row where `due_for_follow_up` would sort them all."""
+        return bool(self.execute(select(exists().where(_awaiting_follow_up()))).scalar())
 
     def followed_up(self, ids: Sequence[uuid.UUID]) -> None:
         self.update_where(Conversation.id.in_(ids), follow_up_due=False)
@@ -704,6 +709,10 @@ def _participants() -> Select[str, str | None, bool]:
         .where(Participant.conversation_id == Conversation.id)
         .order_by(Participant.name)
     )
+
+
+def _awaiting_follow_up() -> ColumnElement[bool]:
+    return and_(Conversation.follow_up_due, Conversation.status == Status.COMPLETED)
 
 
 def _chunks_planned() -> Select[Any]:

@@ -110,6 +110,21 @@ class TestConversationQueries:
             assert [row.id for row in uow.conversations.list_recent(limit=1)] == [new]
             assert [row.id for row in uow.conversations.list_recent()] == [new, old]
 
+    def test_a_completed_meeting_awaits_its_follow_up_until_followed_up(
+        self, uow: UnitOfWork
+    ) -> None:
+        # Only a completed meeting's items are followed up, whatever its flag says.
+        factories.conversation_in(uow, Status.SYNTHESIZING, follow_up_due=True)
+        with uow:
+            assert not uow.conversations.any_due_for_follow_up()
+        completed = factories.conversation_in(uow, Status.COMPLETED, follow_up_due=True)
+        with uow:
+            assert uow.conversations.any_due_for_follow_up()
+            assert uow.conversations.due_for_follow_up(limit=10) == [completed]
+            uow.conversations.followed_up([completed])
+        with uow:
+            assert not uow.conversations.any_due_for_follow_up()
+
     def test_with_transcript_loads_the_participants_eagerly(self, uow: UnitOfWork) -> None:
         conversation_id = factories.conversation(uow)
         factories.participant(uow, conversation_id, "Bo Chen", email="bo@example.com")
