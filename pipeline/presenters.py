@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from integrations.timestamps import clock
 from integrations.transcription.base import TranscribedSegment
 from integrations.transcription.platform import write_srt, write_vtt
 from pipeline.follow_up import FollowedAction
@@ -147,7 +148,7 @@ def search_hit_document(hit: SearchHit) -> dict[str, Any]:
         "date": hit.held_at.isoformat(),
         "kind": hit.kind,
         "start": hit.start,
-        "time": _timestamp(hit.start) if hit.start is not None else None,
+        "time": clock(hit.start) if hit.start is not None else None,
         "speaker": hit.speaker,
         "snippet": hit.snippet,
         "rank": round(hit.rank, 6),
@@ -165,7 +166,7 @@ def search_results_text(hits: Sequence[SearchHit]) -> str:
             if lines:
                 lines.append("")
             lines.append(f"{title}  {hit.held_at:%Y-%m-%d}  {meeting}")
-        when = f"[{_timestamp(hit.start)}] " if hit.start is not None else ""
+        when = f"[{clock(hit.start)}] " if hit.start is not None else ""
         who = ", ".join(part for part in (hit.speaker, _KIND_LABELS.get(hit.kind)) if part)
         lines.append(f"  {when}{who}: {' '.join(hit.snippet.split())}")
     return "".join(f"{line}\n" for line in lines)
@@ -284,7 +285,7 @@ def _sourced(item: Mapping[str, Any], line: str, segments: Mapping[int, Transcri
         return line
     quote = f'"{item["evidence"]["quote"]}"'
     said = f"{cited.speaker}: {quote}" if cited.speaker else quote
-    return f"[{_timestamp(cited.start)}] {line} — {said}"
+    return f"[{clock(cited.start)}] {line} — {said}"
 
 
 def _bullets(heading: str, items: Sequence[str]) -> list[str]:
@@ -294,11 +295,6 @@ def _bullets(heading: str, items: Sequence[str]) -> list[str]:
 def _clock(seconds: float) -> str:
     minutes, whole = divmod(int(seconds), 60)
     return f"{minutes:02d}:{whole:02d}"
-
-
-def _timestamp(seconds: float) -> str:
-    hours, rest = divmod(int(seconds), 3600)
-    return f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 def _iso(moment: datetime | None) -> str | None:

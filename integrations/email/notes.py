@@ -9,6 +9,8 @@ from email.utils import format_datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from integrations.timestamps import clock
+
 
 @dataclass(frozen=True, slots=True)
 class NotedItem:
@@ -32,8 +34,7 @@ class MeetingNotes:
 def _clock(seconds: float | None) -> str:
     if seconds is None:
         return ""
-    hours, rest = divmod(int(seconds), 3600)
-    return f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+    return clock(seconds)
 
 
 _templates = Environment(

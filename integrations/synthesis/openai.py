@@ -37,6 +37,7 @@ from integrations.synthesis.base import (
     SynthesisUnavailableError,
     Utterance,
 )
+from integrations.timestamps import clock
 
 # A cheap estimate, on the safe side: English prose runs about 4 characters a token with
 # OpenAI's tokenizers, but transcript lines with their labels 2.5 to 3.2 with the smaller
@@ -472,17 +473,12 @@ def _estimate_tokens(text: str) -> int:
     return len(text) // _CHARS_PER_TOKEN + 1
 
 
-def _clock(seconds: float) -> str:
-    whole = max(int(seconds), 0)
-    return f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
-
-
 def _lines(utterance: Utterance) -> list[_Line]:
     text = " ".join(utterance.text.split())
     if not text:
         return []
     speaker = " ".join((utterance.speaker or "").split())
-    stamp = _clock(utterance.start)
+    stamp = clock(utterance.start)
     label = (
         f"[S{utterance.segment_id} {stamp} {speaker}]"
         if speaker
