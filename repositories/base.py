@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import (
@@ -15,13 +16,14 @@ from sqlalchemy import (
     Table,
     exists,
     func,
+    or_,
     select,
     update,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.interfaces import ORMOption
 
-from repositories.models import Model
+from repositories.models import Conversation, Model, TranscriptChunk
 
 ModelT = TypeVar("ModelT", bound=Model)
 
@@ -163,3 +165,10 @@ class Repository(Generic[ModelT]):
         """
         statement = update(self.table).where(*criteria).values(**values)
         return self.execute(statement).rowcount
+
+
+def lease_free(
+    leased: type[Conversation] | type[TranscriptChunk], now: datetime | ColumnElement[datetime]
+) -> ColumnElement[bool]:
+    """A row nobody holds: its lease never taken, given back, or lapsed by `now`."""
+    return or_(leased.lease_token.is_(None), leased.lease_expires_at < now)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, insert, or_, select, update
+from sqlalchemy import case, exists, func, insert, select, update
 
-from repositories.base import Repository
+from repositories.base import Repository, lease_free
 from repositories.conversations import _participant_names
 from repositories.models import (
     ChunkState,
@@ -122,7 +122,7 @@ class TranscriptChunkRepository(Repository[TranscriptChunk]):
             .where(
                 TranscriptChunk.conversation_id == conversation_id,
                 TranscriptChunk.state == ChunkState.PENDING,
-                _lease_free(now),
+                lease_free(TranscriptChunk, now),
             )
             .values(lease_token=None, lease_expires_at=requeue_at)
             .returning(TranscriptChunk.id)
@@ -152,7 +152,7 @@ class TranscriptChunkRepository(Repository[TranscriptChunk]):
             .where(
                 TranscriptChunk.id == id,
                 TranscriptChunk.state == ChunkState.PENDING,
-                _lease_free(now),
+                lease_free(TranscriptChunk, now),
                 exists().where(
                     Conversation.id == TranscriptChunk.conversation_id,
                     Conversation.status == ConversationStatus.TRANSCRIBING,
@@ -328,10 +328,3 @@ class TranscriptChunkRepository(Repository[TranscriptChunk]):
             .values(progress=100 * done // total if total else 0)
         )
         return done, total
-
-
-def _lease_free(now: datetime) -> Any:
-    return or_(
-        TranscriptChunk.lease_token.is_(None),
-        and_(TranscriptChunk.lease_expires_at.is_not(None), TranscriptChunk.lease_expires_at < now),
-    )

@@ -33,7 +33,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
 
-from repositories.base import Repository
+from repositories.base import Repository, lease_free
 from repositories.models import (
     Conversation,
     ConversationStatus,
@@ -691,10 +691,6 @@ def _notes_stored() -> ColumnElement[bool]:
     return exists().where(Synthesis.conversation_id == Conversation.id)
 
 
-def _lease_free(now: ColumnElement[datetime]) -> ColumnElement[bool]:
-    return or_(Conversation.lease_token.is_(None), Conversation.lease_expires_at < now)
-
-
 def _participant_names() -> Select[str]:
     return (
         select(Participant.name)
@@ -836,7 +832,10 @@ def _build_transcription_claim() -> Update:
         update(_CONVERSATIONS)
         .where(
             Conversation.id == bindparam("claim_id"),
-            or_(pending, and_(Conversation.status == Status.TRANSCRIBING, _lease_free(now))),
+            or_(
+                pending,
+                and_(Conversation.status == Status.TRANSCRIBING, lease_free(Conversation, now)),
+            ),
         )
         # SET expressions read the row as it was: `pending` is its state before.
         .values(
@@ -860,7 +859,7 @@ def _build_synthesis_claim() -> Update:
         .where(
             Conversation.id == bindparam("claim_id"),
             Conversation.status == Status.SYNTHESIZING,
-            _lease_free(now),
+            lease_free(Conversation, now),
             ~_notes_stored(),
         )
         .values(
