@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -27,6 +27,16 @@ class TranscribedSegment:
     text: str
     speaker: str | None = None
     words: tuple[Word, ...] = ()
+
+
+def retimed(segment: TranscribedSegment, at: Callable[[float], float]) -> TranscribedSegment:
+    """`segment` with every time in it (its own and its words') moved by `at`."""
+    return replace(
+        segment,
+        start=at(segment.start),
+        end=at(segment.end),
+        words=tuple(replace(w, start=at(w.start), end=at(w.end)) for w in segment.words),
+    )
 
 
 @dataclass(frozen=True, slots=True)

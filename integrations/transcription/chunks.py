@@ -43,6 +43,7 @@ from integrations.transcription.base import (
     Transcript,
     UnreadableMediaError,
     Word,
+    retimed,
 )
 from integrations.transcription.local import first_pass_windows, speech_spans
 from integrations.transcription.platform import is_transcript_file
@@ -235,12 +236,7 @@ def _shifted(segment: TranscribedSegment, start: float, end: float) -> Transcrib
     def at(seconds: float) -> float:
         return min(max(start + seconds, start), end)
 
-    return replace(
-        segment,
-        start=at(segment.start),
-        end=at(segment.end),
-        words=tuple(replace(w, start=at(w.start), end=at(w.end)) for w in segment.words),
-    )
+    return retimed(segment, at)
 
 
 def chunk_result(transcript: Transcript) -> dict[str, Any]:

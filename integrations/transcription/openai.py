@@ -17,7 +17,7 @@ import re
 import wave
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -34,6 +34,7 @@ from integrations.transcription.base import (
     TranscriptionUnavailableError,
     UnreadableMediaError,
     Word,
+    retimed,
 )
 from integrations.transcription.http import ServiceClient
 from integrations.transcription.local import build_prompt
@@ -299,14 +300,7 @@ def _reply_segments(reply: _VerboseReply) -> tuple[TranscribedSegment, ...]:
 
 
 def _shifted(segment: TranscribedSegment, seconds: float) -> TranscribedSegment:
-    return replace(
-        segment,
-        start=segment.start + seconds,
-        end=segment.end + seconds,
-        words=tuple(
-            replace(w, start=w.start + seconds, end=w.end + seconds) for w in segment.words
-        ),
-    )
+    return retimed(segment, lambda time: time + seconds)
 
 
 def _cuts(audio: Samples, max_seconds: int) -> list[tuple[int, int]]:
