@@ -18,14 +18,14 @@ import json
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from integrations.http import error_message, retry_after
+from integrations.http import ServiceClient
 from integrations.synthesis.base import (
     ActionItem,
     Evidence,
@@ -270,34 +270,27 @@ class OpenAISynthesizer:
             raise SynthesisConfigurationError(
                 "SYNTHESIS_MODEL is not set: name the chat model OPENAI_BASE_URL serves"
             )
-        try:
-            url = httpx.URL(base_url)
-        except httpx.InvalidURL:
-            raise SynthesisConfigurationError("OPENAI_BASE_URL is not a URL") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise SynthesisConfigurationError("OPENAI_BASE_URL must be an http(s) URL")
         if max_input_tokens < _MIN_PART_TOKENS:
             raise SynthesisConfigurationError(
                 f"SYNTHESIS_MAX_INPUT_TOKENS must be at least {_MIN_PART_TOKENS}"
             )
         self.model = model.strip()
         self.max_input_tokens = max_input_tokens
-        # Errors name the server without whatever credentials its URL carries.
-        self._shown_url = str(url.copy_with(username=None, password=None, query=None))
-        self._timeout_seconds = timeout_seconds
-        self._api_key = api_key or None
-        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-        self._client = httpx.Client(
-            base_url=url,
-            headers=headers,
-            timeout=timeout_seconds,
+        self._service = ServiceClient(
+            base_url=base_url,
+            api_key=api_key,
+            key_setting="OPENAI_API_KEY",
+            url_setting="OPENAI_BASE_URL",
+            timeout_seconds=timeout_seconds,
+            refused=SynthesisConfigurationError,
+            unavailable=SynthesisUnavailableError,
             transport=transport,
         )
         self._mode = _OutputMode.JSON_SCHEMA
         self._mode_lock = threading.Lock()
 
     def close(self) -> None:
-        self._client.close()
+        self._service.close()
 
     def synthesize(self, utterances: Sequence[Utterance], meeting: MeetingContext) -> Notes:
         started = time.monotonic()
@@ -326,7 +319,7 @@ class OpenAISynthesizer:
             budget = sum(line.tokens for line in part) // 2
             if budget < _MIN_PART_TOKENS:
                 raise SynthesisError(
-                    f"{self._shown_url}: the model's context cannot hold even "
+                    f"{self._service.shown_url}: the model's context cannot hold even "
                     f"{budget * 2} tokens of transcript"
                 ) from None
             return [
@@ -350,7 +343,7 @@ class OpenAISynthesizer:
         except _ContextTooLongError:
             if len(noted) == 2:
                 raise SynthesisError(
-                    f"{self._shown_url}: the model's context cannot hold the notes of two "
+                    f"{self._service.shown_url}: the model's context cannot hold the notes of two "
                     "parts of the meeting to merge them"
                 ) from None
             return self._merged_in_halves(noted, meeting, usage)
@@ -387,7 +380,8 @@ class OpenAISynthesizer:
             return _parse(self._chat(messages, usage))
         except _InvalidReplyError as exc:
             raise SynthesisError(
-                f"{self._shown_url}: {self.model} twice gave a reply that is not notes ({exc})"
+                f"{self._service.shown_url}: {self.model} twice gave a reply that is not notes "
+                f"({exc})"
             ) from None
 
     def _chat(self, messages: list[dict[str, str]], usage: _Usage) -> str:
@@ -422,51 +416,40 @@ class OpenAISynthesizer:
         return body
 
     def _post(self, body: dict[str, Any], mode: _OutputMode) -> _ChatCompletion:
+        response = self._service.request("POST", "/chat/completions", json=body)
+        self._service.check(response, own_error=self._reply_error(mode))
         try:
-            response = self._client.post("/chat/completions", json=body)
-        except httpx.TimeoutException as exc:
-            raise SynthesisUnavailableError(
-                f"{self._shown_url}: no answer within {self._timeout_seconds:g} s"
-            ) from exc
-        except httpx.TransportError as exc:
-            raise SynthesisUnavailableError(
-                f"{self._shown_url}: request failed ({type(exc).__name__})"
-            ) from exc
-        status = response.status_code
-        if status < 400:
-            try:
-                return _ChatCompletion.model_validate_json(response.content)
-            except ValidationError:
-                raise SynthesisError(
-                    f"{self._shown_url}: HTTP {status} without a chat completion"
-                ) from None
-        if status in (401, 403):
-            # Never the server's message: OpenAI's quotes part of the key it refused.
-            raise SynthesisConfigurationError(
-                f"{self._shown_url} refused the request (HTTP {status}): "
-                "check OPENAI_API_KEY and OPENAI_BASE_URL"
-            )
-        message = error_message(response, api_key=self._api_key)
-        if status == 429:
-            raise SynthesisUnavailableError(
-                f"{self._shown_url}: rate limited (HTTP 429): {message}",
-                retry_after=retry_after(response.headers.get("Retry-After")),
-            )
-        if status in (400, 413, 422, 500) and _CONTEXT_WORDING.search(message):
-            raise _ContextTooLongError
-        if (
-            mode is not _OutputMode.TEXT
-            and status in (400, 422, 500)
-            and _FORMAT_WORDING.search(message)
-        ):
-            raise _FormatRefusedError
-        if status >= 500:
-            raise SynthesisUnavailableError(f"{self._shown_url}: HTTP {status}: {message}")
-        if status == 404:
-            raise SynthesisConfigurationError(
-                f"{self._shown_url}: HTTP 404: {message}: check SYNTHESIS_MODEL and OPENAI_BASE_URL"
-            )
-        raise SynthesisError(f"{self._shown_url}: HTTP {status}: {message}")
+            return _ChatCompletion.model_validate_json(response.content)
+        except ValidationError:
+            raise SynthesisError(
+                f"{self._service.shown_url}: HTTP {response.status_code} without a chat completion"
+            ) from None
+
+    def _reply_error(self, mode: _OutputMode) -> Callable[[httpx.Response, str], Exception | None]:
+        """What an error reply says beyond the service being away or refusing us: the
+        context too long, the output format refused, the model unknown; any other 4xx is
+        this request's failure, for good."""
+        shown_url = self._service.shown_url
+
+        def error(response: httpx.Response, message: str) -> Exception | None:
+            status = response.status_code
+            if status in (400, 413, 422, 500) and _CONTEXT_WORDING.search(message):
+                return _ContextTooLongError()
+            if (
+                mode is not _OutputMode.TEXT
+                and status in (400, 422, 500)
+                and _FORMAT_WORDING.search(message)
+            ):
+                return _FormatRefusedError()
+            if status == 404:
+                return SynthesisConfigurationError(
+                    f"{shown_url}: HTTP 404: {message}: check SYNTHESIS_MODEL and OPENAI_BASE_URL"
+                )
+            if status < 500 and status != 429:
+                return SynthesisError(f"{shown_url}: HTTP {status}: {message}")
+            return None
+
+        return error
 
 
 def _estimate_tokens(text: str) -> int:

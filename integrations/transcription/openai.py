@@ -26,6 +26,7 @@ import pycountry
 from pydantic import BaseModel, ValidationError
 
 from integrations.audio import SAMPLE_RATE, Samples, check_audio, decode_file
+from integrations.http import ServiceClient
 from integrations.transcription.base import (
     NoSpeechError,
     TranscribedSegment,
@@ -36,7 +37,6 @@ from integrations.transcription.base import (
     Word,
     retimed,
 )
-from integrations.transcription.http import ServiceClient
 from integrations.transcription.local import build_prompt
 
 PROVIDER = "openai"
@@ -120,6 +120,8 @@ class OpenAITranscriber:
             key_setting="TRANSCRIPTION_API_KEY",
             url_setting="TRANSCRIPTION_BASE_URL",
             timeout_seconds=timeout_seconds,
+            refused=TranscriptionRefusedError,
+            unavailable=TranscriptionUnavailableError,
             transport=transport,
         )
 
@@ -211,7 +213,7 @@ class OpenAITranscriber:
         )
         if response.status_code == 413:
             raise _TooLargeError
-        self._service.check(response, recording_fault=_recording_fault(name))
+        self._service.check(response, own_error=_recording_fault(name))
         try:
             reply = _VerboseReply.model_validate_json(response.content)
         except ValidationError:

@@ -24,6 +24,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from integrations.audio import check_audio
+from integrations.http import ServiceClient
 from integrations.transcription.base import (
     NoSpeechError,
     TranscribedSegment,
@@ -33,7 +34,6 @@ from integrations.transcription.base import (
     UnreadableMediaError,
     Word,
 )
-from integrations.transcription.http import ServiceClient
 from integrations.transcription.local import build_prompt
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,8 @@ class SonioxTranscriber:
             key_setting="SONIOX_API_KEY",
             url_setting="SONIOX_BASE_URL",
             timeout_seconds=timeout_seconds,
+            refused=TranscriptionRefusedError,
+            unavailable=TranscriptionUnavailableError,
             transport=transport,
         )
 
