@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from celery import Task
@@ -366,7 +367,7 @@ def _queue(task: Task, conversation_id: str | None = None) -> None:  # type: ign
     A broker that is away is logged, not raised: a stage's lease says when it is due, and
     the recovery sweep sends it once the broker is back (the graph's periodic sync likewise).
     """
-    try:
+    with _logged_when_broker_away(f"conversation_id={conversation_id or '-'} task={task.name}"):
         if conversation_id is None:
             task.delay()
         else:
@@ -374,40 +375,34 @@ def _queue(task: Task, conversation_id: str | None = None) -> None:  # type: ign
             # After the message: a record without one would hide a lost send. The sweep
             # looks for it only `requeue_after` after the stage was queued.
             _queue_records().mark(conversation_id, task.name)
+
+
+@contextmanager
+def _logged_when_broker_away(queued: str) -> Iterator[None]:
+    """A broker that is away while sending `queued` (what is sent, as `name=value` pairs),
+    logged, not raised."""
+    try:
+        yield
     except (BrokerError, RedisError) as error:
         # The error's class only: its text may name the server and its credentials.
-        log.warning(
-            "could not queue conversation_id=%s task=%s error=%s",
-            conversation_id or "-",
-            task.name,
-            type(error).__name__,
-        )
+        log.warning("could not queue %s error=%s", queued, type(error).__name__)
 
 
 def _queue_follow_up(*, always: bool = False) -> None:
     """Send a follow-up run unless one is waiting already (`always`: the sweep's, which
     sends one whatever the record says); a broker that is away is logged, as in `_queue`,
     and the sweep sends it later."""
-    try:
+    with _logged_when_broker_away(f"task={follow_up.name}"):
         if always or _queue_records().follow_up_wanted():
             follow_up.delay()
-    except (BrokerError, RedisError) as error:
-        log.warning("could not queue task=%s error=%s", follow_up.name, type(error).__name__)
 
 
 def _queue_chunk(conversation_id: str, chunk_id: str) -> None:
     """Send one chunk's transcription; a broker that is away is logged, as in `_queue`:
     the chunk's lease says when the sweep sends it again."""
-    try:
+    with _logged_when_broker_away(f"conversation_id={conversation_id} chunk_id={chunk_id}"):
         transcribe_chunk.delay(conversation_id, chunk_id)
         _queue_records().mark(chunk_id, transcribe_chunk.name)
-    except (BrokerError, RedisError) as error:
-        log.warning(
-            "could not queue conversation_id=%s chunk_id=%s error=%s",
-            conversation_id,
-            chunk_id,
-            type(error).__name__,
-        )
 
 
 @worker_process_init.connect
