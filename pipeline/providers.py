@@ -59,17 +59,27 @@ TRANSCRIBERS: Mapping[str, Callable[[Settings], RecordingTranscriber]] = {
 }
 
 
-def build_transcriber(settings: Settings, *, circuits: Circuits | None = None) -> Transcriber:
-    """The recording transcriber (`build_recording_transcriber`) with speakers told apart;
-    a transcript the platform made is read as it is."""
+def build_transcriber(
+    settings: Settings,
+    *,
+    circuits: Circuits | None = None,
+    speakers: DiarizingTranscriber | None = None,
+) -> Transcriber:
+    """The recording transcriber with speakers told apart (`speakers`, or those
+    `build_speakers` makes); a transcript the platform made is read as it is."""
     # A transcript the platform made is read, whatever provider would transcribe a
     # recording; only a recording goes through diarization (a platform transcript carries
     # its speakers), which names voices only where the provider gave no speakers.
-    return PlatformTranscripts(
-        DiarizingTranscriber(
-            build_recording_transcriber(settings, circuits=circuits),
-            diarizer=build_diarizer(settings),
-        )
+    return PlatformTranscripts(speakers or build_speakers(settings, circuits=circuits))
+
+
+def build_speakers(settings: Settings, *, circuits: Circuits | None = None) -> DiarizingTranscriber:
+    """The recording transcriber (`build_recording_transcriber`) with speakers told apart
+    as DIARIZATION says. A process builds it once: whole recordings and long ones' chunks
+    share its providers' clients and its voice encoder."""
+    return DiarizingTranscriber(
+        build_recording_transcriber(settings, circuits=circuits),
+        diarizer=build_diarizer(settings),
     )
 
 
@@ -91,18 +101,16 @@ def build_recording_transcriber(
     )
 
 
-def build_long_recordings(
-    settings: Settings, *, circuits: Circuits | None = None
-) -> LongRecordings:
-    """Recordings past CHUNK_SECONDS: chunks by the recording transcriber alone (the same
-    fallback order), speakers labelled on the stitched whole as on any recording. With the
-    local provider in the order, its Whisper tells the whole recording's language once,
-    for every chunk; without it, each chunk's provider tells its own."""
-    recordings = build_recording_transcriber(settings, circuits=circuits)
+def build_long_recordings(settings: Settings, speakers: DiarizingTranscriber) -> LongRecordings:
+    """Recordings past CHUNK_SECONDS: chunks by the recording transcriber of `speakers`
+    alone (the same fallback order), speakers labelled on the stitched whole as on any
+    recording. With the local provider in the order, its Whisper tells the whole
+    recording's language once, for every chunk; without it, each chunk's provider tells
+    its own."""
     return LongRecordings(
         chunk_seconds=settings.chunk_seconds,
-        transcriber=recordings,
-        speakers=DiarizingTranscriber(recordings, diarizer=build_diarizer(settings)),
+        transcriber=speakers.recordings,
+        speakers=speakers,
         detector=(
             LocalWhisperTranscriber(settings.whisper_model, cache_dir=settings.models_dir)
             if "local" in settings.transcription_providers

@@ -39,11 +39,17 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.extra_audio_roots = extra_audio_roots
-        # Built now, so a provider the settings cannot name fails at start-up.
+        # Built now, so a provider the settings cannot name fails at start-up; one set of
+        # providers for whole recordings and long ones' chunks (None: a transcriber given).
+        self._speakers = (
+            None
+            if transcriber is not None
+            else providers.build_speakers(settings, circuits=DatabaseCircuits(self.unit_of_work))
+        )
         self.transcriber: Transcriber = MeasuredTranscriber(
             transcriber
             if transcriber is not None
-            else providers.build_transcriber(settings, circuits=DatabaseCircuits(self.unit_of_work))
+            else providers.build_transcriber(settings, speakers=self._speakers)
         )
         self._chains: dict[tuple[str, ...], SynthesisChain] = {}
         if synthesizer is None:
@@ -88,7 +94,8 @@ class Runtime:
             chain.close()
         if isinstance(self.transcriber, Closeable):
             self.transcriber.close()
-        if "long_recordings" in vars(self):
+        # Its providers are the transcriber's, closed above, unless a transcriber was given.
+        if "long_recordings" in vars(self) and self._speakers is None:
             self.long_recordings.close()
         if "engine" in vars(self):
             self.engine.dispose()
@@ -127,9 +134,10 @@ class Runtime:
     @cached_property
     def long_recordings(self) -> LongRecordings:
         """How recordings past CHUNK_SECONDS are transcribed: in chunks, by any worker."""
-        return providers.build_long_recordings(
+        speakers = self._speakers or providers.build_speakers(
             self.settings, circuits=DatabaseCircuits(self.unit_of_work)
         )
+        return providers.build_long_recordings(self.settings, speakers)
 
     @cached_property
     def mailer(self) -> Mailer | None:

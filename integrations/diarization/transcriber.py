@@ -56,13 +56,13 @@ class DiarizingTranscriber:
 
     def __init__(self, recordings: RecordingTranscriber, diarizer: Diarizer | None) -> None:
         """`diarizer` None: speakers only from the channels or a timeline."""
-        self._recordings = recordings
+        self.recordings = recordings
         self._diarizer = diarizer
 
     def close(self) -> None:
         """Release what the wrapped providers hold (HTTP clients' connections)."""
-        if isinstance(self._recordings, Closeable):
-            self._recordings.close()
+        if isinstance(self.recordings, Closeable):
+            self.recordings.close()
 
     def transcribe(
         self,
@@ -85,7 +85,7 @@ class DiarizingTranscriber:
                 language=language,
                 report=report,
             )
-        transcript = self._recordings.transcribe(
+        transcript = self.recordings.transcribe(
             path,
             title=title,
             participants=participants,
@@ -143,7 +143,7 @@ class DiarizingTranscriber:
                 channel_file = Path(folder) / f"channel-{index + 1}.wav"
                 write_wav(channel_file, samples)
                 try:
-                    transcript = self._recordings.transcribe(
+                    transcript = self.recordings.transcribe(
                         channel_file,
                         title=title,
                         participants=participants,
