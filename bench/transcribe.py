@@ -5,10 +5,9 @@
 Both run in this process on the same loaded model with the same batch size, word timestamps
 and prompt: faster-whisper's BatchedInferencePipeline as it comes (its own VAD chunking, its
 default beam of 5) and our transcriber (the same chunking at beam 3, then repair of skipped
-speech). They
-alternate, best of three each, so a busy neighbour slows both alike. When a script
-(AUDIO with .json, as in shared/corpus/scripted) lies beside the audio, its turns are the
-reference for the word error rate and its title and participants make the prompt.
+speech). They alternate, best of three each, so a busy neighbour slows both alike. When a
+script (AUDIO with .json, as in shared/corpus/scripted) lies beside the audio, its turns are
+the reference for the word error rate and its title and participants make the prompt.
 """
 
 from __future__ import annotations

@@ -14,11 +14,12 @@ the grounding and owner/date resolution applied after every provider to check.
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -417,7 +418,7 @@ class OpenAISynthesizer:
 
     def _post(self, body: dict[str, Any], mode: _OutputMode) -> _ChatCompletion:
         response = self._service.request("POST", "/chat/completions", json=body)
-        self._service.check(response, own_error=self._reply_error(mode))
+        self._service.check(response, own_error=functools.partial(self._reply_error, mode))
         try:
             return _ChatCompletion.model_validate_json(response.content)
         except ValidationError:
@@ -425,31 +426,29 @@ class OpenAISynthesizer:
                 f"{self._service.shown_url}: HTTP {response.status_code} without a chat completion"
             ) from None
 
-    def _reply_error(self, mode: _OutputMode) -> Callable[[httpx.Response, str], Exception | None]:
+    def _reply_error(
+        self, mode: _OutputMode, response: httpx.Response, message: str
+    ) -> Exception | None:
         """What an error reply says beyond the service being away or refusing us: the
         context too long, the output format refused, the model unknown; any other 4xx is
         this request's failure, for good."""
-        shown_url = self._service.shown_url
-
-        def error(response: httpx.Response, message: str) -> Exception | None:
-            status = response.status_code
-            if status in (400, 413, 422, 500) and _CONTEXT_WORDING.search(message):
-                return _ContextTooLongError()
-            if (
-                mode is not _OutputMode.TEXT
-                and status in (400, 422, 500)
-                and _FORMAT_WORDING.search(message)
-            ):
-                return _FormatRefusedError()
-            if status == 404:
-                return SynthesisConfigurationError(
-                    f"{shown_url}: HTTP 404: {message}: check SYNTHESIS_MODEL and OPENAI_BASE_URL"
-                )
-            if status < 500 and status != 429:
-                return SynthesisError(f"{shown_url}: HTTP {status}: {message}")
-            return None
-
-        return error
+        status = response.status_code
+        if status in (400, 413, 422, 500) and _CONTEXT_WORDING.search(message):
+            return _ContextTooLongError()
+        if (
+            mode is not _OutputMode.TEXT
+            and status in (400, 422, 500)
+            and _FORMAT_WORDING.search(message)
+        ):
+            return _FormatRefusedError()
+        if status == 404:
+            return SynthesisConfigurationError(
+                f"{self._service.shown_url}: HTTP 404: {message}: "
+                "check SYNTHESIS_MODEL and OPENAI_BASE_URL"
+            )
+        if status < 500 and status != 429:
+            return SynthesisError(f"{self._service.shown_url}: HTTP {status}: {message}")
+        return None
 
 
 def _estimate_tokens(text: str) -> int:
